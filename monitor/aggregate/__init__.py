@@ -1,0 +1,1 @@
+"""Windowed aggregation and detection: buckets, windows, detectors, the engine."""

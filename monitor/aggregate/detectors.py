@@ -1,0 +1,144 @@
+"""Detectors: pure functions from window state to `Signal`s (no I/O, no clock, no state).
+
+A `Signal` says "this scope is hot now, this badly, because of these numbers". The alert
+state machine (`monitor.alerts.lifecycle`) turns a stream of signals into pending → firing →
+resolved alerts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.aggregate.prices import InstrumentPrices
+from monitor.config import BurstSettings, CrashSettings
+from monitor.events import AlertKind, EvidenceValue, Severity
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A scope that a detector finds hot at one evaluation."""
+
+    kind: AlertKind
+    scope: str
+    severity: Severity
+    score: float  # larger is worse; picks the strongest of several signals for one scope
+    summary: str
+    evidence: dict[str, EvidenceValue]
+
+
+@dataclass(frozen=True, slots=True)
+class BurstCandidates:
+    """Scopes whose window sum passed their USD floor, with what the rule needs.
+
+    All arrays are aligned; ``z`` is NaN while a scope's baseline is warming up.
+    """
+
+    scopes: list[str]
+    long_usd: F64
+    short_usd: F64
+    floor_usd: F64
+    z: F64
+    baseline_usd: F64
+    window_s: int
+
+
+def detect_bursts(c: BurstCandidates, cfg: BurstSettings) -> list[Signal]:
+    """Return a signal for each candidate with a one-sided burst above its baseline.
+
+    Hot when total ≥ floor, one side's share ≥ ``min_side_share`` and z ≥ ``z_warning``
+    (z is waived during warm-up: the floor alone decides). Critical when z ≥ ``z_critical``
+    or the total ≥ ``critical_floor_multiple`` × floor.
+    """
+    signals: list[Signal] = []
+    for i, scope in enumerate(c.scopes):
+        long_usd, short_usd = float(c.long_usd[i]), float(c.short_usd[i])
+        total = long_usd + short_usd
+        share = max(long_usd, short_usd) / total if total > 0 else 0.0
+        z = float(c.z[i])
+        warm = not math.isnan(z)
+        if total < c.floor_usd[i] or share < cfg.min_side_share or (warm and z < cfg.z_warning):
+            continue
+        big = total >= cfg.critical_floor_multiple * c.floor_usd[i]
+        severity: Severity = "critical" if big or (warm and z >= cfg.z_critical) else "warning"
+        side = "longs" if long_usd >= short_usd else "shorts"
+        z_text = "z %.1f" % z if warm else "warm-up, floor only"
+        evidence: dict[str, EvidenceValue] = {
+            "window_s": c.window_s,
+            "liquidated_usd": round(total, 2),
+            "long_usd": round(long_usd, 2),
+            "short_usd": round(short_usd, 2),
+            "side_share": round(share, 4),
+            "floor_usd": float(c.floor_usd[i]),
+            "baseline_usd": round(float(c.baseline_usd[i]), 2),
+        }
+        if warm:
+            evidence["z"] = round(z, 3)
+        signals.append(
+            Signal(
+                kind="cascade",
+                scope=scope,
+                severity=severity,
+                score=total / float(c.floor_usd[i]),
+                summary="%s: $%s liquidated in %ds, %.0f%% %s (%s)"
+                % (scope, _usd(total), c.window_s, 100 * share, side, z_text),
+                evidence=evidence,
+            )
+        )
+    return signals
+
+
+def detect_crash(inst: InstrumentPrices, second: int, cfg: CrashSettings) -> Signal | None:
+    """Return a signal if `inst` fell fast from a recent high, else None.
+
+    For each window W: drawdown d = last / high(W) − 1 and z = d / (sd_1m · √(W/60 s)).
+    Hot when d ≤ −min_drop(W) and z ≤ −z_warning in some window; critical when z ≤
+    −z_critical. Works on price-only data (klines): no liquidations needed.
+    """
+    sd_1m = inst.sd_1m(cfg.prior_sd_1m, cfg.warmup_min)
+    worst: tuple[float, int, float, float] | None = None  # (z, window, drawdown, high)
+    for w, window_s in enumerate(inst.windows_s):
+        high = inst.window_high(w, second)
+        if not high > 0:
+            continue
+        drawdown = inst.last / high - 1.0
+        z = drawdown / max(sd_1m * math.sqrt(window_s / 60.0), 1e-9)
+        if drawdown <= -cfg.min_drop[w] and z <= -cfg.z_warning and (worst is None or z < worst[0]):
+            worst = (z, window_s, drawdown, high)
+    if worst is None:
+        return None
+    z, window_s, drawdown, high = worst
+    severity: Severity = "critical" if z <= -cfg.z_critical else "warning"
+    return Signal(
+        kind="cascade",
+        scope=inst.asset,
+        severity=severity,
+        score=-z / cfg.z_warning,
+        summary="%s: %s fell %.1f%% in %ds, %s → %s (z %.1f)"
+        % (inst.asset, inst.key, -100 * drawdown, window_s, _num(high), _num(inst.last), z),
+        evidence={
+            "instrument": inst.key,
+            "window_s": window_s,
+            "drawdown": round(drawdown, 6),
+            "price": inst.last,
+            "window_high": high,
+            "price_z": round(z, 3),
+            "sd_1m": round(sd_1m, 6),
+        },
+    )
+
+
+def _usd(value: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return "%.2f%s" % (value / size, unit)
+    return "%.0f" % value
+
+
+def _num(value: float) -> str:
+    return "%.6g" % value

@@ -1,0 +1,299 @@
+"""The aggregation engine: the only stateful part of detection (STYLE §F).
+
+Fed micro-batches of contract events in bus order, it
+
+1. drops events later than the watermark (``liqmon_late_events_total``), judged per event
+   against the newest event before it, so the result does not depend on batch boundaries;
+2. turns the rest into 1-second buckets (polars, `monitor.aggregate.buckets`);
+3. closes every second older than the global watermark (newest event time − grace, or the
+   clock when idle): folds it into the sliding windows, rolls the per-minute baselines, and
+   evaluates the detectors at that second;
+4. feeds the signals to the alert state machine and returns the transitions.
+
+Seconds are evaluated where data closed, and every ``idle_eval_s`` between them while an
+alert is open, so alerts resolve when data stops. All of it runs in event time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from monitor.aggregate import buckets
+from monitor.aggregate.baseline import EwmaBaseline
+from monitor.aggregate.detectors import BurstCandidates, Signal, detect_bursts, detect_crash
+from monitor.aggregate.prices import PriceWindows
+from monitor.aggregate.scopes import LEVEL_CODE, MARKET, Level, ScopeIndex, grown
+from monitor.aggregate.windows import LONG_USD, SHORT_USD, LiquidationWindows
+from monitor.alerts.lifecycle import AlertBook
+from monitor.config import Settings
+from monitor.events import Alert, AssetClass, Event, Liquidation, MarginChange, Tick
+from monitor.metrics import Metrics
+
+NS: Final = 1_000_000_000
+_MAX_ZERO_MINUTES: Final = 7 * 24 * 60  # a longer gap is folded in as one week of zeros
+_LIQ_MEASURES: Final = ["long_usd", "short_usd", "long_n", "short_n"]
+
+
+class Engine:
+    """Windows, baselines, detectors and alert book for one stream of events."""
+
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        agg, det = settings.aggregate, settings.detect
+        self.grace_ns = agg.grace_ms * 1_000_000
+        self.scopes = ScopeIndex()
+        self.liq = LiquidationWindows(agg.windows_s)
+        self._burst_w = self.liq.window_index(det.burst.window_s)
+        self.baseline = EwmaBaseline(
+            det.burst.baseline_half_life_min, det.burst.ref_usd, det.burst.min_sd
+        )
+        self.prices = PriceWindows(det.crash.windows_s, det.crash.baseline_half_life_min)
+        self.book = AlertBook(det.lifecycle)
+        self.margin_changes: list[MarginChange] = []
+        self._inst_info: dict[str, tuple[str, AssetClass]] = {}
+        self._floors: npt.NDArray[np.float64] = np.zeros(0)
+        self._minute_acc: npt.NDArray[np.float64] = np.zeros(0)
+        self._minute: int | None = None
+        self._pending_liq = pl.DataFrame(schema=buckets.LIQ_SCHEMA)
+        self._pending_px = pl.DataFrame(schema=buckets.PRICE_SCHEMA)
+        self._hot_instruments: set[str] = set()
+        self._next_idle = -1
+        self.max_ts_ns: int | None = None
+        self.closed_sec: int | None = None  # every second below this is closed
+        self.events_seen = 0
+
+    # ---- feeding -------------------------------------------------------------------------
+
+    def process(self, batch: Sequence[Event]) -> list[Alert]:
+        """Take one micro-batch in bus order; return the alert transitions it caused."""
+        market: list[Liquidation | Tick] = [e for e in batch if isinstance(e, Liquidation | Tick)]
+        self.margin_changes += [e for e in batch if type(e) is MarginChange]
+        self.events_seen += len(batch)
+        on_time = self._on_time(market)
+        liqs = [e for e in on_time if type(e) is Liquidation]
+        ticks = [e for e in on_time if type(e) is Tick]
+        for tick in ticks:
+            self._inst_info["%s:%s" % (tick.exchange, tick.symbol)] = (
+                tick.asset,
+                tick.asset_class,
+            )
+        if liqs:
+            frame = buckets.liquidation_frame(liqs)
+            if self.metrics is not None:
+                for exchange, is_long, n, usd in buckets.totals_by_exchange(frame):
+                    self.metrics.add_liquidations(exchange, "long" if is_long else "short", n, usd)
+            self._pending_liq = pl.concat(
+                [self._pending_liq, buckets.liquidation_buckets(frame, self.scopes)]
+            )
+        if ticks:
+            self._pending_px = pl.concat([self._pending_px, buckets.price_buckets(ticks)])
+        if self.max_ts_ns is None:
+            return []
+        return self._close_until((self.max_ts_ns - self.grace_ns) // NS)
+
+    def advance_to(self, now_ns: int) -> list[Alert]:
+        """Close seconds up to `now_ns` − grace even without data (live idle time)."""
+        return self._close_until((now_ns - self.grace_ns) // NS)
+
+    def flush(self) -> list[Alert]:
+        """Close every second up to the newest event (end of a replay)."""
+        if self.max_ts_ns is None:
+            return []
+        return self._close_until(self.max_ts_ns // NS + 1)
+
+    def _on_time(self, events: list[Liquidation | Tick]) -> list[Liquidation | Tick]:
+        if not events:
+            return events
+        ts = np.fromiter((e.ts_event_ns for e in events), dtype=np.int64, count=len(events))
+        start = np.iinfo(np.int64).min if self.max_ts_ns is None else self.max_ts_ns
+        running = np.maximum.accumulate(np.concatenate([[start], ts]))
+        horizon = (running[:-1] - self.grace_ns) // NS
+        if self.closed_sec is not None:
+            horizon = np.maximum(horizon, self.closed_sec)
+        late = ts // NS < horizon
+        if self.max_ts_ns is None:
+            late[0] = False
+        self.max_ts_ns = int(running[-1])
+        if not late.any():
+            return events
+        if self.metrics is not None:
+            for i in np.flatnonzero(late):
+                self.metrics.late(events[i].exchange)
+        return [e for e, is_late in zip(events, late, strict=True) if not is_late]
+
+    # ---- closing seconds -----------------------------------------------------------------
+
+    def _close_until(self, first_open: int) -> list[Alert]:
+        if self.closed_sec is not None and first_open <= self.closed_sec:
+            return []
+        liq = self._take_ready_liq(first_open)
+        px = self._take_ready_px(first_open)
+        liq_sec = liq.get_column("sec").to_numpy()
+        px_sec = px.get_column("sec").to_numpy()
+        seconds = np.union1d(liq_sec, px_sec)
+        liq_sid = liq.get_column("sid").to_numpy().astype(np.int64)
+        liq_vals = liq.select(_LIQ_MEASURES).to_numpy()
+        px_inst = px.get_column("inst").to_list()
+        px_vals = px.select("high", "last").to_numpy()
+        out: list[Alert] = []
+        for second in seconds.tolist():
+            out += self._idle_until(second)
+            a, b = np.searchsorted(liq_sec, [second, second + 1])
+            c, d = np.searchsorted(px_sec, [second, second + 1])
+            out += self._step(second, liq_sid[a:b], liq_vals[a:b], px_inst[c:d], px_vals[c:d])
+        out += self._idle_until(first_open)
+        self.closed_sec = first_open
+        return out
+
+    def _take_ready_liq(self, first_open: int) -> pl.DataFrame:
+        ready = self._pending_liq.filter(pl.col("sec") < first_open)
+        self._pending_liq = self._pending_liq.filter(pl.col("sec") >= first_open)
+        return buckets.merge_liquidation_buckets(ready)
+
+    def _take_ready_px(self, first_open: int) -> pl.DataFrame:
+        ready = self._pending_px.filter(pl.col("sec") < first_open)
+        self._pending_px = self._pending_px.filter(pl.col("sec") >= first_open)
+        return buckets.merge_price_buckets(ready)
+
+    def _idle_until(self, stop: int) -> list[Alert]:
+        """Evaluate every ``idle_eval_s`` below `stop` while alerts are open."""
+        out: list[Alert] = []
+        step = self.settings.aggregate.idle_eval_s
+        last = self.liq.last_second
+        if last is None:
+            return out
+        second = max(self._next_idle, last + 1)
+        second += (-second) % step
+        while self.book.has_open() and second < stop:
+            out += self._step(second, np.zeros(0, np.int64), np.zeros((0, 4)), [], np.zeros((0, 2)))
+            second += step
+        self._next_idle = second
+        return out
+
+    def _step(
+        self,
+        second: int,
+        sids: npt.NDArray[np.int64],
+        vals: npt.NDArray[np.float64],
+        insts: list[str],
+        px: npt.NDArray[np.float64],
+    ) -> list[Alert]:
+        self._roll_minutes(second)
+        self._ensure_scopes()
+        self.liq.close_second(second, sids, vals)
+        if sids.size:
+            self._minute_acc[sids] += vals[:, LONG_USD] + vals[:, SHORT_USD]
+        open_scopes = self.book.open_scopes()
+        for key, (high, last) in zip(insts, px.tolist(), strict=True):
+            asset, asset_class = self._inst_info[key]
+            state = self.prices.get(key, asset, asset_class)
+            state.update(second, high, last, frozen=asset in open_scopes)
+        signals = self._bursts() + self._crashes(second, insts)
+        return self.book.update((second + 1) * NS, signals)
+
+    def _roll_minutes(self, second: int) -> None:
+        minute = second // 60
+        if self._minute is None:
+            self._minute = minute
+        if minute <= self._minute:
+            return
+        n = len(self.scopes)
+        self._ensure_scopes()
+        frozen = self._open_mask(n)
+        self.baseline.update(self._minute_acc[:n], frozen)
+        zeros = np.zeros(n)
+        for _ in range(min(minute - self._minute - 1, _MAX_ZERO_MINUTES)):
+            self.baseline.update(zeros, frozen)
+        self._minute_acc[:] = 0.0
+        self._minute = minute
+
+    def _open_mask(self, n: int) -> npt.NDArray[np.bool_]:
+        mask = np.zeros(n, dtype=bool)
+        for scope in self.book.open_scopes():
+            for level in ("asset", "class", "market"):
+                sid = self.scopes.find(level, scope)
+                if sid is not None and sid < n:
+                    mask[sid] = True
+        return mask
+
+    def _ensure_scopes(self) -> None:
+        n = len(self.scopes)
+        old = self._floors.shape[0]
+        self._minute_acc = grown(self._minute_acc, n)
+        self.baseline.ensure(n)
+        if n <= old:
+            return
+        self._floors = grown(self._floors, n, math.inf)
+        for sid in range(old, n):
+            self._floors[sid] = self._floor_of(self.scopes.levels[sid], self.scopes.keys[sid])
+
+    def _floor_of(self, level: Level, key: str) -> float:
+        cfg = self.settings.detect.burst
+        if level == "asset":
+            return cfg.floor_usd_by_asset.get(key, cfg.floor_usd_asset)
+        if level == "class":
+            return cfg.floor_usd_class
+        if level == "market":
+            return cfg.floor_usd_market
+        return math.inf  # instruments roll up into their asset; no alert of their own
+
+    def _bursts(self) -> list[Signal]:
+        n = len(self.scopes)
+        totals = self.liq.totals(self._burst_w)[:n]
+        ids = np.flatnonzero(totals >= self._floors[:n])
+        if ids.size == 0:
+            return []
+        cfg = self.settings.detect.burst
+        z = self.baseline.z(ids, totals[ids])
+        z[self.baseline.periods[ids] < cfg.warmup_min] = np.nan
+        sums = self.liq.sums[ids, self._burst_w]
+        candidates = BurstCandidates(
+            scopes=[self.scopes.keys[i] for i in ids.tolist()],
+            long_usd=sums[:, LONG_USD],
+            short_usd=sums[:, SHORT_USD],
+            floor_usd=self._floors[ids],
+            z=z,
+            baseline_usd=self.baseline.level_of(ids),
+            window_s=cfg.window_s,
+        )
+        return detect_bursts(candidates, cfg)
+
+    def _crashes(self, second: int, updated: list[str]) -> list[Signal]:
+        cfg = self.settings.detect.crash
+        signals: list[Signal] = []
+        for key in sorted(self._hot_instruments.union(updated)):
+            sig = detect_crash(self.prices.instruments[key], second, cfg)
+            if sig is None:
+                self._hot_instruments.discard(key)
+            else:
+                self._hot_instruments.add(key)
+                signals.append(sig)
+        return signals
+
+    # ---- views ---------------------------------------------------------------------------
+
+    def active_alerts(self) -> list[Alert]:
+        """Return the current state of every pending or firing alert."""
+        return [t.alert(t.hot_since_ns, t.state) for t in self.book.active()]
+
+    def windows_frame(self) -> pl.DataFrame:
+        """Return the sliding windows now (see `LiquidationWindows.frame`)."""
+        return self.liq.frame(self.scopes)
+
+    def window_usd(self, level: Level, key: str, window_s: int) -> tuple[float, float]:
+        """Return (long USD, short USD) of one scope over `window_s`; zeros if unseen."""
+        sid = self.scopes.find(level, key)
+        if sid is None or sid >= self.liq.sums.shape[0]:
+            return (0.0, 0.0)
+        row = self.liq.sums[sid, self.liq.window_index(window_s)]
+        return (max(float(row[LONG_USD]), 0.0), max(float(row[SHORT_USD]), 0.0))
+
+
+__all__ = ["LEVEL_CODE", "MARKET", "Engine"]

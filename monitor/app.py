@@ -1,0 +1,251 @@
+"""Wiring: build the pipeline from `Settings`, run it under one TaskGroup, shut down in order.
+
+``run_app`` is the testable core (STYLE §I): sources publish to the bus; the aggregator
+task pulls micro-batches, runs the engine and routes alerts to sinks and metrics; HTTP
+serves the views. Shutdown: stop sources, drain the bus, flush the engine, stop HTTP last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry
+
+from monitor.aggregate.engine import Engine
+from monitor.alerts.sinks import AlertSink, LogSink
+from monitor.bus.memory import MemoryBus, MemorySubscription
+from monitor.clock import Clock, SystemClock
+from monitor.config import Settings
+from monitor.errors import MonitorError
+from monitor.events import (
+    INPUT_TOPICS,
+    Alert,
+    Event,
+)
+from monitor.http import HttpServer, HttpState, Readiness, split_host_port
+from monitor.metrics import Metrics
+from monitor.replay import Publish
+
+logger = logging.getLogger(__name__)
+
+
+class EventSource(Protocol):
+    """Anything that publishes contract events: a venue runner, a replay, a poller."""
+
+    async def run(self, publish: Publish) -> None:
+        """Publish events until done (replay) or cancelled (live)."""
+        ...
+
+
+@dataclass
+class AppHandle:
+    """What a running app exposes to its caller and tests."""
+
+    settings: Settings
+    registry: CollectorRegistry
+    metrics: Metrics
+    engine: Engine
+    bus: MemoryBus
+    http: HttpServer | None
+    alerts: list[Alert] = field(default_factory=list)
+    source_errors: list[MonitorError] = field(default_factory=list)
+    sources_done: asyncio.Event = field(default_factory=asyncio.Event)
+    pipeline_done: asyncio.Event = field(default_factory=asyncio.Event)
+    started: bool = False
+
+    @property
+    def http_port(self) -> int:
+        """Return the bound HTTP port (after start)."""
+        if self.http is None:
+            msg = "HTTP is not enabled"
+            raise RuntimeError(msg)
+        return self.http.port
+
+
+class AlertRouter:
+    """Sends each alert to metrics, every sink and the handle's history; tracks firing."""
+
+    def __init__(self, metrics: Metrics, sinks: Sequence[AlertSink], history: list[Alert]) -> None:
+        self.metrics = metrics
+        self.sinks = list(sinks)
+        self.history = history
+        self._firing: set[tuple[str, str]] = set()
+
+    def route(self, alerts: Sequence[Alert]) -> None:
+        """Deliver `alerts` in order."""
+        for alert in alerts:
+            key = (alert.kind, alert.scope)
+            delta = 0
+            if alert.state == "firing" and key not in self._firing:
+                self._firing.add(key)
+                delta = 1
+            elif alert.state == "resolved" and key in self._firing:
+                self._firing.discard(key)
+                delta = -1
+            self.metrics.observe_alert(alert, delta)
+            self.history.append(alert)
+            for sink in self.sinks:
+                sink.send(alert)
+
+    def close(self) -> None:
+        """Close every sink."""
+        for sink in self.sinks:
+            sink.close()
+
+
+@contextlib.asynccontextmanager
+async def run_app(
+    settings: Settings,
+    *,
+    sources: Sequence[EventSource] = (),
+    sinks: Sequence[AlertSink] = (),
+    clock: Clock | None = None,
+    live: bool = True,
+    serve_http: bool = True,
+    registry: CollectorRegistry | None = None,
+    log_alerts: bool = True,
+) -> AsyncIterator[AppHandle]:
+    """Start the pipeline; yield a handle; on exit shut it down in order.
+
+    Args:
+        settings: the validated configuration.
+        sources: publishers of events; when all finish, the bus closes and the aggregator
+            drains and flushes (a replay ends by itself).
+        sinks: alert sinks in addition to the always-on log sink.
+        clock: the time source (a `SimClock` in replay).
+        live: advance windows by the clock while idle (off in replay: event time only).
+        serve_http: serve ``settings.http.listen``.
+        registry: the metrics registry (a fresh one when None).
+        log_alerts: also log every alert (off when the caller prints them already).
+    """
+    registry = registry or CollectorRegistry()
+    metrics = Metrics(registry, settings.assets.watch, settings.aggregate.windows_s)
+    bus = MemoryBus(
+        settings.bus.queue_max_events, on_drop=lambda r, n: metrics.dropped.labels(r).inc(n)
+    )
+    engine = Engine(settings, metrics)
+    handle = AppHandle(settings, registry, metrics, engine, bus, None)
+    router = AlertRouter(metrics, [LogSink()] * log_alerts + list(sinks), handle.alerts)
+    if serve_http:
+        host, port = split_host_port(settings.http.listen)
+        state = HttpState(registry, lambda: _readiness(handle, sources), engine.active_alerts)
+        handle.http = HttpServer(state, host, port)
+        await handle.http.start()
+    subscription = bus.subscribe(INPUT_TOPICS, "aggregate")
+    aggregator = _Aggregator(handle, subscription, router, clock or SystemClock(), live=live)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(aggregator.run(), name="aggregate")
+            publish = _publisher(bus, settings, live)
+            feeders = [
+                tg.create_task(_feed(src, publish, handle), name="source-%d" % i)
+                for i, src in enumerate(sources)
+            ]
+            tg.create_task(_close_when_done(handle, feeders, bus), name="sources-done")
+            handle.started = True
+            try:
+                yield handle
+            finally:
+                for task in feeders:
+                    task.cancel()
+                await bus.close()
+    finally:
+        router.close()
+        if handle.http is not None:
+            await handle.http.stop()
+
+
+def _publisher(bus: MemoryBus, settings: Settings, live: bool) -> Publish:
+    timeout_s = settings.bus.enqueue_timeout_ms / 1000 if live else None
+
+    async def publish(events: Sequence[Event]) -> int:
+        return await bus.publish(events, timeout_s=timeout_s)
+
+    return publish
+
+
+async def _feed(source: EventSource, publish: Publish, handle: AppHandle) -> None:
+    """Run one source; a `MonitorError` stops only that source.
+
+    The error is recorded on the handle for the caller to report, and what the source
+    published before keeps flowing through the pipeline.
+    """
+    try:
+        await source.run(publish)
+    except MonitorError as exc:
+        handle.source_errors.append(exc)
+
+
+async def _close_when_done(
+    handle: AppHandle, feeders: list[asyncio.Task[None]], bus: MemoryBus
+) -> None:
+    if not feeders:
+        return
+    await asyncio.gather(*feeders)
+    handle.sources_done.set()
+    await bus.close()
+
+
+def _readiness(handle: AppHandle, sources: Sequence[EventSource]) -> Readiness:
+    checks = {
+        "aggregator": "running"
+        if handle.started and not handle.pipeline_done.is_set()
+        else "stopped",
+        "bus": "memory, %d queued" % handle.bus.depth(),
+        "sources": "%d configured" % len(sources) if sources else "none configured",
+    }
+    return Readiness(handle.started and not handle.pipeline_done.is_set(), checks)
+
+
+class _Aggregator:
+    """The aggregate role: bus → engine → alerts, one micro-batch at a time."""
+
+    def __init__(
+        self,
+        handle: AppHandle,
+        subscription: MemorySubscription,
+        router: AlertRouter,
+        clock: Clock,
+        *,
+        live: bool,
+    ) -> None:
+        self.handle = handle
+        self.subscription = subscription
+        self.router = router
+        self.clock = clock
+        self.live = live
+
+    async def run(self) -> None:
+        """Consume until the bus closes, then flush the engine (end of a replay)."""
+        h = self.handle
+        agg = h.settings.aggregate
+        close_lag_ns = 5 * 1_000_000_000
+        try:
+            async for batch in self.subscription.batches(
+                agg.micro_batch_max_events, agg.micro_batch_ms
+            ):
+                started = time.perf_counter()
+                alerts = h.engine.process(batch) if batch else []
+                if self.live:
+                    alerts += h.engine.advance_to(self.clock.wall_ns() - close_lag_ns)
+                self._observe(batch, time.perf_counter() - started)
+                self.router.route(alerts)
+            self.router.route(h.engine.flush())
+            self._observe([], 0.0)
+        finally:
+            h.pipeline_done.set()
+
+    def _observe(self, batch: Sequence[Event], seconds: float) -> None:
+        m, engine = self.handle.metrics, self.handle.engine
+        if batch:
+            m.observe_batch(batch, seconds)
+        m.queue_depth.labels("memory").set(self.handle.bus.depth())
+        if engine.closed_sec is not None:
+            m.watermark.set(engine.closed_sec)
+        m.set_windows(engine.window_usd)

@@ -1,0 +1,148 @@
+"""In-process bus: bounded per-subscriber queues with fan-out by topic.
+
+Each subscription holds a deque bounded by ``capacity`` events. Publishing waits (up to the
+caller's timeout) for room in every subscriber it must reach; what does not fit is dropped
+and reported through ``on_drop("queue_full", n)``. Ordering is publish order, per
+subscription, across topics, which keeps replays deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+
+from monitor.bus.base import DropCallback
+from monitor.events import TOPIC_OF_TYPE, Event, topic_of
+
+
+def _ignore_drop(reason: str, count: int) -> None:
+    del reason, count
+
+
+class MemorySubscription:
+    """A bounded queue of events for one consumer."""
+
+    def __init__(self, topics: Sequence[str], name: str, capacity: int) -> None:
+        self.topics = frozenset(topics)
+        self.name = name
+        self.capacity = capacity
+        self._queue: deque[Event] = deque()
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def room(self) -> int:
+        """Return how many more events fit."""
+        return self.capacity - len(self._queue)
+
+    def put_nowait(self, events: Sequence[Event]) -> None:
+        """Append `events` (the caller checked `room`)."""
+        self._queue.extend(events)
+        self._readable.set()
+        if self.room() <= 0:
+            self._writable.clear()
+
+    async def wait_writable(self) -> None:
+        """Return once there is room for at least one event."""
+        await self._writable.wait()
+
+    def close(self) -> None:
+        """Mark the end of the stream; the iterator ends after draining."""
+        self._closed = True
+        self._readable.set()
+
+    async def batches(self, max_records: int, timeout_ms: int) -> AsyncIterator[list[Event]]:
+        """Yield micro-batches; see `monitor.bus.base.Subscription.batches`."""
+        while True:
+            if not self._queue:
+                if self._closed:
+                    return
+                self._readable.clear()
+                try:
+                    async with asyncio.timeout(timeout_ms / 1000):
+                        await self._readable.wait()
+                except TimeoutError:
+                    yield []
+                    continue
+            n = min(max_records, len(self._queue))
+            popleft = self._queue.popleft
+            batch = [popleft() for _ in range(n)]
+            self._writable.set()
+            yield batch
+
+
+class MemoryBus:
+    """The embedded default bus (no broker). Create it inside the running event loop."""
+
+    def __init__(self, capacity: int = 200_000, on_drop: DropCallback | None = None) -> None:
+        """Create a bus whose subscriptions each hold at most `capacity` events."""
+        self.capacity = capacity
+        self._subs: list[MemorySubscription] = []
+        self._on_drop = on_drop or _ignore_drop
+        self._closed = False
+
+    def subscribe(self, topics: Sequence[str], name: str) -> MemorySubscription:
+        """Return a new subscription to `topics` (it sees only events published later)."""
+        sub = MemorySubscription(topics, name, self.capacity)
+        self._subs.append(sub)
+        return sub
+
+    async def publish(self, events: Sequence[Event], *, timeout_s: float | None) -> int:
+        """Fan `events` out to every subscription of their topic; return the number accepted.
+
+        Raises:
+            RuntimeError: when the bus has been closed.
+        """
+        if self._closed:
+            msg = "publish on a closed bus"
+            raise RuntimeError(msg)
+        accepted = 0
+        present = {TOPIC_OF_TYPE[t] for t in {type(e) for e in events}}
+        for sub in self._subs:
+            if present <= sub.topics:
+                mine = list(events)
+            else:
+                mine = [e for e in events if topic_of(e) in sub.topics]
+            if mine:
+                accepted = max(accepted, await self._deliver(sub, mine, timeout_s))
+        return accepted if self._subs else len(events)
+
+    async def _deliver(
+        self, sub: MemorySubscription, events: list[Event], timeout_s: float | None
+    ) -> int:
+        done = 0
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while done < len(events):
+            room = sub.room()
+            if room > 0:
+                chunk = events[done : done + room]
+                sub.put_nowait(chunk)
+                done += len(chunk)
+                continue
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            try:
+                async with asyncio.timeout(remaining):
+                    await sub.wait_writable()
+            except TimeoutError:
+                break
+        if done < len(events):
+            self._on_drop("queue_full", len(events) - done)
+        return done
+
+    def depth(self) -> int:
+        """Return the depth of the fullest subscription queue, in events."""
+        return max((len(s) for s in self._subs), default=0)
+
+    async def close(self) -> None:
+        """Close every subscription; consumers finish what is queued, then stop."""
+        self._closed = True
+        for sub in self._subs:
+            sub.close()

@@ -1,0 +1,202 @@
+"""The ``liqmon`` command line: ``run``, ``replay``, ``check-config``.
+
+`main` returns an exit code (0 ok, 2 bad config or input, 1 runtime failure) and is tested
+in-process. Errors are one line on stderr: ``liqmon: <what and where>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from monitor import __version__, config
+from monitor.alerts.sinks import AlertSink, JsonlSink, TextSink
+from monitor.app import run_app
+from monitor.clock import SimClock
+from monitor.config import Settings
+from monitor.errors import ConfigError, InputError, MonitorError
+from monitor.log import configure_logging
+from monitor.replay import FORMATS, Format, Progress, ReplaySource
+
+logger = logging.getLogger("monitor.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="liqmon", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version="liqmon %s" % __version__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="YAML or TOML config file")
+    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    common.add_argument("--log-format", choices=["console", "json"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="the daemon: every role in one process")
+    run.add_argument("--metrics-addr", metavar="HOST:PORT", help="HTTP listen address")
+    run.add_argument("--bus", choices=["memory"], help="event bus (memory: in-process)")
+
+    replay = sub.add_parser(
+        "replay", parents=[common], help="feed recorded files through the pipeline"
+    )
+    replay.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    replay.add_argument("--format", choices=FORMATS, default="auto")
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument("--fast", action="store_true", help="as fast as possible (default)")
+    pace.add_argument("--speed", type=float, metavar="N", help="N× the recording's pace")
+    replay.add_argument("--alerts-out", type=Path, metavar="FILE", help="contract JSON lines")
+    replay.add_argument("--metrics-addr", metavar="HOST:PORT", help="serve HTTP while replaying")
+    replay.add_argument("--symbol", help="venue symbol for kline files whose name lacks it")
+    replay.add_argument("--quiet", action="store_true", help="no alert lines on stdout")
+
+    sub.add_parser("check-config", parents=[common], help="validate and print the effective config")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command == "check-config":
+            sys.stdout.write(config.dump_yaml(settings))
+            return 0
+        configure_logging(settings.log.level, settings.log.format)
+        if args.command == "replay":
+            return _replay(args, settings)
+        return _run(settings)
+    except (ConfigError, InputError) as exc:
+        sys.stderr.write("liqmon: %s\n" % exc)
+        return 2
+    except MonitorError as exc:
+        sys.stderr.write("liqmon: %s\n" % exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "metrics_addr", None):
+        overrides["http.listen"] = args.metrics_addr
+    if getattr(args, "bus", None):
+        overrides["bus.kind"] = args.bus
+    if args.log_level:
+        overrides["log.level"] = args.log_level
+    if args.log_format:
+        overrides["log.format"] = args.log_format
+    return config.load(args.config, overrides=overrides)
+
+
+def _run(settings: Settings) -> int:
+    if settings.bus.kind != "memory":
+        raise ConfigError(
+            "config: bus.kind: %r is not available yet (memory only)" % settings.bus.kind
+        )
+
+    async def daemon() -> None:
+        stop = asyncio.Event()
+        _install_signals(stop)
+        async with run_app(settings) as app:
+            logger.info(
+                "liqmon %s running: no venue configured yet (sources.enabled is empty); "
+                "pipeline, HTTP and metrics are up on port %d",
+                __version__,
+                app.http_port,
+            )
+            await stop.wait()
+            logger.info("shutting down")
+
+    asyncio.run(daemon())
+    return 0
+
+
+def _install_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    fmt: Format = args.format
+    for path in args.files:
+        if not path.is_file():
+            raise InputError("%s: no such file" % path)
+    clock = SimClock()
+    source = ReplaySource(
+        args.files,
+        fmt=fmt,
+        speed=args.speed,
+        clock=clock,
+        symbol=args.symbol,
+        classes=settings.assets.classes,
+    )
+    sinks: list[AlertSink] = [] if args.quiet else [TextSink(sys.stdout)]
+    if args.alerts_out:
+        sinks.append(JsonlSink(args.alerts_out))
+    started = time.monotonic()
+    errors = asyncio.run(
+        _replay_async(settings, source, sinks, clock, serve=bool(args.metrics_addr))
+    )
+    elapsed = time.monotonic() - started
+    sys.stderr.write(
+        "replayed %d events in %.2f s (%.0f events/s)\n"
+        % (source.progress.events, elapsed, source.progress.events / max(elapsed, 1e-9))
+    )
+    if errors:
+        raise errors[0]
+    return 0
+
+
+async def _replay_async(
+    settings: Settings,
+    source: ReplaySource,
+    sinks: list[AlertSink],
+    clock: SimClock,
+    *,
+    serve: bool,
+) -> list[MonitorError]:
+    """Replay to the end; return the errors that stopped the source early (if any)."""
+    async with run_app(
+        settings,
+        sources=[source],
+        sinks=sinks,
+        clock=clock,
+        live=False,
+        serve_http=serve,
+        log_alerts=False,
+    ) as app:
+        reporter = asyncio.create_task(_progress(source.progress, sys.stderr))
+        try:
+            await app.pipeline_done.wait()
+        finally:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+    return app.source_errors
+
+
+async def _progress(progress: Progress, stream: TextIO) -> None:
+    """Redraw one progress line every half second, on a terminal only."""
+    if not stream.isatty():
+        return
+    try:
+        while True:
+            await asyncio.sleep(0.5)
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(progress.event_time_ns / 1e9))
+            stream.write(
+                "\r\x1b[K%s events, event time %s, %.0f events/s"
+                % (f"{progress.events:,}", when, progress.rate())
+            )
+            stream.flush()
+    finally:
+        stream.write("\r\x1b[K")
+        stream.flush()

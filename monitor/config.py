@@ -1,0 +1,336 @@
+"""Typed, frozen settings: defaults < config file (YAML/TOML) < ``LIQMON_*`` env < CLI flags.
+
+Validation is msgspec's (`msgspec.convert` into frozen Structs with `Meta` constraints), the
+library the event contract already uses. Unknown keys are errors. Every error becomes a
+`ConfigError` whose message names the key, e.g.
+``config: aggregate.grace_ms: Expected `int` >= 0, got -5``.
+
+Env: ``LIQMON_AGGREGATE__GRACE_MS=500`` sets ``aggregate.grace_ms``; values are read as
+YAML scalars, so numbers, booleans and ``[a, b]`` lists work.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+import yaml
+
+from monitor.errors import ConfigError
+from monitor.events import AssetClass
+from monitor.secret import MASK, Secret
+
+ENV_PREFIX: Final = "LIQMON_"
+NonNeg = Annotated[int, msgspec.Meta(ge=0)]
+Pos = Annotated[int, msgspec.Meta(gt=0)]
+PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+Ratio = Annotated[float, msgspec.Meta(ge=0, le=1)]
+HostPort = Annotated[str, msgspec.Meta(pattern=r"^[^:\s]*:\d{1,5}$")]
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every config section: frozen, keyword-only, unknown keys refused."""
+
+
+class HttpSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The one HTTP port: /metrics, /healthz, /readyz, /api/v1/*."""
+
+    listen: HostPort = "127.0.0.1:9464"  # HOST:PORT; port 0 picks a free one
+    api_token: Secret | None = None  # bearer token for POST endpoints
+
+
+class LogSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Logging output."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["console", "json"] = "console"
+
+
+class BusSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The event bus between sources and the aggregator."""
+
+    kind: Literal["memory", "kafka"] = "memory"
+    queue_max_events: Pos = 200_000  # per subscriber, memory bus
+    enqueue_timeout_ms: NonNeg = 50  # a live publisher waits this long, then drops
+
+
+class AggregateSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Windowing (DESIGN §4)."""
+
+    micro_batch_ms: Pos = 250  # engine pulls a batch at least this often
+    micro_batch_max_events: Pos = 50_000
+    grace_ms: NonNeg = 2_000  # events older than watermark are late and dropped
+    windows_s: tuple[Pos, ...] = (10, 60, 300, 900, 3600)
+    idle_eval_s: Pos = 10  # evaluation step while alerts are open and no data arrives
+
+
+class BurstSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Liquidation-burst detector (per asset, asset class and market).
+
+    Hot when, over ``window_s``: liquidated USD ≥ the floor of the scope's level, the
+    robust z of log(1 + L / ref_usd) against the scope's per-minute baseline ≥ ``z_warning``,
+    and one side's share ≥ ``min_side_share``.
+    """
+
+    window_s: Pos = 60
+    floor_usd_asset: PosFloat = 1_000_000.0
+    floor_usd_class: PosFloat = 5_000_000.0
+    floor_usd_market: PosFloat = 10_000_000.0
+    floor_usd_by_asset: dict[str, PosFloat] = msgspec.field(
+        default_factory=lambda: {"BTC": 5_000_000.0, "ETH": 3_000_000.0}
+    )
+    ref_usd: PosFloat = 10_000.0
+    z_warning: PosFloat = 4.0
+    z_critical: PosFloat = 6.0
+    critical_floor_multiple: PosFloat = 5.0  # ≥ this × floor is critical whatever z
+    min_side_share: Ratio = 0.75
+    baseline_half_life_min: PosFloat = 1440.0
+    min_sd: PosFloat = 0.75  # floor of the baseline's sd, log units
+    warmup_min: NonNeg = 60  # minutes before z counts; the floor alone decides until then
+
+
+class CrashSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Price-crash velocity detector (per instrument, alerts on its asset).
+
+    Hot when the drawdown from the highest price of a window reaches both the absolute
+    floor and ``z_warning`` standard deviations of that window's baseline return.
+    """
+
+    windows_s: tuple[Pos, ...] = (300, 900)
+    min_drop: tuple[Ratio, ...] = (0.03, 0.05)  # per window: minimum fall from its high
+    z_warning: PosFloat = 6.0
+    z_critical: PosFloat = 10.0
+    baseline_half_life_min: PosFloat = 1440.0
+    prior_sd_1m: PosFloat = 0.003  # 1-minute return sd assumed during warm-up
+    warmup_min: NonNeg = 120
+
+
+class LifecycleSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Alert state machine: pending → firing → resolved, waves and cooldown."""
+
+    for_s: NonNeg = 20  # hot this long while pending before firing
+    resolve_after_s: Pos = 600  # cold this long while firing before resolved
+    cooldown_s: NonNeg = 3600  # hot again within this after resolved: next wave
+
+
+class DetectSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Detector thresholds (documented defaults; see README)."""
+
+    burst: BurstSettings = msgspec.field(default_factory=BurstSettings)
+    crash: CrashSettings = msgspec.field(default_factory=CrashSettings)
+    lifecycle: LifecycleSettings = msgspec.field(default_factory=LifecycleSettings)
+
+
+class AssetSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Asset facts from config, not code."""
+
+    classes: dict[str, AssetClass] = msgspec.field(
+        default_factory=lambda: {
+            "XAU": "metal",
+            "XAG": "metal",
+            "XPT": "metal",
+            "XPD": "metal",
+            "COPPER": "metal",
+            "NVDA": "equity",
+            "TSLA": "equity",
+            "AAPL": "equity",
+            "MSFT": "equity",
+            "AMZN": "equity",
+            "META": "equity",
+            "GOOGL": "equity",
+            "COIN": "equity",
+            "MSTR": "equity",
+            "HOOD": "equity",
+            "SPX": "index",
+            "NDX": "index",
+            "US500": "index",
+            "US100": "index",
+            "WTI": "energy",
+            "BRENT": "energy",
+            "NATGAS": "energy",
+            "EUR": "fx",
+            "JPY": "fx",
+            "GBP": "fx",
+        }
+    )
+    watch: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "XAU", "XAG", "NVDA", "TSLA")
+    """Assets that get their own ``scope`` label value; every other asset is ``other``."""
+
+
+class SourcesSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Venue sources. None ships enabled until the venue adapters land."""
+
+    enabled: tuple[str, ...] = ()
+
+
+class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The whole configuration tree; built once by the CLI and passed down."""
+
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+    log: LogSettings = msgspec.field(default_factory=LogSettings)
+    bus: BusSettings = msgspec.field(default_factory=BusSettings)
+    aggregate: AggregateSettings = msgspec.field(default_factory=AggregateSettings)
+    detect: DetectSettings = msgspec.field(default_factory=DetectSettings)
+    assets: AssetSettings = msgspec.field(default_factory=AssetSettings)
+    sources: SourcesSettings = msgspec.field(default_factory=SourcesSettings)
+
+
+def _dec_hook(tp: type, obj: object) -> object:
+    if tp is Secret and isinstance(obj, str):
+        return Secret(obj)
+    raise NotImplementedError
+
+
+def _enc_hook(obj: object) -> object:
+    if isinstance(obj, Secret):
+        return MASK
+    raise NotImplementedError
+
+
+def load(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Build the settings from a file, the environment and explicit overrides.
+
+    Args:
+        path: a ``.yaml``/``.yml`` or ``.toml`` file, or None for defaults only.
+        env: the environment to read ``LIQMON_*`` keys from (``os.environ`` when None).
+        overrides: dotted keys from CLI flags, e.g. ``{"http.listen": "127.0.0.1:0"}``.
+
+    Raises:
+        ConfigError: naming the key and the reason, in one line.
+    """
+    tree: dict[str, Any] = _read_file(path) if path is not None else {}
+    origins: dict[str, str] = {}
+    for key, value in _env_items(os.environ if env is None else env):
+        origins[key] = "env %s%s" % (ENV_PREFIX, key.upper().replace(".", "__"))
+        _set_dotted(tree, key, value, origin=origins[key])
+    for key, value in (overrides or {}).items():
+        origins[key] = "flag"
+        _set_dotted(tree, key, value, origin="flag")
+    return _convert(tree, origins, path)
+
+
+def _convert(tree: dict[str, Any], origins: Mapping[str, str], path: Path | None) -> Settings:
+    try:
+        settings = msgspec.convert(tree, Settings, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise ConfigError("config: %s" % _describe(str(exc), tree, origins, path)) from None
+    _check_consistency(settings)
+    return settings
+
+
+def _describe(
+    message: str, tree: Mapping[str, Any], origins: Mapping[str, str], path: Path | None
+) -> str:
+    """Turn msgspec's ``reason - at `$.a.b` `` into ``a.b: reason, got VALUE (from SOURCE)``."""
+    match = re.match(r"^(.*?) - at `\$\.?(.*)`$", message)
+    if match is None:
+        return message
+    reason, where = match.groups()
+    unknown = re.match(r"^Object contains unknown field `(.+)`$", reason)
+    if unknown:
+        key = "%s.%s" % (where, unknown.group(1)) if where else unknown.group(1)
+        return "%s: unknown key (from %s)" % (key, _origin(key, origins, path))
+    key = re.sub(r"\[\d+\]$", "", where)
+    value: object = tree
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "%s: %s, got %r (from %s)" % (
+        where or "(top level)",
+        reason,
+        value,
+        _origin(key, origins, path),
+    )
+
+
+def _origin(key: str, origins: Mapping[str, str], path: Path | None) -> str:
+    if key in origins:
+        return origins[key]
+    return str(path) if path is not None else "defaults"
+
+
+def _check_consistency(settings: Settings) -> None:
+    crash = settings.detect.crash
+    if len(crash.windows_s) != len(crash.min_drop):
+        raise ConfigError(
+            "config: detect.crash.min_drop: needs one value per detect.crash.windows_s entry "
+            "(%d), got %d" % (len(crash.windows_s), len(crash.min_drop))
+        )
+    longest = max(settings.aggregate.windows_s)
+    if settings.detect.burst.window_s not in settings.aggregate.windows_s:
+        raise ConfigError(
+            "config: detect.burst.window_s: %d is not one of aggregate.windows_s %s"
+            % (settings.detect.burst.window_s, list(settings.aggregate.windows_s))
+        )
+    if max(crash.windows_s) > longest:
+        raise ConfigError(
+            "config: detect.crash.windows_s: %d exceeds the longest aggregate window %d"
+            % (max(crash.windows_s), longest)
+        )
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError("config: %s: cannot read: %s" % (path, exc.strerror or exc)) from None
+    try:
+        if path.suffix == ".toml":
+            data: object = msgspec.toml.decode(raw)
+        else:
+            data = yaml.safe_load(raw)
+    except (yaml.YAMLError, msgspec.DecodeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(
+            "config: %s: not valid %s: %s" % (path, path.suffix[1:], reason)
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("config: %s: the top level must be a mapping" % path)
+    return data
+
+
+def _env_items(env: Mapping[str, str]) -> list[tuple[str, object]]:
+    items: list[tuple[str, object]] = []
+    for name, text in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name.startswith("LIQMON_TEST"):
+            continue
+        key = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        try:
+            value: object = yaml.safe_load(text) if text else text
+        except yaml.YAMLError:
+            value = text
+        items.append((key, value))
+    return items
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: object, origin: str) -> None:
+    parts = key.split(".")
+    node = tree
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(
+                "config: %s: %s is not a section" % (origin, ".".join(parts[: i + 1]))
+            )
+        node = child
+    node[parts[-1]] = value
+
+
+def to_builtins(settings: Settings) -> dict[str, Any]:
+    """Return the settings as plain data with every secret masked (for ``check-config``)."""
+    data: dict[str, Any] = msgspec.to_builtins(settings, enc_hook=_enc_hook)
+    return data
+
+
+def dump_yaml(settings: Settings) -> str:
+    """Return the effective settings as YAML, secrets masked."""
+    return yaml.safe_dump(to_builtins(settings), sort_keys=False, default_flow_style=False)

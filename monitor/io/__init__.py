@@ -1,0 +1,1 @@
+"""File formats: contract JSON lines and public market-data archives."""

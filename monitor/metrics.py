@@ -1,0 +1,218 @@
+"""Every liqmon metric, defined once (STYLE §H).
+
+A `Metrics` object owns its metrics on a registry it is given, so the daemon, each test and
+each in-process app get their own. Labels come only from closed sets, and every known label
+combination is created at start-up so dashboards show 0 rather than "no data".
+"""
+
+from __future__ import annotations
+
+import platform
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from monitor import __version__
+from monitor.aggregate.scopes import Level
+from monitor.events import (
+    ALERT_KINDS,
+    ASSET_CLASSES,
+    EXCHANGES,
+    SEVERITIES,
+    SIDES,
+    Alert,
+    Event,
+    Liquidation,
+    MarginChange,
+    Side,
+    Tick,
+)
+
+WindowReader = Callable[[Level, str, int], tuple[float, float]]
+"""``read(level, key, window_s) -> (long_usd, short_usd)`` for one scope."""
+_TYPE_NAMES: Final[dict[type, str]] = {
+    Liquidation: "liquidation",
+    Tick: "tick",
+    MarginChange: "margin_change",
+}
+
+OTHER: Final = "other"
+DROP_REASONS: Final[tuple[str, ...]] = ("queue_full", "late", "decode")
+ALERT_STATES: Final[tuple[str, ...]] = ("pending", "firing", "resolved")
+EVENT_TYPES: Final[tuple[str, ...]] = ("liquidation", "tick", "margin_change")
+BUSES: Final[tuple[str, ...]] = ("memory", "kafka")
+
+
+def scope_labels(watch: Iterable[str]) -> tuple[str, ...]:
+    """Return the closed set of ``scope`` label values: watched assets, classes, market, other."""
+    return (*dict.fromkeys(watch), *ASSET_CLASSES, "market", OTHER)
+
+
+class Metrics:
+    """The metric catalogue, bound to one registry."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        watch: Sequence[str] = (),
+        windows_s: Sequence[int] = (10, 60, 300, 900, 3600),
+    ) -> None:
+        self.registry = registry
+        self.scopes = scope_labels(watch)
+        self._scope_set = frozenset(self.scopes)
+        self.windows_s = tuple(windows_s)
+        r = registry
+        self.build_info = Gauge(
+            "liqmon_build_info",
+            "Build identity; value is always 1.",
+            ["version", "python"],
+            registry=r,
+        )
+        self.build_info.labels(__version__, platform.python_version()).set(1)
+        self.liquidations = Counter(
+            "liqmon_liquidations",
+            "Liquidations accepted by the aggregator.",
+            ["exchange", "position_side"],
+            registry=r,
+        )
+        self.notional = Counter(
+            "liqmon_liquidated_notional_usd",
+            "Liquidated notional accepted, in USD.",
+            ["exchange", "position_side"],
+            registry=r,
+        )
+        self.events = Counter(
+            "liqmon_events",
+            "Contract events taken by the aggregator, by type.",
+            ["type"],
+            registry=r,
+        )
+        self.dropped = Counter(
+            "liqmon_events_dropped",
+            "Events dropped, by reason (queue_full, late, decode).",
+            ["reason"],
+            registry=r,
+        )
+        self.late_events = Counter(
+            "liqmon_late_events",
+            "Events older than the watermark (dropped), by venue.",
+            ["exchange"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "liqmon_alerts",
+            "Alert transitions, by kind, state and severity.",
+            ["kind", "state", "severity"],
+            registry=r,
+        )
+        self.alert_active = Gauge(
+            "liqmon_alert_active",
+            "Alerts firing now, by kind and scope (unwatched: other).",
+            ["kind", "scope"],
+            registry=r,
+        )
+        self.window_usd = Gauge(
+            "liqmon_window_liquidated_usd",
+            "Liquidated USD in the sliding window ending at the watermark, per scope.",
+            ["scope", "window", "position_side"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "liqmon_bus_queue_depth",
+            "Events waiting in the fullest bus queue.",
+            ["bus"],
+            registry=r,
+        )
+        self.tick_seconds = Histogram(
+            "liqmon_window_evaluation_duration_seconds",
+            "Time to process one micro-batch: buckets, windows, detectors.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=r,
+        )
+        self.watermark = Gauge(
+            "liqmon_watermark_timestamp_seconds",
+            "Event time up to which windows are closed (epoch seconds).",
+            registry=r,
+        )
+        self._init_children()
+
+    def _init_children(self) -> None:
+        exchanges = (*EXCHANGES, OTHER)
+        self._liq_children = {
+            (x, s): (self.liquidations.labels(x, s), self.notional.labels(x, s))
+            for x in exchanges
+            for s in SIDES
+        }
+        self._late_children = {x: self.late_events.labels(x) for x in exchanges}
+        for t in EVENT_TYPES:
+            self.events.labels(t)
+        for reason in DROP_REASONS:
+            self.dropped.labels(reason)
+        for bus in BUSES:
+            self.queue_depth.labels(bus)
+        self._init_alert_and_window_children()
+
+    def _init_alert_and_window_children(self) -> None:
+        for kind in ALERT_KINDS:
+            for state in ALERT_STATES:
+                for sev in SEVERITIES:
+                    self.alerts.labels(kind, state, sev)
+            for scope in self.scopes:
+                self.alert_active.labels(kind, scope)
+        for scope in self.scopes:
+            for w in self.windows_s:
+                for side in SIDES:
+                    self.window_usd.labels(scope, "%ds" % w, side)
+
+    def scope_label(self, scope: str) -> str:
+        """Return `scope` if it is in the closed set, else ``other``."""
+        return scope if scope in self._scope_set else OTHER
+
+    def observe_liquidations(self, events: Iterable[Liquidation]) -> None:
+        """Count accepted liquidations and their notional (summed per label, then added)."""
+        counts: dict[tuple[str, Side], list[float]] = {}
+        for e in events:
+            acc = counts.setdefault((e.exchange, e.position_side), [0.0, 0.0])
+            acc[0] += 1
+            acc[1] += e.notional_usd
+        for (exchange, side), (n, usd) in counts.items():
+            self.add_liquidations(exchange, side, n, usd)
+
+    def add_liquidations(self, exchange: str, side: Side, count: float, usd: float) -> None:
+        """Add `count` liquidations worth `usd` for one venue and side (unknown venue: other)."""
+        known = (exchange, side) in self._liq_children
+        count_child, usd_child = self._liq_children[(exchange if known else OTHER, side)]
+        count_child.inc(count)
+        usd_child.inc(usd)
+
+    def late(self, exchange: str) -> None:
+        """Count one late event."""
+        self._late_children.get(exchange, self._late_children[OTHER]).inc()
+        self.dropped.labels("late").inc()
+
+    def observe_alert(self, alert: Alert, firing_delta: int) -> None:
+        """Count a transition; `firing_delta` (+1/−1/0) moves the active gauge."""
+        self.alerts.labels(alert.kind, alert.state, alert.severity).inc()
+        if firing_delta:
+            self.alert_active.labels(alert.kind, self.scope_label(alert.scope)).inc(firing_delta)
+
+    def observe_batch(self, batch: Sequence[Event], seconds: float) -> None:
+        """Count one micro-batch's events by type and how long it took (`seconds`)."""
+        for cls, n in Tally(type(e) for e in batch).items():
+            name = _TYPE_NAMES.get(cls)
+            if name is not None:
+                self.events.labels(name).inc(n)
+        self.tick_seconds.observe(seconds)
+
+    def set_windows(self, read: WindowReader) -> None:
+        """Refresh ``liqmon_window_liquidated_usd`` for every labelled scope."""
+        for scope in self.scopes:
+            level: Level = (
+                "market" if scope == "market" else "class" if scope in ASSET_CLASSES else "asset"
+            )
+            for w in self.windows_s:
+                long_usd, short_usd = read(level, scope, w)
+                self.window_usd.labels(scope, "%ds" % w, "long").set(long_usd)
+                self.window_usd.labels(scope, "%ds" % w, "short").set(short_usd)

@@ -1,0 +1,163 @@
+"""Replay: recorded files become a stream of contract events, fed through the same pipeline.
+
+Formats: ``events`` (contract JSON lines), ``binance-klines`` (public kline CSV → ticks);
+``auto`` picks by content. Several files are merged by event time (each file is expected to
+be in time order; out-of-order records are handled by the engine's lateness rule). The
+simulated clock follows the newest event fed, so the replay runs in the recording's time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from monitor.clock import SimClock
+from monitor.errors import InputError
+from monitor.events import AssetClass, Event, event_time_ns
+from monitor.io.files import open_read
+from monitor.io.jsonl import read_events
+from monitor.io.klines import read_klines
+
+Format = Literal["auto", "events", "binance-klines"]
+FORMATS: Final[tuple[str, ...]] = ("auto", "events", "binance-klines")
+PUBLISH_BATCH: Final = 4096
+_PACED_BATCH_NS: Final = 100_000_000  # with --speed, publish at least every 100 ms of event time
+Publish = Callable[[Sequence[Event]], Awaitable[int]]
+
+
+@dataclass(slots=True)
+class Progress:
+    """Replay progress, updated as events are published."""
+
+    events: int = 0
+    event_time_ns: int = 0
+    started_monotonic: float = 0.0
+
+    def rate(self) -> float:
+        """Return events per second of wall time so far."""
+        elapsed = time.monotonic() - self.started_monotonic
+        return self.events / elapsed if elapsed > 0 else 0.0
+
+
+def detect_format(path: Path) -> Format:
+    """Return the format of `path` from its name and first record.
+
+    Raises:
+        InputError: when the file cannot be read or matches no known format.
+    """
+    name = path.name.removesuffix(".gz").removesuffix(".zst")
+    if name.endswith(".csv"):
+        return "binance-klines"
+    try:
+        with open_read(path) as stream:
+            first = next((line for line in stream if line.strip()), b"")
+    except OSError as exc:
+        raise InputError("%s: cannot open: %s" % (path, exc.strerror or exc)) from None
+    try:
+        record = json.loads(first) if first else {}
+    except ValueError:
+        raise InputError("%s:1: not JSON and not a .csv; pass --format" % path) from None
+    if isinstance(record, dict) and "type" in record:
+        return "events"
+    if isinstance(record, dict) and ("frame" in record or "frame_b64" in record):
+        raise InputError(
+            "%s: a raw venue recording; the raw format needs the venue adapters" % path
+        )
+    raise InputError("%s: cannot tell the format; pass --format" % path)
+
+
+def open_stream(
+    path: Path, fmt: Format, *, symbol: str | None, classes: Mapping[str, AssetClass]
+) -> Iterator[Event]:
+    """Return the events of one file in file order."""
+    chosen = detect_format(path) if fmt == "auto" else fmt
+    if chosen == "binance-klines":
+        return read_klines(path, venue_symbol=symbol, classes=classes)
+    return read_events(path)
+
+
+class ReplaySource:
+    """Publishes the events of recorded files, merged by event time.
+
+    Args:
+        paths: files to replay.
+        fmt: their format (``auto`` detects each file's).
+        speed: None to go as fast as the pipeline takes it; N to pace event time at N×
+            wall time.
+        clock: moved to each published event's time.
+        symbol: the venue symbol for kline files whose name does not say.
+        classes: asset → asset class table.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        *,
+        fmt: Format = "auto",
+        speed: float | None = None,
+        clock: SimClock | None = None,
+        symbol: str | None = None,
+        classes: Mapping[str, AssetClass] | None = None,
+    ) -> None:
+        self.paths = list(paths)
+        self.fmt = fmt
+        self.speed = speed
+        self.clock = clock or SimClock()
+        self.symbol = symbol
+        self.classes = classes or {}
+        self.progress = Progress()
+
+    def events(self) -> Iterator[Event]:
+        """Return all files' events merged by event time (stable across runs)."""
+        streams = [
+            open_stream(p, self.fmt, symbol=self.symbol, classes=self.classes) for p in self.paths
+        ]
+        if len(streams) == 1:
+            return streams[0]
+        return heapq.merge(*streams, key=event_time_ns)
+
+    async def run(self, publish: Publish) -> None:
+        """Publish every event in batches; raises `InputError` on a bad record."""
+        self.progress.started_monotonic = time.monotonic()
+        first_ts: int | None = None
+        batch: list[Event] = []
+        try:
+            for event in self.events():
+                batch.append(event)
+                if len(batch) >= PUBLISH_BATCH or (
+                    self.speed is not None
+                    and event_time_ns(event) - event_time_ns(batch[0]) >= _PACED_BATCH_NS
+                ):
+                    first_ts = await self._pace(batch, first_ts)
+                    await self._publish(publish, batch)
+                    batch = []
+        except InputError:  # a bad record ends the replay; what came before it is still fed
+            if batch:
+                await self._publish(publish, batch)
+            raise
+        if batch:
+            await self._pace(batch, first_ts)
+            await self._publish(publish, batch)
+
+    async def _publish(self, publish: Publish, batch: list[Event]) -> None:
+        await publish(batch)
+        self.clock.set_ns(event_time_ns(batch[-1]))  # the clock never goes back
+        self.progress.events += len(batch)
+        self.progress.event_time_ns = self.clock.wall_ns()
+        await asyncio.sleep(0)  # let the consumer and HTTP run between batches
+
+    async def _pace(self, batch: list[Event], first_ts: int | None) -> int:
+        ts = event_time_ns(batch[-1])
+        start = first_ts if first_ts is not None else event_time_ns(batch[0])
+        if self.speed is not None:
+            due = self.progress.started_monotonic + (ts - start) / 1e9 / self.speed
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        return start
