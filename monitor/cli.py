@@ -141,7 +141,12 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     )
     sinks: list[AlertSink] = [] if args.quiet else [TextSink(sys.stdout)]
     if args.alerts_out:
-        sinks.append(JsonlSink(args.alerts_out))
+        try:
+            sinks.append(JsonlSink(args.alerts_out))
+        except OSError as exc:
+            raise InputError(
+                "--alerts-out %s: cannot write: %s" % (args.alerts_out, exc.strerror or exc)
+            ) from None
     started = time.monotonic()
     errors = asyncio.run(
         _replay_async(settings, source, sinks, clock, serve=bool(args.metrics_addr))

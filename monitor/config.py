@@ -180,8 +180,8 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 def _dec_hook(tp: type, obj: object) -> object:
-    if tp is Secret and isinstance(obj, str):
-        return Secret(obj)
+    if tp is Secret and isinstance(obj, str | int | float | bool):
+        return Secret(str(obj))  # env values are YAML scalars: an all-digit token is an int
     raise NotImplementedError
 
 

@@ -207,12 +207,28 @@ class Metrics:
         self.tick_seconds.observe(seconds)
 
     def set_windows(self, read: WindowReader) -> None:
-        """Refresh ``liqmon_window_liquidated_usd`` for every labelled scope."""
-        for scope in self.scopes:
-            level: Level = (
-                "market" if scope == "market" else "class" if scope in ASSET_CLASSES else "asset"
-            )
-            for w in self.windows_s:
+        """Refresh ``liqmon_window_liquidated_usd`` for every labelled scope.
+
+        ``other`` is the market less the watched assets (every unwatched asset together).
+        """
+        for w in self.windows_s:
+            label = "%ds" % w
+            other = list(read("market", "market", w))
+            for scope in self.scopes:
+                if scope == OTHER:
+                    continue
+                level: Level = (
+                    "market"
+                    if scope == "market"
+                    else "class"
+                    if scope in ASSET_CLASSES
+                    else "asset"
+                )
                 long_usd, short_usd = read(level, scope, w)
-                self.window_usd.labels(scope, "%ds" % w, "long").set(long_usd)
-                self.window_usd.labels(scope, "%ds" % w, "short").set(short_usd)
+                if level == "asset":
+                    other[0] -= long_usd
+                    other[1] -= short_usd
+                self.window_usd.labels(scope, label, "long").set(long_usd)
+                self.window_usd.labels(scope, label, "short").set(short_usd)
+            self.window_usd.labels(OTHER, label, "long").set(max(other[0], 0.0))
+            self.window_usd.labels(OTHER, label, "short").set(max(other[1], 0.0))

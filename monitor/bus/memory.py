@@ -68,7 +68,7 @@ class MemorySubscription:
                         await self._readable.wait()
                 except TimeoutError:
                     yield []
-                    continue
+                continue  # re-check: data arrived, or the bus closed
             n = min(max_records, len(self._queue))
             popleft = self._queue.popleft
             batch = [popleft() for _ in range(n)]
@@ -93,7 +93,10 @@ class MemoryBus:
         return sub
 
     async def publish(self, events: Sequence[Event], *, timeout_s: float | None) -> int:
-        """Fan `events` out to every subscription of their topic; return the number accepted.
+        """Fan `events` out to every subscription of their topic.
+
+        Returns the number of events accepted: all of them, less the largest number any one
+        subscription had to drop.
 
         Raises:
             RuntimeError: when the bus has been closed.
@@ -101,7 +104,7 @@ class MemoryBus:
         if self._closed:
             msg = "publish on a closed bus"
             raise RuntimeError(msg)
-        accepted = 0
+        shortfall = 0
         present = {TOPIC_OF_TYPE[t] for t in {type(e) for e in events}}
         for sub in self._subs:
             if present <= sub.topics:
@@ -109,8 +112,8 @@ class MemoryBus:
             else:
                 mine = [e for e in events if topic_of(e) in sub.topics]
             if mine:
-                accepted = max(accepted, await self._deliver(sub, mine, timeout_s))
-        return accepted if self._subs else len(events)
+                shortfall = max(shortfall, len(mine) - await self._deliver(sub, mine, timeout_s))
+        return len(events) - shortfall
 
     async def _deliver(
         self, sub: MemorySubscription, events: list[Event], timeout_s: float | None

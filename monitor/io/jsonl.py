@@ -11,6 +11,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+import zstandard
+
 from monitor.codec import decode, encode
 from monitor.errors import InputError
 from monitor.events import Event
@@ -27,14 +29,20 @@ def read_events(path: Path) -> Iterator[Event]:
         stream = open_read(path)
     except OSError as exc:
         raise InputError("%s: cannot open: %s" % (path, exc.strerror or exc)) from None
+    lineno = 0
     with stream:
-        for lineno, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield decode(line)
-            except InputError as exc:
-                raise InputError("%s:%d: %s" % (path, lineno, exc)) from None
+        try:
+            for lineno, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield decode(line)
+                except InputError as exc:
+                    raise InputError("%s:%d: %s" % (path, lineno, exc)) from None
+        except (EOFError, OSError, zstandard.ZstdError) as exc:
+            raise InputError(
+                "%s:%d: corrupt or truncated file: %s" % (path, lineno + 1, exc)
+            ) from None
 
 
 class EventWriter:
