@@ -1,0 +1,92 @@
+import math
+
+import numpy as np
+import pytest
+
+from monitor.aggregate.detectors import BurstCandidates, detect_bursts, detect_crash
+from monitor.aggregate.prices import PriceWindows
+from monitor.config import BurstSettings, CrashSettings
+
+CFG = BurstSettings(z_warning=4.0, z_critical=6.0, min_side_share=0.75, critical_floor_multiple=5.0)
+
+
+def candidates(long_usd, short_usd, z, floor=1_000_000.0):
+    return BurstCandidates(
+        scopes=["BTC"], long_usd=np.array([long_usd]), short_usd=np.array([short_usd]),
+        floor_usd=np.array([floor]), z=np.array([z]), baseline_usd=np.array([1000.0]),
+        window_s=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("long_usd", "short_usd", "z", "expected"),
+    [
+        (999_999.0, 0.0, 10.0, None),  # just under the floor
+        (1_000_000.0, 0.0, 4.0, "warning"),  # floor and z exactly at threshold
+        (1_000_000.0, 0.0, 3.99, None),  # z just under
+        (750_000.0, 250_000.0, 5.0, "warning"),  # share exactly 0.75
+        (740_000.0, 260_000.0, 5.0, None),  # share just under
+        (1_000_000.0, 0.0, 6.0, "critical"),  # z critical
+        (5_000_000.0, 0.0, 4.5, "critical"),  # 5x the floor
+        (2_000_000.0, 0.0, math.nan, "warning"),  # warm-up: floor alone decides
+    ],
+)
+def test_burst_thresholds(long_usd, short_usd, z, expected):
+    signals = detect_bursts(candidates(long_usd, short_usd, z), CFG)
+
+    assert [s.severity for s in signals] == ([expected] if expected else [])
+
+
+def test_burst_evidence_and_summary_name_the_numbers():
+    (sig,) = detect_bursts(candidates(900_000.0, 3_100_000.0, 7.25), CFG)
+
+    assert sig.kind == "cascade"
+    assert sig.scope == "BTC"
+    assert sig.evidence["liquidated_usd"] == 4_000_000.0
+    assert sig.evidence["side_share"] == 0.775
+    assert sig.evidence["z"] == 7.25
+    assert "78% shorts" in sig.summary
+    assert "$4.00M" in sig.summary
+
+
+def feed(prices, start=0, step=15):
+    pw = PriceWindows((300, 900), half_life_min=1440.0)
+    inst = pw.get("binance_usdm:NEAR-USDT-PERP", "NEAR", "crypto")
+    sec = start
+    for p in prices:
+        inst.update(sec, p, p, frozen=False)
+        sec += step
+    return inst, sec - step
+
+
+CRASH = CrashSettings(
+    windows_s=(300, 900), min_drop=(0.03, 0.05), z_warning=6.0, z_critical=10.0,
+    prior_sd_1m=0.003, warmup_min=120,
+)  # fmt: skip
+
+
+def test_crash_fires_on_a_fast_drop_and_not_on_a_slow_one():
+    fast, at = feed([2.0] * 20 + [1.9, 1.85])  # −7.5 % within 30 s
+    slow, at_slow = feed([2.0 - 0.0005 * i for i in range(200)])  # −5 % over 50 min
+
+    sig = detect_crash(fast, at, CRASH)
+
+    assert sig is not None
+    assert sig.scope == "NEAR"
+    assert sig.severity == "critical"  # z = −0.075 / (0.003·√5) ≈ −11
+    assert sig.evidence["window_s"] == 300
+    assert sig.evidence["drawdown"] == pytest.approx(-0.075)
+    assert detect_crash(slow, at_slow, CRASH) is None
+
+
+def test_crash_needs_the_absolute_floor_too():
+    calm, at = feed([2.0] * 20 + [1.945])  # −2.75 %: z ≈ −4.1 and under the 3 % floor
+
+    assert detect_crash(calm, at, CRASH) is None
+
+
+def test_crash_window_high_expires():
+    inst, at = feed([2.0] + [1.9] * 30)  # the 2.0 high is 450 s old at the end
+
+    assert inst.window_high(0, at) == 1.9  # gone from the 300 s window
+    assert inst.window_high(1, at) == 2.0  # still in the 900 s window

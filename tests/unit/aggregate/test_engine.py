@@ -1,0 +1,100 @@
+import itertools
+
+import msgspec
+import pytest
+from prometheus_client import CollectorRegistry
+
+from monitor.aggregate.engine import Engine
+from monitor.config import Settings, load
+from monitor.events import Liquidation
+from monitor.metrics import Metrics
+from monitor.synth import Burst, liquidations
+
+NS = 1_000_000_000
+T0 = 1_767_225_600 * NS
+
+
+def settings(**aggregate):
+    return load(None, env={}, overrides={f"aggregate.{k}": v for k, v in aggregate.items()})
+
+
+def liq(sec, usd=1000.0, side="long", asset="BTC"):
+    return Liquidation(
+        exchange="bybit", symbol=f"{asset}-USDT-PERP", venue_symbol=f"{asset}USDT",
+        asset=asset, asset_class="crypto", position_side=side, price=1.0, qty=usd,
+        notional_usd=usd, ts_event_ns=T0 + int(sec * NS), ts_recv_ns=T0 + int(sec * NS),
+        event_id=str(sec),
+    )  # fmt: skip
+
+
+def run(engine, events, batch_size):
+    alerts = []
+    it = iter(events)
+    while batch := list(itertools.islice(it, batch_size)):
+        alerts += engine.process(batch)
+    return alerts + engine.flush()
+
+
+def test_late_events_are_dropped_and_counted():
+    registry = CollectorRegistry()
+    engine = Engine(settings(grace_ms=1000), Metrics(registry))
+
+    engine.process([liq(10), liq(20)])  # closes every second before 19
+    engine.process([liq(18.5), liq(19.5)])  # 18 is closed: late; 19 is still open
+    engine.flush()
+
+    assert registry.get_sample_value("liqmon_late_events_total", {"exchange": "bybit"}) == 1
+    assert registry.get_sample_value("liqmon_events_dropped_total", {"reason": "late"}) == 1
+    assert engine.window_usd("asset", "BTC", 3600) == (3000.0, 0.0)
+
+
+def test_lateness_does_not_depend_on_batch_boundaries():
+    events = [liq(10), liq(30), liq(12), liq(29.5), liq(31), liq(5)]
+
+    results = []
+    for size in (1, 2, 6):
+        engine = Engine(settings(grace_ms=1000))
+        run(engine, events, size)
+        results.append(engine.window_usd("asset", "BTC", 3600))
+
+    assert results == [(4000.0, 0.0)] * 3  # 12 and 5 are late whatever the batching
+
+
+def test_alerts_are_identical_for_any_batch_size():
+    burst = (Burst("ETH", start_s=3000, duration_s=300, rate_per_s=15.0),)
+    events = list(liquidations(start_ns=T0, duration_s=4000, rate_per_s=2.0, seed=3, bursts=burst))
+
+    outputs = [run(Engine(Settings()), events, size) for size in (7, 500, len(events))]
+
+    encoded = [msgspec.json.encode(a) for a in outputs]
+    assert outputs[0], "the burst must raise alerts"
+    assert encoded[0] == encoded[1] == encoded[2]
+    assert {(a.scope, a.state) for a in outputs[0]} >= {("ETH", "firing"), ("market", "firing")}
+
+
+def test_alert_resolves_after_data_stops():
+    cfg = load(None, env={}, overrides={"detect.lifecycle.resolve_after_s": 120})
+    engine = Engine(cfg)
+    burst = [liq(100 + i * 0.1, 100_000.0) for i in range(300)]  # $30M in 30 s, all longs
+
+    alerts = run(engine, burst, 50)
+    alerts += engine.process([liq(1000, 10.0, asset="DOGE")])  # time moves on, quietly
+
+    states = [(a.scope, a.state) for a in alerts if a.scope == "BTC"]
+    assert states == [("BTC", "pending"), ("BTC", "firing"), ("BTC", "resolved")]
+    resolved = next(a for a in alerts if a.scope == "BTC" and a.state == "resolved")
+    assert resolved.ts_ns - T0 < 400 * NS  # idle evaluation resolved it, not the late DOGE
+
+
+def test_windows_frame_reports_all_levels():
+    engine = Engine(Settings())
+    engine.process([liq(1, 10.0), liq(2, 5.0, "short"), liq(10, 1.0)])
+
+    frame = engine.windows_frame().filter(window_s=3600)
+
+    rows = {
+        (r["level"], r["scope"], r["position_side"]): r["notional_usd"] for r in frame.to_dicts()
+    }
+    assert rows[("asset", "BTC", "long")] == pytest.approx(10.0)
+    assert rows[("market", "market", "short")] == pytest.approx(5.0)
+    assert rows[("instrument", "bybit:BTC-USDT-PERP", "long")] == pytest.approx(10.0)
