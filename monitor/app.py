@@ -29,8 +29,13 @@ from monitor.events import (
     Event,
 )
 from monitor.http import HttpServer, HttpState, Readiness, split_host_port
-from monitor.metrics import Metrics
+from monitor.metrics import Metrics, SourceMetrics
 from monitor.replay import Publish
+from monitor.sources.base import VenueSpec
+from monitor.sources.health import SourceHealth
+from monitor.sources.manager import VenueRunner, build_options
+from monitor.sources.recorder import Recorder
+from monitor.sources.runner import RunnerPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +58,8 @@ class AppHandle:
     engine: Engine
     bus: MemoryBus
     http: HttpServer | None
+    health: SourceHealth
+    venue_runners: list[VenueRunner] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     source_errors: list[MonitorError] = field(default_factory=list)
     sources_done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -100,7 +107,7 @@ class AlertRouter:
 
 
 @contextlib.asynccontextmanager
-async def run_app(
+async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a default)
     settings: Settings,
     *,
     sources: Sequence[EventSource] = (),
@@ -110,6 +117,9 @@ async def run_app(
     serve_http: bool = True,
     registry: CollectorRegistry | None = None,
     log_alerts: bool = True,
+    venues: Sequence[VenueSpec] = (),
+    policy: RunnerPolicy | None = None,
+    recorder: Recorder | None = None,
 ) -> AsyncIterator[AppHandle]:
     """Start the pipeline; yield a handle; on exit shut it down in order.
 
@@ -123,6 +133,9 @@ async def run_app(
         serve_http: serve ``settings.http.listen``.
         registry: the metrics registry (a fresh one when None).
         log_alerts: also log every alert (off when the caller prints them already).
+        venues: venue specs to run live (`settings.sources` says how).
+        policy: the runners' connection policy (tests inject fast timings).
+        recorder: write every raw frame to this recorder (``liqmon record``).
     """
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry, settings.assets.watch, settings.aggregate.windows_s)
@@ -130,7 +143,15 @@ async def run_app(
         settings.bus.queue_max_events, on_drop=lambda r, n: metrics.dropped.labels(r).inc(n)
     )
     engine = Engine(settings, metrics)
-    handle = AppHandle(settings, registry, metrics, engine, bus, None)
+    health = SourceHealth(SourceMetrics(registry))
+    handle = AppHandle(settings, registry, metrics, engine, bus, None, health)
+    clock = clock or SystemClock()
+    options = build_options(
+        settings.sources, settings.assets.classes, health, clock,
+        lambda r, n: metrics.dropped.labels(r).inc(n), policy=policy, recorder=recorder,
+    )  # fmt: skip
+    handle.venue_runners = [VenueRunner(v, options) for v in venues]
+    sources = [*sources, *handle.venue_runners]
     router = AlertRouter(metrics, [LogSink()] * log_alerts + list(sinks), handle.alerts)
     if serve_http:
         host, port = split_host_port(settings.http.listen)
@@ -138,7 +159,7 @@ async def run_app(
         handle.http = HttpServer(state, host, port)
         await handle.http.start()
     subscription = bus.subscribe(INPUT_TOPICS, "aggregate")
-    aggregator = _Aggregator(handle, subscription, router, clock or SystemClock(), live=live)
+    aggregator = _Aggregator(handle, subscription, router, clock, live=live)
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(aggregator.run(), name="aggregate")

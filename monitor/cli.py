@@ -1,4 +1,4 @@
-"""The ``liqmon`` command line: ``run``, ``replay``, ``check-config``.
+"""The ``liqmon`` command line: ``run``, ``replay``, ``record``, ``check-config``.
 
 `main` returns an exit code (0 ok, 2 bad config or input, 1 runtime failure) and is tested
 in-process. Errors are one line on stderr: ``liqmon: <what and where>``.
@@ -23,8 +23,12 @@ from monitor.app import run_app
 from monitor.clock import SimClock
 from monitor.config import Settings
 from monitor.errors import ConfigError, InputError, MonitorError
+from monitor.io.jsonl import EventWriter
 from monitor.log import configure_logging
 from monitor.replay import FORMATS, Format, Progress, ReplaySource
+from monitor.sources import SOURCES
+from monitor.sources.manager import select_venues
+from monitor.sources.recorder import Recorder
 
 logger = logging.getLogger("monitor.cli")
 
@@ -54,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--alerts-out", type=Path, metavar="FILE", help="contract JSON lines")
     replay.add_argument("--metrics-addr", metavar="HOST:PORT", help="serve HTTP while replaying")
     replay.add_argument("--symbol", help="venue symbol for kline files whose name lacks it")
+    replay.add_argument("--events-out", type=Path, metavar="FILE", help="write the events fed")
     replay.add_argument("--quiet", action="store_true", help="no alert lines on stdout")
 
     sub.add_parser("check-config", parents=[common], help="validate and print the effective config")
@@ -69,9 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(config.dump_yaml(settings))
             return 0
         configure_logging(settings.log.level, settings.log.format)
-        if args.command == "replay":
-            return _replay(args, settings)
-        return _run(settings)
+        commands = {"replay": _replay, "record": _record, "run": _run}
+        return commands[args.command](args, settings)
     except (ConfigError, InputError) as exc:
         sys.stderr.write("liqmon: %s\n" % exc)
         return 2
@@ -95,26 +99,61 @@ def _settings(args: argparse.Namespace) -> Settings:
     return config.load(args.config, overrides=overrides)
 
 
-def _run(settings: Settings) -> int:
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    del args  # run takes everything from the settings
     if settings.bus.kind != "memory":
         raise ConfigError(
             "config: bus.kind: %r is not available yet (memory only)" % settings.bus.kind
         )
 
+    venues = select_venues(SOURCES, settings.sources.enabled)
+
     async def daemon() -> None:
         stop = asyncio.Event()
         _install_signals(stop)
-        async with run_app(settings) as app:
-            logger.info(
-                "liqmon %s running: no venue configured yet (sources.enabled is empty); "
-                "pipeline, HTTP and metrics are up on port %d",
-                __version__,
-                app.http_port,
-            )
+        async with run_app(settings, venues=venues) as app:
+            if venues:
+                logger.info(
+                    "liqmon %s running: venues %s; HTTP on port %d",
+                    __version__, ", ".join(v.name for v in venues), app.http_port,
+                )  # fmt: skip
+            else:
+                logger.info(
+                    "liqmon %s running: no venue configured (sources.enabled is empty); "
+                    "pipeline, HTTP and metrics are up on port %d", __version__, app.http_port,
+                )  # fmt: skip
             await stop.wait()
             logger.info("shutting down")
 
     asyncio.run(daemon())
+    return 0
+
+
+def _record(args: argparse.Namespace, settings: Settings) -> int:
+    venues = select_venues(SOURCES, args.exchange or settings.sources.enabled)
+    if not venues:
+        msg = "config: sources.enabled: no venue to record (pass --exchange)"
+        raise ConfigError(msg)
+    try:
+        recorder = Recorder(args.out)
+    except OSError as exc:
+        raise InputError("--out %s: cannot write: %s" % (args.out, exc.strerror or exc)) from None
+
+    async def record() -> None:
+        stop = asyncio.Event()
+        _install_signals(stop)
+        async with run_app(
+            settings, venues=venues, recorder=recorder, serve_http=False, log_alerts=False
+        ):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(args.duration_s):
+                    await stop.wait()
+
+    try:
+        asyncio.run(record())
+    finally:
+        recorder.close()
+    sys.stderr.write("recorded %d frames to %s\n" % (recorder.frames, args.out))
     return 0
 
 
@@ -131,6 +170,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         if not path.is_file():
             raise InputError("%s: no such file" % path)
     clock = SimClock()
+    events_out = _writer(args.events_out, "--events-out") if args.events_out else None
     source = ReplaySource(
         args.files,
         fmt=fmt,
@@ -138,6 +178,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         clock=clock,
         symbol=args.symbol,
         classes=settings.assets.classes,
+        events_out=events_out,
     )
     sinks: list[AlertSink] = [] if args.quiet else [TextSink(sys.stdout)]
     if args.alerts_out:
@@ -148,9 +189,13 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                 "--alerts-out %s: cannot write: %s" % (args.alerts_out, exc.strerror or exc)
             ) from None
     started = time.monotonic()
-    errors = asyncio.run(
-        _replay_async(settings, source, sinks, clock, serve=bool(args.metrics_addr))
-    )
+    try:
+        errors = asyncio.run(
+            _replay_async(settings, source, sinks, clock, serve=bool(args.metrics_addr))
+        )
+    finally:
+        if events_out is not None:
+            events_out.close()
     elapsed = time.monotonic() - started
     sys.stderr.write(
         "replayed %d events in %.2f s (%.0f events/s)\n"
@@ -159,6 +204,13 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     if errors:
         raise errors[0]
     return 0
+
+
+def _writer(path: Path, flag: str) -> EventWriter:
+    try:
+        return EventWriter(path)
+    except OSError as exc:
+        raise InputError("%s %s: cannot write: %s" % (flag, path, exc.strerror or exc)) from None
 
 
 async def _replay_async(

@@ -232,3 +232,70 @@ class Metrics:
                 self.window_usd.labels(scope, label, "short").set(short_usd)
             self.window_usd.labels(OTHER, label, "long").set(max(other[0], 0.0))
             self.window_usd.labels(OTHER, label, "short").set(max(other[1], 0.0))
+
+
+RECONNECT_REASONS: Final[tuple[str, ...]] = (
+    "closed", "error", "stale", "server_5xx", "rejected", "rotation",
+)  # fmt: skip
+
+
+class SourceMetrics:
+    """Per venue and stream health: up, frames, last frame, reconnects, errors, lag."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.up = Gauge(
+            "liqmon_source_up", "1 while every connection of the stream is open and subscribed.",
+            ["exchange", "stream"], registry=r,
+        )  # fmt: skip
+        self.connections = Gauge(
+            "liqmon_ws_connections", "Open WebSocket connections.", ["exchange", "stream"],
+            registry=r,
+        )  # fmt: skip
+        self.subscriptions = Gauge(
+            "liqmon_ws_subscriptions", "Topics subscribed on open connections.",
+            ["exchange", "stream"], registry=r,
+        )  # fmt: skip
+        self.messages = Counter(
+            "liqmon_ws_messages_received", "WebSocket frames read.", ["exchange", "stream"],
+            registry=r,
+        )  # fmt: skip
+        self.last_message = Gauge(
+            "liqmon_ws_last_message_timestamp_seconds", "Wall time of the last frame read.",
+            ["exchange", "stream"], registry=r,
+        )  # fmt: skip
+        self.reconnects = Counter(
+            "liqmon_ws_reconnects", "Connection ends and failed connects, by reason.",
+            ["exchange", "stream", "reason"], registry=r,
+        )  # fmt: skip
+        self.parse_errors = Counter(
+            "liqmon_parse_errors", "Frames that could not be parsed (skipped).",
+            ["exchange", "stream"], registry=r,
+        )  # fmt: skip
+        self.lag = Histogram(
+            "liqmon_event_lag_seconds", "Receive time minus venue event time.", ["exchange"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+            registry=r,
+        )  # fmt: skip
+        self.sampled_symbol_seconds = Counter(
+            "liqmon_sampled_symbol_seconds",
+            "Symbol-seconds that carried a liquidation on a sampled (1/s/symbol) stream: "
+            "a saturated sampled stream is itself a burst signal.",
+            ["exchange"], registry=r,
+        )  # fmt: skip
+        self.completeness = Gauge(
+            "liqmon_source_completeness_info",
+            "1 for the completeness each stream declares (exact or sampled).",
+            ["exchange", "stream", "completeness"], registry=r,
+        )  # fmt: skip
+
+    def init_stream(self, exchange: str, stream: str, completeness: str) -> None:
+        """Create every series of one stream at zero (called at start-up)."""
+        for metric in (self.up, self.connections, self.subscriptions, self.messages,
+                       self.last_message, self.parse_errors):  # fmt: skip
+            metric.labels(exchange, stream)
+        for reason in RECONNECT_REASONS:
+            self.reconnects.labels(exchange, stream, reason)
+        self.lag.labels(exchange)
+        self.sampled_symbol_seconds.labels(exchange)
+        self.completeness.labels(exchange, stream, completeness).set(1)

@@ -21,11 +21,11 @@ from monitor.clock import SimClock
 from monitor.errors import InputError
 from monitor.events import AssetClass, Event, event_time_ns
 from monitor.io.files import open_read
-from monitor.io.jsonl import read_events
+from monitor.io.jsonl import EventWriter, read_events
 from monitor.io.klines import read_klines
 
-Format = Literal["auto", "events", "binance-klines"]
-FORMATS: Final[tuple[str, ...]] = ("auto", "events", "binance-klines")
+Format = Literal["auto", "events", "raw", "binance-klines"]
+FORMATS: Final[tuple[str, ...]] = ("auto", "events", "raw", "binance-klines")
 PUBLISH_BATCH: Final = 4096
 _PACED_BATCH_NS: Final = 100_000_000  # with --speed, publish at least every 100 ms of event time
 Publish = Callable[[Sequence[Event]], Awaitable[int]]
@@ -65,10 +65,8 @@ def detect_format(path: Path) -> Format:
         raise InputError("%s:1: not JSON and not a .csv; pass --format" % path) from None
     if isinstance(record, dict) and "type" in record:
         return "events"
-    if isinstance(record, dict) and ("frame" in record or "frame_b64" in record):
-        raise InputError(
-            "%s: a raw venue recording; the raw format needs the venue adapters" % path
-        )
+    if isinstance(record, dict) and ({"frame", "frame_b64", "catalogue"} & record.keys()):
+        return "raw"
     raise InputError("%s: cannot tell the format; pass --format" % path)
 
 
@@ -79,6 +77,11 @@ def open_stream(
     chosen = detect_format(path) if fmt == "auto" else fmt
     if chosen == "binance-klines":
         return read_klines(path, venue_symbol=symbol, classes=classes)
+    if chosen == "raw":
+        from monitor.rawreplay import raw_events  # noqa: PLC0415  (imports every venue adapter)
+        from monitor.sources import SOURCES  # noqa: PLC0415
+
+        return raw_events(path, SOURCES, classes)
     return read_events(path)
 
 
@@ -93,6 +96,7 @@ class ReplaySource:
         clock: moved to each published event's time.
         symbol: the venue symbol for kline files whose name does not say.
         classes: asset → asset class table.
+        events_out: also write every event fed (``--events-out``: raw → events in one step).
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class ReplaySource:
         clock: SimClock | None = None,
         symbol: str | None = None,
         classes: Mapping[str, AssetClass] | None = None,
+        events_out: EventWriter | None = None,
     ) -> None:
         self.paths = list(paths)
         self.fmt = fmt
@@ -111,6 +116,7 @@ class ReplaySource:
         self.clock = clock or SimClock()
         self.symbol = symbol
         self.classes = classes or {}
+        self.events_out = events_out
         self.progress = Progress()
 
     def events(self) -> Iterator[Event]:
@@ -146,6 +152,8 @@ class ReplaySource:
             await self._publish(publish, batch)
 
     async def _publish(self, publish: Publish, batch: list[Event]) -> None:
+        if self.events_out is not None:
+            self.events_out.write_all(batch)
         await publish(batch)
         self.clock.set_ns(event_time_ns(batch[-1]))  # the clock never goes back
         self.progress.events += len(batch)

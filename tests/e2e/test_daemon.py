@@ -129,6 +129,7 @@ def free_port() -> int:
 def test_liqmon_run_serves_http_and_stops_cleanly_on_sigterm():
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIQMON_")}
+    env["LIQMON_SOURCES__ENABLED"] = "[]"
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "run", "--metrics-addr", f"127.0.0.1:{port}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,

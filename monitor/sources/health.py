@@ -1,0 +1,128 @@
+"""Source health: metrics, readiness, and one log line per state change (no log storms)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from monitor.events import Event, Liquidation, Tick
+from monitor.metrics import SourceMetrics
+from monitor.sources.base import VenueSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _StreamState:
+    connections: dict[int, int] = field(default_factory=dict)  # conn id → topics
+    expected: int = 0  # connections this stream should have
+    last_frame_monotonic: float = 0.0
+    last_reason: str = ""
+    down_logged: bool = False
+    sampled: bool = False
+    last_second: dict[str, int] = field(default_factory=dict)  # symbol → last second seen
+
+
+class SourceHealth:
+    """What the runners report, turned into metrics and `/readyz` checks."""
+
+    def __init__(self, metrics: SourceMetrics) -> None:
+        self.metrics = metrics
+        self._streams: dict[tuple[str, str], _StreamState] = {}
+
+    def register(self, venue: VenueSpec, connections: dict[str, int]) -> None:
+        """Declare a venue's streams and how many connections each will open."""
+        for stream in venue.streams:
+            self.metrics.init_stream(venue.name, stream.name, stream.completeness)
+            state = self._streams.setdefault((venue.name, stream.name), _StreamState())
+            state.expected = connections.get(stream.name, 0)
+            state.sampled = stream.completeness == "sampled"
+
+    def _state(self, exchange: str, stream: str) -> _StreamState:
+        return self._streams.setdefault((exchange, stream), _StreamState())
+
+    def connected(self, exchange: str, stream: str, conn_id: int, topics: int) -> None:
+        """A connection opened and subscribed `topics` topics."""
+        state = self._state(exchange, stream)
+        state.connections[conn_id] = topics
+        if state.down_logged or len(state.connections) == 1:
+            logger.info("source %s/%s connected (%d topics)", exchange, stream, topics)
+        state.down_logged = False
+        self._publish(exchange, stream, state)
+
+    def disconnected(
+        self, exchange: str, stream: str, conn_id: int, reason: str, exc: BaseException | None
+    ) -> None:
+        """A connection ended, or a connect failed, for `reason`."""
+        state = self._state(exchange, stream)
+        state.connections.pop(conn_id, None)
+        self.metrics.reconnects.labels(exchange, stream, reason).inc()
+        if reason != "rotation" and (not state.down_logged or reason != state.last_reason):
+            detail = ": %s" % exc if exc is not None else ""
+            logger.warning(
+                "source %s/%s down (%s%s); retrying with backoff", exchange, stream, reason, detail
+            )
+            state.down_logged = True
+        state.last_reason = reason
+        self._publish(exchange, stream, state)
+
+    def _publish(self, exchange: str, stream: str, state: _StreamState) -> None:
+        n = len(state.connections)
+        self.metrics.connections.labels(exchange, stream).set(n)
+        self.metrics.subscriptions.labels(exchange, stream).set(sum(state.connections.values()))
+        self.metrics.up.labels(exchange, stream).set(1 if n and n >= state.expected else 0)
+
+    def frame(self, exchange: str, stream: str) -> None:
+        """Count one frame read (called for every frame)."""
+        state = self._state(exchange, stream)
+        state.last_frame_monotonic = time.monotonic()
+        self.metrics.messages.labels(exchange, stream).inc()
+        self.metrics.last_message.labels(exchange, stream).set(time.time())
+
+    def parse_error(self, exchange: str, stream: str, exc: Exception) -> None:
+        """Count one bad frame; log the first of a run at WARNING, the rest at DEBUG."""
+        self.metrics.parse_errors.labels(exchange, stream).inc()
+        logger.debug("parse error on %s/%s: %s", exchange, stream, exc)
+
+    def events(self, exchange: str, stream: str, events: Sequence[Event], ts_recv_ns: int) -> None:
+        """Observe lag and, on sampled streams, saturation."""
+        state = self._state(exchange, stream)
+        lag = self.metrics.lag.labels(exchange)
+        for event in events:
+            if isinstance(event, Liquidation | Tick):
+                lag.observe(max(ts_recv_ns - event.ts_event_ns, 0) / 1e9)
+            if state.sampled and isinstance(event, Liquidation):
+                second = event.ts_event_ns // 1_000_000_000
+                if state.last_second.get(event.symbol) != second:
+                    state.last_second[event.symbol] = second
+                    self.metrics.sampled_symbol_seconds.labels(exchange).inc()
+
+    def prices_alive(self, exchange: str, within_s: float) -> bool:
+        """Return True if a price stream of `exchange` read a frame within `within_s`."""
+        now = time.monotonic()
+        return any(
+            now - state.last_frame_monotonic <= within_s
+            for (venue, name), state in self._streams.items()
+            if venue == exchange and name != "liquidations" and state.last_frame_monotonic
+        )
+
+    def checks(self) -> dict[str, str]:
+        """Return one line per stream for ``/readyz``: up, or down and why."""
+        out = {}
+        for (exchange, stream), state in sorted(self._streams.items()):
+            n = len(state.connections)
+            if n and n >= state.expected:
+                out["%s/%s" % (exchange, stream)] = "up (%d connections)" % n
+            else:
+                out["%s/%s" % (exchange, stream)] = "down (%s)" % (
+                    state.last_reason or "connecting"
+                )
+        return out
+
+    def any_up(self) -> bool:
+        """Return True if at least one stream has all its connections up."""
+        return any(
+            s.connections and len(s.connections) >= s.expected for s in self._streams.values()
+        )

@@ -1,0 +1,192 @@
+"""Starts every enabled venue: catalogue, connections per stream chunk, and a pump to the bus.
+
+The socket readers hand events to a bounded per-venue `Pump` that never blocks them; the
+pump's own task publishes to the bus (which may wait up to ``enqueue_timeout_ms``). What
+does not fit is dropped and counted as ``queue_full`` (STYLE §E).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.clock import Clock
+from monitor.config import SourcesSettings
+from monitor.errors import ConfigError
+from monitor.events import AssetClass, Event
+from monitor.sources.backoff import Backoff
+from monitor.sources.base import Instrument, InstrumentBook, VenueSpec
+from monitor.sources.catalogue import load_instruments
+from monitor.sources.health import SourceHealth
+from monitor.sources.recorder import Recorder
+from monitor.sources.runner import ConnectionRunner, Deduplicator, RunnerPolicy, VenueContext
+
+logger = logging.getLogger(__name__)
+Publish = Callable[[Sequence[Event]], Awaitable[int]]
+DropCallback = Callable[[str, int], None]
+PUMP_BATCH = 2048
+
+
+class Pump:
+    """A bounded buffer between socket readers (`put`, never blocks) and the bus (`run`)."""
+
+    def __init__(self, publish: Publish, capacity: int, on_drop: DropCallback) -> None:
+        self.publish = publish
+        self.capacity = capacity
+        self.on_drop = on_drop
+        self._buffer: deque[Event] = deque()
+        self._ready = asyncio.Event()
+
+    def put(self, events: list[Event]) -> None:
+        """Queue `events`; drop (and count) what exceeds the capacity."""
+        room = self.capacity - len(self._buffer)
+        if room < len(events):
+            self.on_drop("queue_full", len(events) - max(room, 0))
+            events = events[: max(room, 0)]
+        self._buffer.extend(events)
+        self._ready.set()
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    async def run(self) -> None:
+        """Publish queued events in batches until cancelled."""
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._buffer:
+                n = min(PUMP_BATCH, len(self._buffer))
+                batch = [self._buffer.popleft() for _ in range(n)]
+                await self.publish(batch)
+
+
+@dataclass(frozen=True, slots=True)
+class VenuePlan:
+    """What will be opened for one venue: its book and, per stream, the topic chunks."""
+
+    venue: VenueSpec
+    book: InstrumentBook
+    chunks: dict[str, list[list[str]]]
+
+
+def chunked(topics: Sequence[str], size: int) -> list[list[str]]:
+    """Split `topics` into connections of at most `size` topics."""
+    return [list(topics[i : i + size]) for i in range(0, len(topics), max(size, 1))]
+
+
+def plan_venue(
+    venue: VenueSpec, instruments: Sequence[Instrument], classes: Mapping[str, AssetClass]
+) -> VenuePlan:
+    """Return the connections to open for `venue` given its instruments."""
+    book = InstrumentBook(venue.name, instruments, classes, venue.fallback)
+    chunks: dict[str, list[list[str]]] = {}
+    for stream in venue.streams:
+        topics = stream.topics(book.all())
+        chunks[stream.name] = chunked(topics, stream.max_topics_per_conn) if topics else []
+    return VenuePlan(venue, book, chunks)
+
+
+def select_venues(registry: Mapping[str, VenueSpec], enabled: Sequence[str]) -> list[VenueSpec]:
+    """Return the specs of `enabled` venues.
+
+    Raises:
+        ConfigError: naming an unknown venue id and the known ones.
+    """
+    unknown = [v for v in enabled if v not in registry]
+    if unknown:
+        raise ConfigError(
+            "config: sources.enabled: unknown venue %r (known: %s)"
+            % (unknown[0], ", ".join(sorted(registry)))
+        )
+    return [registry[v] for v in enabled]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOptions:
+    """What every venue runner shares, built once from the settings."""
+
+    classes: Mapping[str, AssetClass]
+    cache_dir: Path
+    seeds: Mapping[str, Sequence[str]]
+    health: SourceHealth
+    policy: RunnerPolicy
+    clock: Clock
+    capacity: int  # events buffered per venue between readers and the bus
+    on_drop: DropCallback
+    rest_override: Mapping[str, str]
+    endpoint_override: Mapping[str, str]
+    rest_timeout_s: float = 10.0
+    recorder: Recorder | None = None
+
+
+class VenueRunner:
+    """Runs every connection of one venue plus its pump (an `EventSource`)."""
+
+    def __init__(self, venue: VenueSpec, options: SourceOptions) -> None:
+        self.venue = venue
+        self.options = options
+        self.plan: VenuePlan | None = None
+        self.dedup: Deduplicator | None = None
+
+    async def run(self, publish: Publish) -> None:
+        """Load the catalogue, then keep every connection up until cancelled."""
+        o, name = self.options, self.venue.name
+        instruments = await load_instruments(
+            self.venue, o.classes, cache_dir=o.cache_dir, seeds=o.seeds.get(name, ()),
+            timeout_s=o.rest_timeout_s, rest_override=o.rest_override.get(name),
+        )  # fmt: skip
+        plan = plan_venue(self.venue, instruments, o.classes)
+        self.plan = plan
+        if o.recorder is not None:
+            o.recorder.catalogue(name, plan.book.all())
+        o.health.register(self.venue, {k: len(v) for k, v in plan.chunks.items()})
+        pump = Pump(publish, o.capacity, o.on_drop)
+        self.dedup = Deduplicator(pump.put)
+        policy = o.policy
+        if name in o.endpoint_override:
+            policy = dataclasses.replace(policy, endpoint_override=o.endpoint_override[name])
+        ctx = VenueContext(self.venue, plan.book, self.dedup, o.health, policy, o.clock, o.recorder)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(pump.run(), name="pump-%s" % name)
+            conn_id = 0
+            for stream in self.venue.streams:
+                for chunk in plan.chunks[stream.name]:
+                    runner = ConnectionRunner(ctx, stream, chunk, conn_id)
+                    tg.create_task(runner.run(), name="ws-%s-%s-%d" % (name, stream.name, conn_id))
+                    conn_id += 1
+
+
+def build_options(
+    settings: SourcesSettings,
+    classes: Mapping[str, AssetClass],
+    health: SourceHealth,
+    clock: Clock,
+    on_drop: DropCallback,
+    *,
+    policy: RunnerPolicy | None = None,
+    recorder: Recorder | None = None,
+) -> SourceOptions:
+    """Return the runner options the settings describe (`policy` overrides for tests)."""
+    return SourceOptions(
+        classes=classes,
+        cache_dir=Path(settings.cache_dir).expanduser(),
+        seeds=settings.symbols,
+        health=health,
+        policy=policy
+        or RunnerPolicy(
+            backoff=Backoff(settings.backoff_initial_s, settings.backoff_max_s),
+            quiet_max_s=settings.quiet_max_s,
+        ),
+        clock=clock,
+        capacity=settings.queue_max_events,
+        on_drop=on_drop,
+        rest_override=settings.rest_override,
+        endpoint_override=settings.endpoint_override,
+        rest_timeout_s=settings.rest_timeout_s,
+        recorder=recorder,
+    )
