@@ -1,0 +1,235 @@
+"""Binance futures wire schema and parsers shared by USDⓈ-M and COIN-M (pure, no I/O).
+
+Both markets send the same ``forceOrder`` and ``markPriceUpdate`` payloads; they differ in
+URLs, symbols and units, which the instrument says (COIN-M: ``inverse``, ``contract_size``
+USD per contract). The venue modules `binance_usdm` and `binance_coinm` hold the docstrings
+with the side convention, the constants and the `VenueSpec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import msgspec
+
+from monitor.events import Event, Liquidation, Tick
+from monitor.sources._checks import (
+    PARSE_ERRORS,
+    checked_notional,
+    optional,
+    parse_error,
+    positive,
+    ts_ns,
+)
+from monitor.sources.base import Frame, Instrument, InstrumentBook
+
+
+class Order(msgspec.Struct, frozen=True):
+    """The ``o`` object of a ``forceOrder`` event; field names are the wire names."""
+
+    s: str  # symbol, e.g. "BTCUSDT", "XAUUSDT", "BTCUSD_PERP"
+    S: str  # side of the liquidation ORDER: "SELL" ⇒ long liquidated
+    q: str = "0"  # original quantity (USDⓈ-M base units; COIN-M contracts)
+    p: str = "0"  # order price
+    ap: str = "0"  # average fill price
+    z: str = "0"  # accumulated filled quantity (same unit as q)
+    T: int = 0  # trade time, ms
+    X: str = ""  # order status, e.g. "FILLED"
+    ps: str = ""  # pair, COIN-M only, e.g. "BTCUSD"
+
+
+class ForceOrder(msgspec.Struct, frozen=True):
+    """A ``forceOrder`` payload."""
+
+    e: str = ""  # event type, "forceOrder"
+    E: int = 0  # event time, ms
+    o: Order | None = None  # the liquidation order
+
+
+class ForceOrderFrame(msgspec.Struct, frozen=True):
+    """A combined-stream envelope, a bare payload (``/ws`` route) or a request ack/error."""
+
+    stream: str = ""  # combined stream name, e.g. "!forceOrder@arr"
+    data: ForceOrder | None = None  # the wrapped payload
+    E: int = 0  # bare payload: event time, ms
+    o: Order | None = None  # bare payload: the order
+    error: msgspec.Raw | None = None  # request error {"code":..,"msg":..}
+
+
+class MarkUpdate(msgspec.Struct, frozen=True):
+    """One ``markPriceUpdate``."""
+
+    s: str  # symbol
+    p: str  # mark price
+    E: int = 0  # event time, ms
+    r: str = ""  # funding rate ("" for delivery contracts)
+    i: str = ""  # index price
+
+
+class MarkFrame(msgspec.Struct, frozen=True):
+    """A combined-stream envelope of one or many mark updates, a bare update, or an ack."""
+
+    stream: str = ""  # combined stream name
+    data: list[MarkUpdate] | MarkUpdate | None = None  # an array for ``!markPrice@arr``
+    s: str = ""  # bare update: symbol
+    p: str = ""  # bare update: mark price
+    E: int = 0  # bare update: event time, ms
+    r: str = ""  # bare update: funding rate
+    error: msgspec.Raw | None = None  # request error
+
+
+class SymbolInfo(msgspec.Struct, frozen=True):
+    """One ``symbols[]`` row of ``exchangeInfo`` (only the fields we read)."""
+
+    symbol: str  # "BTCUSDT", "XAUUSDT", "BTCUSDT_250926", COIN-M "BTCUSD_PERP"
+    baseAsset: str  # "BTC", "XAU"
+    quoteAsset: str  # "USDT", "USDC", COIN-M "USD"
+    contractType: str = ""  # PERPETUAL, TRADIFI_PERPETUAL, CURRENT_QUARTER, ...
+    status: str = ""  # USDⓈ-M: TRADING, SETTLING, PENDING_TRADING
+    contractStatus: str = ""  # COIN-M: TRADING, ...
+    contractSize: float = 1.0  # COIN-M: USD per contract (BTC 100, others 10)
+    underlyingType: str = ""  # COIN, COMMODITY, EQUITY, INDEX, ...
+
+
+class ExchangeInfo(msgspec.Struct, frozen=True):
+    """The ``exchangeInfo`` response."""
+
+    symbols: list[SymbolInfo]
+
+
+_FORCE_DECODER: Final = msgspec.json.Decoder(ForceOrderFrame)
+_MARK_DECODER: Final = msgspec.json.Decoder(MarkFrame | list[MarkUpdate])
+_INFO_DECODER: Final = msgspec.json.Decoder(ExchangeInfo)
+
+
+def decode_exchange_info(payload: bytes) -> list[SymbolInfo]:
+    """Return the ``symbols`` rows of an ``exchangeInfo`` response (msgspec errors pass)."""
+    return _INFO_DECODER.decode(payload).symbols
+
+
+def _filled(filled: str, fallback: str) -> str:
+    """Return `filled` (``z``/``ap``) when it is a positive number, else `fallback`."""
+    return filled if filled not in ("", "0") and float(filled) > 0 else fallback
+
+
+def liquidation(
+    exchange: str, inst: Instrument, order: Order, event_ms: int, ts_recv_ns: int
+) -> Liquidation:
+    """Return the sampled `Liquidation` of one force order (linear or inverse)."""
+    if order.S not in ("SELL", "BUY"):
+        raise ValueError("unknown side %r" % order.S)
+    size_text = _filled(order.z, order.q)
+    price_text = _filled(order.ap, order.p)
+    size = positive(size_text, "qty")
+    price = positive(price_text, "price")
+    if inst.inverse:  # COIN-M: size is contracts of contract_size USD each
+        notional = size * inst.contract_size
+        qty = notional / price
+    else:
+        qty = size * inst.contract_size
+        notional = qty * price
+    checked_notional(qty, notional)
+    ms = order.T or event_ms
+    return Liquidation(
+        exchange=exchange,
+        symbol=inst.symbol,
+        venue_symbol=order.s,
+        asset=inst.asset,
+        asset_class=inst.asset_class,
+        position_side="long" if order.S == "SELL" else "short",
+        price=price,
+        qty=qty,
+        notional_usd=notional,
+        ts_event_ns=ts_ns(ms),
+        ts_recv_ns=ts_recv_ns,
+        completeness="sampled",
+        event_id="%s:%s:%d:%s:%s:%s" % (exchange, order.s, ms, order.S, size_text, price_text),
+    )
+
+
+class LiquidationParser:
+    """Parses ``forceOrder`` frames into sampled liquidations.
+
+    Example (``binance_usdm/forceOrder_combined.json``): ``{"stream":"!forceOrder@arr",
+    "data":{"e":"forceOrder","E":1665523974222,"o":{"s":"BTCUSDT","S":"SELL","q":"0.009",
+    "p":"18917.15","ap":"18990.00","z":"0.009","T":1665523974217,...}}}``.
+    """
+
+    exchange: str = ""  # set by the venue subclass
+
+    def __init__(self, book: InstrumentBook) -> None:
+        self.book = book
+
+    def parse(self, frame: Frame, ts_recv_ns: int) -> list[Event]:
+        """Return one `Liquidation`; acks ``{"result":null,"id":1}`` give []."""
+        try:
+            msg = _FORCE_DECODER.decode(frame)
+            if msg.error is not None:
+                raise ValueError("request error %s" % bytes(msg.error).decode())
+            payload = msg.data if msg.data is not None else msg
+            if payload.o is None:
+                return []
+            inst = self.book.get(payload.o.s)
+            if inst is None:
+                raise ValueError("unknown symbol %r" % payload.o.s)
+            return [liquidation(self.exchange, inst, payload.o, payload.E, ts_recv_ns)]
+        except PARSE_ERRORS as exc:
+            raise parse_error(self.exchange, exc, frame) from None
+
+
+def mark_rows(msg: MarkFrame | list[MarkUpdate]) -> Sequence[MarkUpdate | MarkFrame]:
+    """Return the updates of a mark frame: bare array, envelope (array or one), or bare one."""
+    if isinstance(msg, list):
+        return msg
+    if msg.error is not None:
+        raise ValueError("request error %s" % bytes(msg.error).decode())
+    if isinstance(msg.data, list):
+        return msg.data
+    if msg.data is not None:
+        return [msg.data]
+    return [msg] if msg.s else []
+
+
+class MarkPriceParser:
+    """Parses ``markPriceUpdate`` frames, single or arrays, into Ticks (mark, funding)."""
+
+    exchange: str = ""  # set by the venue subclass
+
+    def __init__(self, book: InstrumentBook) -> None:
+        self.book = book
+
+    def parse(self, frame: Frame, ts_recv_ns: int) -> list[Event]:
+        """Return one `Tick` per mark update; no bid/ask or open interest on this stream."""
+        out: list[Event] = []
+        try:
+            for row in mark_rows(_MARK_DECODER.decode(frame)):
+                inst = self.book.get(row.s)
+                if inst is None:
+                    raise ValueError("unknown symbol %r" % row.s)
+                out.append(
+                    Tick(
+                        exchange=self.exchange,
+                        symbol=inst.symbol,
+                        venue_symbol=row.s,
+                        asset=inst.asset,
+                        asset_class=inst.asset_class,
+                        price=positive(row.p, "mark price"),
+                        funding_rate=optional(row.r, "funding rate", signed=True),
+                        ts_event_ns=ts_ns(row.E),
+                        ts_recv_ns=ts_recv_ns,
+                    )
+                )
+        except PARSE_ERRORS as exc:
+            raise parse_error(self.exchange, exc, frame) from None
+        return out
+
+
+def combined_url(base: str, chunk: Sequence[str]) -> str:
+    """Return the combined-stream URL ``<base>a/b/c`` carrying one connection's streams."""
+    return base + "/".join(chunk)
+
+
+def no_messages(chunk: Sequence[str]) -> list[str]:
+    """Return []: Binance carries the subscription in the URL."""
+    return []
