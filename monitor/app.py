@@ -214,14 +214,16 @@ async def _close_when_done(
 
 
 def _readiness(handle: AppHandle, sources: Sequence[EventSource]) -> Readiness:
+    """Ready while the pipeline runs and, when venues are configured, one of them is up."""
+    running = handle.started and not handle.pipeline_done.is_set()
     checks = {
-        "aggregator": "running"
-        if handle.started and not handle.pipeline_done.is_set()
-        else "stopped",
+        "aggregator": "running" if running else "stopped",
         "bus": "memory, %d queued" % handle.bus.depth(),
         "sources": "%d configured" % len(sources) if sources else "none configured",
     }
-    return Readiness(handle.started and not handle.pipeline_done.is_set(), checks)
+    checks.update(handle.health.checks())
+    venues_ok = not handle.venue_runners or handle.health.any_up()
+    return Readiness(running and venues_ok, checks)
 
 
 class _Aggregator:

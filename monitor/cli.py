@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--events-out", type=Path, metavar="FILE", help="write the events fed")
     replay.add_argument("--quiet", action="store_true", help="no alert lines on stdout")
 
+    record = sub.add_parser(
+        "record", parents=[common], help="record raw venue frames for replay and fixtures"
+    )
+    record.add_argument("--exchange", action="append", metavar="ID", help="venue (repeatable)")
+    record.add_argument("--duration-s", type=float, required=True, metavar="N")
+    record.add_argument("--out", type=Path, required=True, metavar="FILE")
+
     sub.add_parser("check-config", parents=[common], help="validate and print the effective config")
     return parser
 

@@ -22,6 +22,7 @@ class _StreamState:
     last_reason: str = ""
     down_logged: bool = False
     sampled: bool = False
+    kind: str = "prices"
     last_second: dict[str, int] = field(default_factory=dict)  # symbol → last second seen
 
 
@@ -39,6 +40,7 @@ class SourceHealth:
             state = self._streams.setdefault((venue.name, stream.name), _StreamState())
             state.expected = connections.get(stream.name, 0)
             state.sampled = stream.completeness == "sampled"
+            state.kind = stream.kind
 
     def _state(self, exchange: str, stream: str) -> _StreamState:
         return self._streams.setdefault((exchange, stream), _StreamState())
@@ -104,8 +106,8 @@ class SourceHealth:
         now = time.monotonic()
         return any(
             now - state.last_frame_monotonic <= within_s
-            for (venue, name), state in self._streams.items()
-            if venue == exchange and name != "liquidations" and state.last_frame_monotonic
+            for (venue, _), state in self._streams.items()
+            if venue == exchange and state.kind == "prices" and state.last_frame_monotonic
         )
 
     def checks(self) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -150,3 +151,36 @@ def test_liqmon_run_serves_http_and_stops_cleanly_on_sigterm():
 
     assert proc.returncode == 0
     assert "no venue configured" in err
+
+
+async def test_offline_daemon_retries_quietly_and_reports_venues_down(tmp_path, caplog):
+    from monitor.sources import SOURCES
+    from monitor.sources.backoff import Backoff
+    from monitor.sources.runner import RunnerPolicy
+
+    cfg = load(
+        None, env={},
+        overrides={
+            "http.listen": "127.0.0.1:0",
+            "sources.endpoint_override": {"bybit": "ws://127.0.0.1:9", "okx": "ws://127.0.0.1:9"},
+            "sources.rest_override": {"bybit": "http://127.0.0.1:9", "okx": "http://127.0.0.1:9"},
+            "sources.cache_dir": str(tmp_path),
+        },
+    )  # fmt: skip
+    policy = RunnerPolicy(backoff=Backoff(0.01, 0.02, seed=1), ping_interval_s=None)
+    caplog.set_level(logging.INFO, logger="monitor.sources")
+    async with run_app(cfg, venues=[SOURCES["bybit"], SOURCES["okx"]], policy=policy) as app:
+        await asyncio.sleep(1.5)  # dozens of refused connects per stream
+        ready, body = await get(app.http_port, "/readyz")
+        health, _ = await get(app.http_port, "/healthz")
+        metrics = samples((await get(app.http_port, "/metrics"))[1])
+
+    assert health == 200  # still serving
+    assert ready == 503
+    checks = json.loads(body)["checks"]
+    assert checks["okx/liquidations"] == "down (error)"
+    attempts = total(metrics, "liqmon_ws_reconnects_total", exchange="okx", stream="liquidations")
+    assert attempts >= 10
+    down_lines = [r for r in caplog.records if "down (" in r.getMessage()]
+    streams = {r.getMessage().split()[1] for r in down_lines}
+    assert len(down_lines) == len(streams)  # one line per stream, however many retries

@@ -17,6 +17,7 @@ from monitor.sources.base import Heartbeat, Instrument, InstrumentBook
 from monitor.sources.health import SourceHealth
 from monitor.sources.runner import ConnectionRunner, Deduplicator, RunnerPolicy, VenueContext
 from tests.support.fake_exchange import Close, Expect, FakeExchange, Reject, Send, Stall
+from tests.support.wait import run_until
 
 pytestmark = pytest.mark.integration
 GUARD_S = 20.0
@@ -35,6 +36,8 @@ class Harness:
         stream = dataclasses.replace(_template.SPEC.streams[0], **stream_changes)
         self.venue = dataclasses.replace(_template.SPEC, streams=(stream,))
         self.health.register(self.venue, {"liquidations": 1})
+        prices = dataclasses.replace(stream, name="prices", kind="prices")
+        self.health.register(dataclasses.replace(self.venue, streams=(prices,)), {"prices": 1})
         self.events: list = []
         self.dedup = Deduplicator(self.events.extend)
         policy = RunnerPolicy(
@@ -50,16 +53,8 @@ class Harness:
         labels = {"exchange": "template", "stream": "liquidations", **labels}
         return self.registry.get_sample_value(name, labels) or 0.0
 
-    async def run_until(self, predicate, timeout_s: float = GUARD_S) -> None:
-        task = asyncio.create_task(self.runner.run())
-        try:
-            async with asyncio.timeout(timeout_s):
-                while not predicate():
-                    await asyncio.sleep(0.01)
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+    async def run_until(self, predicate) -> None:
+        await run_until(self.runner.run(), predicate, GUARD_S)
 
 
 async def test_subscribes_parses_and_skips_garbage_without_dropping_the_connection():
@@ -101,7 +96,9 @@ async def test_reconnects_after_a_drop_resubscribes_and_dedups_the_replayed_snap
 
 
 async def test_reconnects_after_http_503():
-    async with FakeExchange([[Reject(503)], [Expect("subscribe"), Send(frame(5)), Stall(30)]]) as fx:
+    async with FakeExchange(
+        [[Reject(503)], [Expect("subscribe"), Send(frame(5)), Stall(30)]]
+    ) as fx:
         h = Harness(fx)
         await h.run_until(lambda: len(h.events) == 1)
 
@@ -123,15 +120,29 @@ async def test_stalled_stream_is_declared_stale_and_reconnected():
 async def test_heartbeat_is_sent_on_schedule():
     async with FakeExchange([[Expect("subscribe"), Stall(30)]]) as fx:
         h = Harness(fx, heartbeat=Heartbeat(0.05, '{"op":"ping"}'))
-        await h.run_until(lambda: sum('"ping"' in m for c in fx.connections for m in c.received) >= 3)
+        await h.run_until(
+            lambda: sum('"ping"' in m for c in fx.connections for m in c.received) >= 3
+        )
 
     assert len(fx.connections) == 1
 
 
 async def test_rotation_opens_the_next_connection_first_and_loses_nothing():
     # Connection 1 delivers 1..3; connection 2 (opened before 1 closes) replays 3 and adds 4, 5.
-    old = [Expect("subscribe"), Send(frame(1_000)), Send(frame(2_000)), Send(frame(3_000)), Stall(30)]
-    new = [Expect("subscribe"), Send(frame(3_000)), Send(frame(4_000)), Send(frame(5_000)), Stall(30)]
+    old = [
+        Expect("subscribe"),
+        Send(frame(1_000)),
+        Send(frame(2_000)),
+        Send(frame(3_000)),
+        Stall(30),
+    ]
+    new = [
+        Expect("subscribe"),
+        Send(frame(3_000)),
+        Send(frame(4_000)),
+        Send(frame(5_000)),
+        Stall(30),
+    ]
     async with FakeExchange([old, new]) as fx:
         h = Harness(fx, max_age_s=1.0)
         await h.run_until(lambda: len(h.events) >= 5 and fx.connections[0].closed.is_set())
@@ -140,3 +151,36 @@ async def test_rotation_opens_the_next_connection_first_and_loses_nothing():
     assert h.value("liqmon_ws_reconnects_total", reason="rotation") == 1
     assert h.value("liqmon_ws_reconnects_total", reason="error") == 0
     assert h.value("liqmon_ws_reconnects_total", reason="closed") == 0
+
+
+async def test_quiet_liquidation_stream_is_kept_while_prices_are_also_silent():
+    async with FakeExchange([[Expect("subscribe"), Stall(30)]]) as fx:
+        h = Harness(fx, stale_after_s=0.1)
+        h.runner.policy = dataclasses.replace(h.runner.policy, quiet_max_s=0.3)
+        task = asyncio.create_task(h.runner.run())
+        await asyncio.sleep(1.2)  # quiet for 4x quiet_max_s, but no price stream is alive
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    assert len(fx.connections) == 1
+    assert h.value("liqmon_ws_reconnects_total", reason="stale") == 0
+
+
+async def test_liquidation_stream_silent_while_prices_flow_is_declared_dead():
+    async with FakeExchange([[Expect("subscribe"), Stall(30)]]) as fx:
+        h = Harness(fx, stale_after_s=0.1)
+        h.runner.policy = dataclasses.replace(h.runner.policy, quiet_max_s=0.3)
+
+        async def prices_flowing():
+            while True:
+                h.health.frame("template", "prices")
+                await asyncio.sleep(0.02)
+
+        feeder = asyncio.create_task(prices_flowing())
+        try:
+            await h.run_until(lambda: len(fx.connections) >= 2)
+        finally:
+            feeder.cancel()
+
+    assert h.value("liqmon_ws_reconnects_total", reason="stale") >= 1  # withheld, not quiet

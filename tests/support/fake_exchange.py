@@ -63,8 +63,13 @@ class Connection:
 class FakeExchange:
     """``async with FakeExchange(scripts) as fx:`` then connect to ``fx.url``."""
 
-    def __init__(self, scripts: list[list[Step]]) -> None:
+    def __init__(
+        self, scripts: list[list[Step]], routes: dict[str, list[list[Step]]] | None = None
+    ) -> None:
+        """`scripts` play in connection order; `routes` (path substring → scripts) win."""
         self.scripts = scripts
+        self.routes = routes or {}
+        self._route_counts: dict[str, int] = {}
         self.connections: list[Connection] = []
         self.handshakes = 0
         self._server: Server | None = None
@@ -97,6 +102,12 @@ class FakeExchange:
         n = self.handshakes
         self.handshakes += 1
         script = self._script(n)
+        for key, scripts in self.routes.items():
+            if key in request.path:
+                k = self._route_counts.get(key, 0)
+                self._route_counts[key] = k + 1
+                script = scripts[min(k, len(scripts) - 1)]
+                break
         conn.liqmon_script = script  # type: ignore[attr-defined]
         if script and isinstance(script[0], Reject):
             status = HTTPStatus(script[0].status)
@@ -143,9 +154,3 @@ class FakeExchange:
                     await ws.wait_closed()
                     return False
         return True
-
-    async def wait_connections(self, n: int, timeout_s: float = 10.0) -> None:
-        """Wait until `n` connections have been accepted."""
-        async with asyncio.timeout(timeout_s):
-            while len(self.connections) < n:
-                await asyncio.sleep(0.01)
