@@ -1,0 +1,319 @@
+"""Kafka bus (DESIGN §2, §6; STYLE §E): aiokafka producer plus one consumer per subscription.
+
+`KafkaBus.publish` never awaits a delivery: ``await producer.send()`` only appends to the
+producer's batch and returns a future, whose done-callback counts the outcome through
+``on_delivery("ok"|"error", 1)``. At most ``max_in_flight`` sends may be unacknowledged;
+past that, publish waits up to its timeout and then drops, reported as
+``on_drop("queue_full", n)`` exactly like the memory bus. A producer buffer that stays full
+for ``request_timeout_ms`` (aiokafka's ``KafkaTimeoutError``) raises `BusBackpressure`.
+
+Topics are created at `KafkaBus.start` when missing. Record timestamps are the producer's
+send time (CreateTime), so retention and `KafkaSubscription.rewind` work on wall time even
+for replays of old data.
+
+Tansu 0.6 (the test broker) notes: it refuses ``InitProducerId`` with memory storage, so set
+``idempotent: false`` there; it answers a waiting fetch only at ``fetch_max_wait_ms`` (keep it
+~10 ms); ``offsets_for_times`` on an empty partition gives offset 0 instead of none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+
+from monitor.bus.base import DropCallback
+from monitor.bus.kafka_common import (
+    ALL_TOPICS,
+    client_options,
+    compression_of,
+    partitions_of,
+    physical_topic,
+)
+from monitor.bus.kafka_consumer import KafkaSubscription
+from monitor.codec import encode
+from monitor.config import KafkaSettings
+from monitor.errors import BusBackpressure, BusError
+from monitor.events import TOPIC_OF_TYPE, Event, key_of
+
+log = logging.getLogger(__name__)
+
+DeliveryCallback = Callable[[str, int], None]
+"""Called as ``on_delivery(outcome, count)`` when sends complete; outcome ``ok`` or ``error``."""
+
+_TOPIC_EXISTS = TopicAlreadyExistsError.errno
+_ERROR_LOG_EVERY_S = 10.0
+_BACKPRESSURE_RETRY_S = 1.0
+
+
+def _ignore(reason: str, count: int) -> None:
+    del reason, count
+
+
+class KafkaBus:
+    """The bus on Kafka topics; satisfies `monitor.bus.base.Bus`.
+
+    Create it inside the running event loop, then ``await bus.start()`` (or ``async with``)
+    before publishing. Subscriptions need no start of their own.
+
+    Attributes:
+        delivered: sends the brokers acknowledged.
+        failed: sends that failed after aiokafka's retries (also reported to on_delivery).
+    """
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        on_drop: DropCallback | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        self.settings = settings
+        self.delivered = 0
+        self.failed = 0
+        self._on_drop = on_drop or _ignore
+        self._on_delivery = on_delivery or _ignore
+        self._topics = {cls: physical_topic(settings, t) for cls, t in TOPIC_OF_TYPE.items()}
+        self._producer: Any = None
+        self._subs: list[KafkaSubscription] = []
+        self._in_flight = 0
+        self._max_in_flight = settings.max_in_flight
+        self._room = asyncio.Event()
+        self._room.set()
+        self._closed = False
+        self._last_error_log = 0.0
+
+    async def start(self) -> None:
+        """Create missing topics, then start the producer; each step bounded in time.
+
+        Raises:
+            ConfigError: the configured compression codec is not installed.
+            BusError: the brokers are unreachable or refused to create a topic.
+        """
+        if self._producer is not None:
+            return
+        compression = compression_of(self.settings)
+        if self.settings.create_topics:
+            await self._ensure_topics()
+        producer = AIOKafkaProducer(
+            acks="all",
+            enable_idempotence=self.settings.idempotent,
+            compression_type=compression,
+            linger_ms=self.settings.linger_ms,
+            max_batch_size=self.settings.max_batch_bytes,
+            **client_options(self.settings),
+        )
+        try:
+            async with asyncio.timeout(self.settings.request_timeout_ms / 1000):
+                await producer.start()
+        except (KafkaError, TimeoutError) as exc:
+            await producer.stop()
+            msg = "kafka: producer cannot start on %s: %r" % (self.settings.bootstrap_servers, exc)
+            raise BusError(msg) from None
+        self._producer = producer
+        log.info(
+            "kafka: producer started on %s (compression %s, idempotent %s)",
+            self.settings.bootstrap_servers,
+            compression or "none",
+            self.settings.idempotent,
+        )
+
+    async def _ensure_topics(self) -> None:
+        s = self.settings
+        admin = AIOKafkaAdminClient(**client_options(s))
+        try:
+            async with asyncio.timeout(s.request_timeout_ms / 1000):
+                await admin.start()
+                existing = set(await admin.list_topics())
+                wanted = [
+                    NewTopic(
+                        physical_topic(s, t),
+                        partitions_of(s, t),
+                        s.replication_factor,
+                        topic_configs={"retention.ms": str(s.retention_ms)},
+                    )
+                    for t in ALL_TOPICS
+                    if physical_topic(s, t) not in existing
+                ]
+                if wanted:
+                    response = await admin.create_topics(wanted)
+                    _check_created(response.topic_errors)
+        except TopicAlreadyExistsError:
+            pass  # created by a peer between list and create
+        except (KafkaError, TimeoutError) as exc:
+            msg = "kafka: cannot create topics on %s: %r" % (s.bootstrap_servers, exc)
+            raise BusError(msg) from None
+        finally:
+            await admin.close()
+
+    async def publish(self, events: Sequence[Event], *, timeout_s: float | None) -> int:
+        """Hand `events` to the producer in order; return how many were accepted.
+
+        Accepted means appended to a producer batch; delivery is counted later through
+        ``on_delivery``. When ``max_in_flight`` sends are unacknowledged, waits up to
+        `timeout_s` seconds for room (None: as long as it takes), then drops the rest with
+        reason ``queue_full``.
+
+        Raises:
+            BusBackpressure: the producer buffer stayed full for ``request_timeout_ms``
+                (only reachable when `timeout_s` is None or longer than that).
+            BusError: the bus is not started, closed, or the producer failed.
+        """
+        producer = self._producer
+        if producer is None or self._closed:
+            msg = "kafka: publish on a bus that is %s" % (
+                "closed" if self._closed else "not started"
+            )
+            raise BusError(msg)
+        done = 0
+        topics = self._topics
+        on_done = self._on_done
+        try:
+            async with asyncio.timeout(timeout_s):
+                for event in events:
+                    while self._in_flight >= self._max_in_flight:
+                        self._room.clear()
+                        await self._room.wait()
+                    future = await producer.send(
+                        topics[type(event)], encode(event), key=key_of(event).encode()
+                    )
+                    self._in_flight += 1
+                    future.add_done_callback(on_done)
+                    done += 1
+        except TimeoutError:
+            pass  # out of time: the rest is dropped below
+        except KafkaTimeoutError:
+            self._report_drop(len(events) - done)
+            msg = "kafka: producer buffer full: %d of %d events sent" % (done, len(events))
+            raise BusBackpressure(msg, _BACKPRESSURE_RETRY_S) from None
+        except KafkaError as exc:
+            self._report_drop(len(events) - done)
+            msg = "kafka: send failed after %d of %d events: %r" % (done, len(events), exc)
+            raise BusError(msg) from None
+        self._report_drop(len(events) - done)
+        return done
+
+    def _report_drop(self, count: int) -> None:
+        if count > 0:
+            self._on_drop("queue_full", count)
+
+    def _on_done(self, future: asyncio.Future[Any]) -> None:
+        """Done-callback of every send future: count the outcome, free in-flight room."""
+        self._in_flight -= 1
+        if self._in_flight < self._max_in_flight:
+            self._room.set()
+        if future.cancelled():
+            error: BaseException | None = asyncio.CancelledError()
+        else:
+            error = future.exception()
+        if error is None:
+            self.delivered += 1
+            self._on_delivery("ok", 1)
+            return
+        self.failed += 1
+        self._on_delivery("error", 1)
+        now = time.monotonic()
+        if now - self._last_error_log >= _ERROR_LOG_EVERY_S:
+            self._last_error_log = now
+            log.warning("kafka: delivery failed (%d failures so far): %r", self.failed, error)
+
+    def subscribe(
+        self, topics: Sequence[str], name: str, *, rewind_on_assign_ns: int | None = None
+    ) -> KafkaSubscription:
+        """Return a member of consumer group `name` reading the DESIGN topics `topics`.
+
+        Args:
+            topics: DESIGN §2 topic names (``topic_prefix`` is applied here).
+            name: the consumer group id; members with the same name split the partitions.
+            rewind_on_assign_ns: when set, partitions newly assigned to this member are
+                re-read from that long ago (nanoseconds), to rebuild windows.
+        """
+        sub = KafkaSubscription(
+            [physical_topic(self.settings, t) for t in topics],
+            name,
+            self.settings,
+            client_options(self.settings),
+            self._on_drop,
+            rewind_on_assign_ns,
+        )
+        self._subs.append(sub)
+        return sub
+
+    def depth(self) -> int:
+        """Return the number of sends not yet acknowledged by the brokers."""
+        return self._in_flight
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` seconds for every pending send; return True if all done."""
+        if self._producer is None:
+            return True
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._producer.flush()
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        """End subscriptions, flush the producer (``close_timeout_ms``), then stop it."""
+        self._closed = True
+        for sub in self._subs:
+            await sub.stop()
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        if not await self._flush_producer(producer):
+            log.warning(
+                "kafka: %d sends still pending after %d ms at close",
+                self._in_flight,
+                self.settings.close_timeout_ms,
+            )
+        try:
+            # Pending batches expire after request_timeout_ms, which bounds stop().
+            async with asyncio.timeout(self.settings.request_timeout_ms / 1000 + 1):
+                await producer.stop()
+        except TimeoutError:
+            log.warning("kafka: producer did not stop; %d sends lost", self._in_flight)
+
+    async def _flush_producer(self, producer: AIOKafkaProducer) -> bool:
+        try:
+            async with asyncio.timeout(self.settings.close_timeout_ms / 1000):
+                await producer.flush()
+        except TimeoutError:
+            return False
+        return True
+
+    stop = close
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if self._producer is not None and not self._closed:
+            _warn("unclosed KafkaBus", ResourceWarning, source=self)
+
+
+def _check_created(topic_errors: Sequence[Sequence[object]]) -> None:
+    """Raise BusError for a CreateTopics error other than "already exists"."""
+    for topic, code, *rest in topic_errors:
+        if code not in (0, _TOPIC_EXISTS):
+            reason = rest[0] if rest else ""
+            msg = "kafka: cannot create topic %s: error %s %s" % (topic, code, reason)
+            raise BusError(msg)

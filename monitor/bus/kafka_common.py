@@ -1,0 +1,103 @@
+"""What the Kafka producer and consumer share: client options, topic names, codecs.
+
+Security settings (TLS, SASL PLAIN/SCRAM) become aiokafka keyword arguments here, at the
+point a client is built; the SASL password is revealed only in that call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aiokafka.codec import has_lz4, has_zstd
+from aiokafka.helpers import create_ssl_context
+
+from monitor.config import KafkaSettings
+from monitor.errors import ConfigError
+from monitor.events import (
+    TOPIC_ALERTS,
+    TOPIC_LIQUIDATIONS,
+    TOPIC_MARGIN,
+    TOPIC_TICKS,
+    TOPIC_WINDOWS,
+)
+
+DESIGN_PREFIX: Final = "liqmon"
+"""The prefix of every DESIGN §2 topic name; ``topic_prefix`` replaces it."""
+
+ALL_TOPICS: Final[tuple[str, ...]] = (
+    TOPIC_LIQUIDATIONS,
+    TOPIC_TICKS,
+    TOPIC_MARGIN,
+    TOPIC_WINDOWS,
+    TOPIC_ALERTS,
+)
+
+
+def physical_topic(settings: KafkaSettings, topic: str) -> str:
+    """Return the broker's name for a DESIGN topic, e.g. ``liqmon.ticks.v1`` → ``p.ticks.v1``.
+
+    Args:
+        settings: the Kafka section; its ``topic_prefix`` replaces the leading ``liqmon``.
+        topic: a DESIGN §2 topic name.
+    """
+    if settings.topic_prefix == DESIGN_PREFIX or not topic.startswith(DESIGN_PREFIX + "."):
+        return topic
+    return settings.topic_prefix + topic[len(DESIGN_PREFIX) :]
+
+
+def partitions_of(settings: KafkaSettings, topic: str) -> int:
+    """Return the configured partition count of a DESIGN topic (used when creating it)."""
+    short = topic.split(".")[1]
+    count: int = getattr(settings.partitions, short, 1)
+    return count
+
+
+def compression_of(settings: KafkaSettings) -> str | None:
+    """Return aiokafka's ``compression_type`` for the configured codec.
+
+    ``auto`` picks zstd, else lz4, else none. aiokafka ≥ 0.12 compresses zstd, lz4 and snappy
+    through ``cramjam`` (``pip install 'aiokafka[zstd,lz4]'``), not ``zstandard``/``lz4``;
+    gzip is always there (stdlib) but costs the most CPU, so ``auto`` never picks it.
+
+    Raises:
+        ConfigError: an explicit codec whose library is missing.
+    """
+    wanted = settings.compression
+    if wanted == "auto":
+        if has_zstd():
+            return "zstd"
+        return "lz4" if has_lz4() else None
+    if wanted == "none":
+        return None
+    if (wanted == "zstd" and not has_zstd()) or (wanted == "lz4" and not has_lz4()):
+        raise ConfigError(
+            "config: bus.kafka.compression: %r needs cramjam (pip install 'aiokafka[%s]')"
+            % (wanted, wanted)
+        )
+    return wanted
+
+
+def client_options(settings: KafkaSettings) -> dict[str, Any]:
+    """Return the aiokafka keyword arguments every client (producer, consumer, admin) takes.
+
+    Called once per client construction; the returned dict holds the revealed SASL password,
+    so it must not be stored or logged.
+    """
+    options: dict[str, Any] = {
+        "bootstrap_servers": [s.strip() for s in settings.bootstrap_servers.split(",")],
+        "client_id": settings.client_id,
+        "request_timeout_ms": settings.request_timeout_ms,
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.ssl_cafile,
+            certfile=settings.ssl_certfile,
+            keyfile=settings.ssl_keyfile,
+        )
+    if settings.security_protocol.startswith("SASL"):
+        options["sasl_mechanism"] = settings.sasl_mechanism
+        options["sasl_plain_username"] = settings.sasl_username
+        password = settings.sasl_password
+        options["sasl_plain_password"] = None if password is None else password.reveal()
+    return options

@@ -1,0 +1,283 @@
+"""Kafka consumer side of the bus: one consumer-group member per subscription.
+
+`KafkaSubscription.batches` pulls micro-batches with ``getmany`` and decodes each record with
+`monitor.codec.decode`; a record that does not decode is counted (``on_drop("decode", 1)``)
+and skipped. Offsets are never committed automatically: the caller processes a batch, then
+calls `KafkaSubscription.commit`, so a crash re-reads rather than loses (at-least-once).
+Partitions revoked by a rebalance get their processed offsets committed first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import ConsumerStoppedError, KafkaError
+
+from monitor.bus.base import DropCallback
+from monitor.codec import decode
+from monitor.config import KafkaSettings
+from monitor.errors import BusError, InputError
+from monitor.events import Event
+
+log = logging.getLogger(__name__)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    """Commits processed offsets before a revoke; rewinds newly owned partitions."""
+
+    def __init__(self, sub: KafkaSubscription) -> None:
+        self._sub = sub
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        """Called by aiokafka before a rebalance takes `revoked` away (inside getmany)."""
+        await self._sub.commit_partitions(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        """Called by aiokafka once the group has given this member `assigned`."""
+        await self._sub.on_assigned(set(assigned))
+
+
+class KafkaSubscription:
+    """One member of consumer group `name`, reading some DESIGN topics.
+
+    Create it through `monitor.bus.kafka.KafkaBus.subscribe`; the consumer connects on
+    `start` or on the first iteration of `batches`.
+
+    Attributes:
+        name: the consumer group id.
+        rebalances: how many assignments this member has received (a change means windows
+            may need rebuilding).
+    """
+
+    def __init__(
+        self,
+        topics: Sequence[str],
+        name: str,
+        settings: KafkaSettings,
+        options: dict[str, Any],
+        on_drop: DropCallback,
+        rewind_on_assign_ns: int | None = None,
+    ) -> None:
+        self.name = name
+        self.rebalances = 0
+        self._topics = tuple(topics)
+        self._settings = settings
+        self._options = options
+        self._on_drop = on_drop
+        self._rewind_ns = rewind_on_assign_ns
+        self._timeout_s = settings.request_timeout_ms / 1000
+        self._consumer: Any = None
+        self._pending: dict[TopicPartition, int] = {}
+        self._owned: set[TopicPartition] = set()
+        self._closed = False
+
+    async def start(self) -> None:
+        """Connect and join the group (bounded by ``request_timeout_ms``); idempotent.
+
+        Raises:
+            BusError: the brokers could not be reached in time.
+        """
+        if self._consumer is not None:
+            return
+        if self._closed:
+            msg = "subscription %r is closed" % self.name
+            raise BusError(msg)
+        s = self._settings
+        options = self._options
+        # A JoinGroup may be held by the coordinator for the whole rebalance timeout.
+        options["request_timeout_ms"] = max(s.request_timeout_ms, s.session_timeout_ms + 5_000)
+        consumer = AIOKafkaConsumer(
+            group_id=self.name,
+            enable_auto_commit=False,
+            auto_offset_reset=s.auto_offset_reset,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
+            session_timeout_ms=s.session_timeout_ms,
+            rebalance_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=max(100, s.session_timeout_ms // 5),
+            **options,
+        )
+        self._options = {}  # the revealed SASL password is not kept
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await consumer.start()
+        except (KafkaError, TimeoutError) as exc:
+            await consumer.stop()
+            msg = "kafka: consumer %r cannot start: %r" % (self.name, exc)
+            raise BusError(msg) from None
+        consumer.subscribe(topics=list(self._topics), listener=_Listener(self))
+        self._consumer = consumer
+
+    async def stop(self) -> None:
+        """Leave the group and close the consumer (bounded); ``batches`` then ends."""
+        self._closed = True
+        consumer, self._consumer = self._consumer, None
+        if consumer is None:
+            return
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await consumer.stop()
+        except TimeoutError:
+            log.warning("kafka: consumer %r did not stop within %.1f s", self.name, self._timeout_s)
+
+    async def batches(self, max_records: int, timeout_ms: int) -> AsyncIterator[list[Event]]:
+        """Yield decoded micro-batches of at most `max_records` events.
+
+        Waits up to `timeout_ms` for records and yields ``[]`` when none came, so the caller
+        can advance time while idle. Order is kept within a partition (so within a key), not
+        across partitions. Ends when the subscription or its bus is closed.
+
+        Raises:
+            BusError: the consumer failed (after aiokafka's own retries).
+        """
+        await self.start()
+        bound_s = timeout_ms / 1000 + self._timeout_s
+        while not self._closed:
+            consumer = self._consumer
+            if consumer is None:
+                return
+            try:
+                async with asyncio.timeout(bound_s):
+                    records = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+            except ConsumerStoppedError:
+                return
+            except TimeoutError:
+                records = {}
+            except KafkaError as exc:
+                msg = "kafka: consumer %r failed: %r" % (self.name, exc)
+                raise BusError(msg) from exc
+            yield self._decode(records)
+
+    def _decode(self, records: dict[TopicPartition, list[Any]]) -> list[Event]:
+        batch: list[Event] = []
+        bad = 0
+        for tp, messages in records.items():
+            for message in messages:
+                try:
+                    batch.append(decode(message.value or b""))
+                except InputError as exc:
+                    bad += 1
+                    log.debug("kafka: skipped %s@%d: %s", tp, message.offset, exc)
+            if messages:
+                self._pending[tp] = messages[-1].offset + 1
+        if bad:
+            self._on_drop("decode", bad)
+        return batch
+
+    async def commit(self) -> None:
+        """Commit the offsets of every batch yielded so far; call after processing them.
+
+        Raises:
+            BusError: the commit failed or timed out (e.g. a rebalance took the partitions:
+                they will be re-read by their new owner).
+        """
+        await self._commit(dict(self._pending))
+
+    async def commit_partitions(self, partitions: set[TopicPartition]) -> None:
+        """Commit processed offsets of `partitions` only (before they are revoked).
+
+        Failures are logged, not raised: the rebalance goes on, and the new owner re-reads.
+        """
+        offsets = {tp: off for tp, off in self._pending.items() if tp in partitions}
+        self._owned -= partitions
+        try:
+            await self._commit(offsets)
+        except BusError as exc:
+            log.warning("kafka: commit before revoke failed: %s", exc)
+        for tp in offsets:
+            self._pending.pop(tp, None)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if not offsets or self._consumer is None:
+            return
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await self._consumer.commit(offsets)
+        except (KafkaError, TimeoutError) as exc:
+            msg = "kafka: commit of group %r failed: %r" % (self.name, exc)
+            raise BusError(msg) from None
+        for tp, off in offsets.items():
+            if self._pending.get(tp) == off:
+                del self._pending[tp]
+
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Record a new assignment; rewind partitions this member did not own before."""
+        self.rebalances += 1
+        new = assigned - self._owned
+        self._owned = set(assigned)
+        if self._rewind_ns is not None and new:
+            await self.seek_to_time(time.time_ns() // 1_000_000 - self._rewind_ns // 1_000_000, new)
+
+    def assignment(self) -> set[TopicPartition]:
+        """Return the partitions this member holds now."""
+        if self._consumer is None:
+            return set()
+        return set(self._consumer.assignment())
+
+    def pause(self) -> None:
+        """Stop fetching from every assigned partition (the caller is behind its budget)."""
+        if self._consumer is not None:
+            self._consumer.pause(*self._consumer.assignment())
+
+    def resume(self) -> None:
+        """Fetch again from every paused partition."""
+        if self._consumer is not None:
+            self._consumer.resume(*self._consumer.paused())
+
+    async def rewind(self, span_ns: int) -> None:
+        """Re-read the last `span_ns` nanoseconds (by broker timestamp) of every partition.
+
+        Used to rebuild windows after a restart or a rebalance. Timestamps are the producer's
+        send time (CreateTime), not event time.
+        """
+        await self.seek_to_time(time.time_ns() // 1_000_000 - span_ns // 1_000_000)
+
+    async def seek_to_time(
+        self, ts_ms: int, partitions: Iterable[TopicPartition] | None = None
+    ) -> None:
+        """Move `partitions` (default: all assigned) back to their first record at `ts_ms` or later.
+
+        Positions only ever move backwards: a partition with no record that recent, or already
+        positioned before it, keeps its position, so nothing unprocessed is skipped. (A broker
+        answer with timestamp -1 means "no such record": Tansu 0.6 gives offset 0 with it.)
+
+        Raises:
+            BusError: the offset lookup failed or timed out.
+        """
+        consumer = self._consumer
+        if consumer is None:
+            return
+        tps = set(consumer.assignment() if partitions is None else partitions)
+        if not tps:
+            return
+        moved = 0
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                found = await consumer.offsets_for_times(dict.fromkeys(tps, max(ts_ms, 0)))
+                for tp, hit in found.items():
+                    if hit is None or hit.timestamp < 0:
+                        continue
+                    if hit.offset < await consumer.position(tp):
+                        consumer.seek(tp, hit.offset)
+                        self._pending.pop(tp, None)
+                        moved += 1
+        except (KafkaError, TimeoutError) as exc:
+            msg = "kafka: seek of group %r to %d ms failed: %r" % (self.name, ts_ms, exc)
+            raise BusError(msg) from None
+        log.info(
+            "kafka: group %r rewound %d of %d partitions to %d ms",
+            self.name,
+            moved,
+            len(tps),
+            ts_ms,
+        )
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if self._consumer is not None and not self._closed:
+            _warn("unclosed KafkaSubscription %r" % self.name, ResourceWarning, source=self)
