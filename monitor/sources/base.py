@@ -81,6 +81,13 @@ class InstrumentBook:
     def __len__(self) -> int:
         return len(self._by_symbol)
 
+    def update(self, instruments: Sequence[Instrument]) -> int:
+        """Add or replace instruments (a catalogue refresh); return how many are new."""
+        new = sum(1 for i in instruments if i.venue_symbol not in self._by_symbol)
+        for inst in instruments:
+            self._by_symbol[inst.venue_symbol] = self._classified(inst)
+        return new
+
     def all(self) -> list[Instrument]:
         """Return every known instrument, sorted by venue symbol."""
         return [self._by_symbol[k] for k in sorted(self._by_symbol)]

@@ -15,13 +15,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+
 from monitor.clock import Clock
 from monitor.config import SourcesSettings
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, ParseError
 from monitor.events import AssetClass, Event
 from monitor.sources.backoff import Backoff
 from monitor.sources.base import Instrument, InstrumentBook, VenueSpec
-from monitor.sources.catalogue import load_instruments
+from monitor.sources.catalogue import fetch_instruments, load_instruments, write_cache
 from monitor.sources.health import SourceHealth
 from monitor.sources.recorder import Recorder
 from monitor.sources.runner import ConnectionRunner, Deduplicator, RunnerPolicy, VenueContext
@@ -121,6 +123,7 @@ class SourceOptions:
     rest_override: Mapping[str, str]
     endpoint_override: Mapping[str, str]
     rest_timeout_s: float = 10.0
+    refresh_s: float = 6 * 3600.0  # catalogue refresh period
     recorder: Recorder | None = None
 
 
@@ -153,12 +156,45 @@ class VenueRunner:
         ctx = VenueContext(self.venue, plan.book, self.dedup, o.health, policy, o.clock, o.recorder)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(pump.run(), name="pump-%s" % name)
+            tg.create_task(self._refresh_forever(plan.book), name="catalogue-%s" % name)
             conn_id = 0
             for stream in self.venue.streams:
                 for chunk in plan.chunks[stream.name]:
                     runner = ConnectionRunner(ctx, stream, chunk, conn_id)
                     tg.create_task(runner.run(), name="ws-%s-%s-%d" % (name, stream.name, conn_id))
                     conn_id += 1
+
+    async def _refresh_forever(self, book: InstrumentBook) -> None:
+        """Re-fetch the catalogue every ``refresh_s`` seconds.
+
+        Parsers see new instruments at once; they are subscribed on the next reconnect.
+        """
+        while True:
+            await asyncio.sleep(self.options.refresh_s)
+            await self.refresh(book)
+
+    async def refresh(self, book: InstrumentBook) -> int:
+        """Fetch the catalogue once into `book` and the cache; return the number of new ones.
+
+        An unreachable venue keeps the current book (logged at WARNING).
+        """
+        o = self.options
+        try:
+            fresh = await fetch_instruments(
+                self.venue, o.classes, timeout_s=o.rest_timeout_s,
+                rest_override=o.rest_override.get(self.venue.name),
+            )  # fmt: skip
+        except (aiohttp.ClientError, TimeoutError, ParseError, ValueError) as exc:
+            logger.warning("catalogue %s refresh failed, keeping %d instruments: %s",
+                           self.venue.name, len(book), exc)  # fmt: skip
+            return 0
+        if not fresh:
+            return 0
+        write_cache(o.cache_dir, self.venue.name, fresh)
+        new = book.update(fresh)
+        if new:
+            logger.info("catalogue %s: %d new instruments", self.venue.name, new)
+        return new
 
 
 def build_options(
@@ -188,5 +224,6 @@ def build_options(
         rest_override=settings.rest_override,
         endpoint_override=settings.endpoint_override,
         rest_timeout_s=settings.rest_timeout_s,
+        refresh_s=settings.refresh_s,
         recorder=recorder,
     )

@@ -69,3 +69,34 @@ async def test_a_server_error_and_no_cache_use_the_seed_symbols(tmp_path, caplog
     ]  # fmt: skip
     assert "no cache; using 2 configured symbols" in caplog.text
     assert read_cache(tmp_path, "bybit") is None
+
+
+async def test_refresh_adds_new_instruments_to_the_live_book(tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    from monitor.clock import SystemClock
+    from monitor.metrics import SourceMetrics
+    from monitor.sources.base import InstrumentBook
+    from monitor.sources.health import SourceHealth
+    from monitor.sources.manager import SourceOptions, VenueRunner
+    from monitor.sources.runner import RunnerPolicy
+
+    bybit = SOURCES["bybit"]
+    runner, url = await serve_bybit()
+    health = SourceHealth(SourceMetrics(CollectorRegistry()))
+    options = SourceOptions(
+        classes={}, cache_dir=tmp_path, seeds={}, health=health, policy=RunnerPolicy(),
+        clock=SystemClock(), capacity=10, on_drop=lambda r, n: None,
+        rest_override={"bybit": url}, endpoint_override={},
+    )  # fmt: skip
+    book = InstrumentBook("bybit", [bybit.fallback("BTCUSDT", {})], {}, bybit.fallback)
+    try:
+        new = await VenueRunner(bybit, options).refresh(book)
+    finally:
+        await runner.cleanup()
+
+    cached = read_cache(tmp_path, "bybit")
+    assert cached
+    catalogue = {i.venue_symbol for i in cached}
+    assert new == len(catalogue - {"BTCUSDT"})
+    assert {i.venue_symbol for i in book.all()} == catalogue | {"BTCUSDT"}
