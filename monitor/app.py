@@ -27,6 +27,8 @@ from monitor.events import (
     INPUT_TOPICS,
     Alert,
     Event,
+    Liquidation,
+    Tick,
 )
 from monitor.http import HttpServer, HttpState, Readiness, split_host_port
 from monitor.metrics import Metrics, SourceMetrics
@@ -259,10 +261,18 @@ class _Aggregator:
                     alerts += h.engine.advance_to(self.clock.wall_ns() - close_lag_ns)
                 self._observe(batch, time.perf_counter() - started)
                 self.router.route(alerts)
+                if alerts and self.live:
+                    self._latency(batch)
             self.router.route(h.engine.flush())
             self._observe([], 0.0)
         finally:
             h.pipeline_done.set()
+
+    def _latency(self, batch: Sequence[Event]) -> None:
+        received = [e.ts_recv_ns for e in batch if isinstance(e, Liquidation | Tick)]
+        if received:
+            lag_s = (self.clock.wall_ns() - max(received)) / 1e9
+            self.handle.metrics.ingest_to_alert.observe(max(lag_s, 0.0))
 
     def _observe(self, batch: Sequence[Event], seconds: float) -> None:
         m, engine = self.handle.metrics, self.handle.engine
@@ -271,4 +281,4 @@ class _Aggregator:
         m.queue_depth.labels("memory").set(self.handle.bus.depth())
         if engine.closed_sec is not None:
             m.watermark.set(engine.closed_sec)
-        m.set_windows(engine.window_usd)
+        m.set_windows(engine.window_usd, engine.burst_stats, engine.drawdown)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from monitor.metrics import Metrics
+from monitor.metrics import Metrics, SourceMetrics
 
 BEGIN = "<!-- metrics-table:begin -->"
 END = "<!-- metrics-table:end -->"
@@ -21,6 +21,7 @@ def markdown_table() -> str:
     """Return one row per metric: name, type, labels, help."""
     registry = CollectorRegistry()
     Metrics(registry)
+    SourceMetrics(registry).init_stream("binance_usdm", "liquidations", "sampled")
     rows = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
     for family in sorted(registry.collect(), key=lambda f: f.name):
         name = family.name + ("_total" if family.type == "counter" else "")

@@ -31,6 +31,8 @@ from monitor.events import (
 )
 
 WindowReader = Callable[[Level, str, int], tuple[float, float]]
+StatsReader = Callable[[Level, str], tuple[float, float, float]]
+"""``stats(level, key) -> (baseline_usd, z, score)`` of one scope's burst window."""
 """``read(level, key, window_s) -> (long_usd, short_usd)`` for one scope."""
 _TYPE_NAMES: Final[dict[type, str]] = {
     Liquidation: "liquidation",
@@ -43,6 +45,8 @@ DROP_REASONS: Final[tuple[str, ...]] = ("queue_full", "late", "decode")
 ALERT_STATES: Final[tuple[str, ...]] = ("pending", "firing", "resolved")
 EVENT_TYPES: Final[tuple[str, ...]] = ("liquidation", "tick", "margin_change")
 BUSES: Final[tuple[str, ...]] = ("memory", "kafka")
+SINKS: Final[tuple[str, ...]] = ("webhook", "slack", "discord", "telegram")
+SINK_OUTCOMES: Final[tuple[str, ...]] = ("ok", "error", "timeout", "dropped", "suppressed")
 
 
 def scope_labels(watch: Iterable[str]) -> tuple[str, ...]:
@@ -136,6 +140,58 @@ class Metrics:
             "Event time up to which windows are closed (epoch seconds).",
             registry=r,
         )
+        self.baseline_usd = Gauge(
+            "liqmon_window_baseline_usd",
+            "Baseline liquidated USD per minute (EWMA) of the burst detector, per scope.",
+            ["scope"], registry=r,
+        )  # fmt: skip
+        self.zscore = Gauge(
+            "liqmon_window_zscore",
+            "Robust z of the burst window's liquidated USD against its baseline (0 in warm-up).",
+            ["scope"], registry=r,
+        )  # fmt: skip
+        self.cascade_score = Gauge(
+            "liqmon_cascade_score_ratio",
+            "Burst window liquidated USD over the scope's USD floor (>= 1: the floor is met).",
+            ["scope"], registry=r,
+        )  # fmt: skip
+        self.drawdown = Gauge(
+            "liqmon_price_drawdown_ratio",
+            "Fall of the price from its window high (<= 0), worst instrument of the asset.",
+            ["scope", "window"], registry=r,
+        )  # fmt: skip
+        self.margin_changes = Counter(
+            "liqmon_margin_changes",
+            "Margin requirement changes received, by asset class and direction.",
+            ["asset_class", "direction"], registry=r,
+        )  # fmt: skip
+        self.margin_tightening = Gauge(
+            "liqmon_margin_tightening_ratio",
+            "D of the latest margin change per scope (1 - old/new; negative: loosening).",
+            ["scope"], registry=r,
+        )  # fmt: skip
+        self.ingest_to_alert = Histogram(
+            "liqmon_ingest_to_alert_seconds",
+            "Wall time from receiving the newest frame of a batch to routing its alerts (live).",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=r,
+        )  # fmt: skip
+        self.alerts_sent = Counter(
+            "liqmon_alerts_sent", "Alert deliveries by direct sinks, by sink and outcome.",
+            ["sink", "outcome"], registry=r,
+        )  # fmt: skip
+        self.sink_queue = Gauge(
+            "liqmon_alert_sink_queue_depth", "Alerts waiting in a direct sink's queue.",
+            ["sink"], registry=r,
+        )  # fmt: skip
+        self.bus_deliveries = Counter(
+            "liqmon_bus_deliveries", "Bus deliveries acknowledged, by bus and outcome.",
+            ["bus", "outcome"], registry=r,
+        )  # fmt: skip
+        self.consumer_lag = Gauge(
+            "liqmon_bus_consumer_lag_events", "Events behind the end of the input topics.",
+            ["bus"], registry=r,
+        )  # fmt: skip
         self._init_children()
 
     def _init_children(self) -> None:
@@ -152,6 +208,16 @@ class Metrics:
             self.dropped.labels(reason)
         for bus in BUSES:
             self.queue_depth.labels(bus)
+            self.consumer_lag.labels(bus)
+            for outcome in ("ok", "error"):
+                self.bus_deliveries.labels(bus, outcome)
+        for sink in SINKS:
+            self.sink_queue.labels(sink)
+            for outcome in SINK_OUTCOMES:
+                self.alerts_sent.labels(sink, outcome)
+        for cls in ASSET_CLASSES:
+            for direction in ("tightening", "loosening"):
+                self.margin_changes.labels(cls, direction)
         self._init_alert_and_window_children()
 
     def _init_alert_and_window_children(self) -> None:
@@ -162,7 +228,12 @@ class Metrics:
             for scope in self.scopes:
                 self.alert_active.labels(kind, scope)
         for scope in self.scopes:
+            self.baseline_usd.labels(scope)
+            self.zscore.labels(scope)
+            self.cascade_score.labels(scope)
+            self.margin_tightening.labels(scope)
             for w in self.windows_s:
+                self.drawdown.labels(scope, "%ds" % w)
                 for side in SIDES:
                     self.window_usd.labels(scope, "%ds" % w, side)
 
@@ -198,6 +269,12 @@ class Metrics:
         if firing_delta:
             self.alert_active.labels(alert.kind, self.scope_label(alert.scope)).inc(firing_delta)
 
+    def observe_margin_change(self, change: MarginChange) -> None:
+        """Count a margin change and show its D on the asset's scope."""
+        direction = "tightening" if change.tightening >= 0 else "loosening"
+        self.margin_changes.labels(change.asset_class, direction).inc()
+        self.margin_tightening.labels(self.scope_label(change.asset)).set(change.tightening)
+
     def observe_batch(self, batch: Sequence[Event], seconds: float) -> None:
         """Count one micro-batch's events by type and how long it took (`seconds`)."""
         for cls, n in Tally(type(e) for e in batch).items():
@@ -206,7 +283,12 @@ class Metrics:
                 self.events.labels(name).inc(n)
         self.tick_seconds.observe(seconds)
 
-    def set_windows(self, read: WindowReader) -> None:
+    def set_windows(
+        self,
+        read: WindowReader,
+        stats: StatsReader | None = None,
+        drawdown: Callable[[str, int], float] | None = None,
+    ) -> None:
         """Refresh ``liqmon_window_liquidated_usd`` for every labelled scope.
 
         ``other`` is the market less the watched assets (every unwatched asset together).
@@ -230,8 +312,17 @@ class Metrics:
                     other[1] -= short_usd
                 self.window_usd.labels(scope, label, "long").set(long_usd)
                 self.window_usd.labels(scope, label, "short").set(short_usd)
+                if level == "asset" and drawdown is not None:
+                    self.drawdown.labels(scope, label).set(drawdown(scope, w))
             self.window_usd.labels(OTHER, label, "long").set(max(other[0], 0.0))
             self.window_usd.labels(OTHER, label, "short").set(max(other[1], 0.0))
+        if stats is not None:
+            for scope in self.scopes:
+                if scope != OTHER:
+                    baseline, z, score = stats(_level_of(scope), scope)
+                    self.baseline_usd.labels(scope).set(baseline)
+                    self.zscore.labels(scope).set(z)
+                    self.cascade_score.labels(scope).set(score)
 
 
 RECONNECT_REASONS: Final[tuple[str, ...]] = (
@@ -299,3 +390,9 @@ class SourceMetrics:
         self.lag.labels(exchange)
         self.sampled_symbol_seconds.labels(exchange)
         self.completeness.labels(exchange, stream, completeness).set(1)
+
+
+def _level_of(scope: str) -> Level:
+    if scope == "market":
+        return "market"
+    return "class" if scope in ASSET_CLASSES else "asset"

@@ -74,7 +74,11 @@ class Engine:
     def process(self, batch: Sequence[Event]) -> list[Alert]:
         """Take one micro-batch in bus order; return the alert transitions it caused."""
         market: list[Liquidation | Tick] = [e for e in batch if isinstance(e, Liquidation | Tick)]
-        self.margin_changes += [e for e in batch if type(e) is MarginChange]
+        margins = [e for e in batch if isinstance(e, MarginChange)]
+        self.margin_changes += margins
+        if self.metrics is not None:
+            for change in margins:
+                self.metrics.observe_margin_change(change)
         self.events_seen += len(batch)
         on_time = self._on_time(market)
         liqs = [e for e in on_time if type(e) is Liquidation]
@@ -294,6 +298,36 @@ class Engine:
             return (0.0, 0.0)
         row = self.liq.sums[sid, self.liq.window_index(window_s)]
         return (max(float(row[LONG_USD]), 0.0), max(float(row[SHORT_USD]), 0.0))
+
+    def burst_stats(self, level: Level, key: str) -> tuple[float, float, float]:
+        """Return (baseline USD per minute, z, score) of one scope's burst window.
+
+        z is the robust z of the window's USD against the scope's baseline (0 when unseen
+        or warming up); score is the window's USD over the scope's floor.
+        """
+        sid = self.scopes.find(level, key)
+        if sid is None or sid >= self._floors.shape[0] or sid >= self.liq.sums.shape[0]:
+            return (0.0, 0.0, 0.0)
+        ids = np.array([sid], dtype=np.int64)
+        total = self.liq.totals(self._burst_w)[ids]
+        warm = self.baseline.periods[sid] >= self.settings.detect.burst.warmup_min
+        z = float(self.baseline.z(ids, total)[0]) if warm else 0.0
+        baseline = float(self.baseline.level_of(ids)[0])
+        return (baseline, z, float(total[0]) / float(self._floors[sid]))
+
+    def drawdown(self, asset: str, window_s: int) -> float:
+        """Return the deepest fall from the window high among the asset's instruments (≤ 0)."""
+        if window_s not in self.prices.windows_s:
+            return 0.0
+        w = self.prices.windows_s.index(window_s)
+        worst = 0.0
+        for inst in self.prices.instruments.values():
+            if inst.asset != asset or inst.second < 0:
+                continue
+            high = inst.window_high(w, inst.second)
+            if high > 0:
+                worst = min(worst, inst.last / high - 1.0)
+        return worst
 
 
 __all__ = ["LEVEL_CODE", "MARKET", "Engine"]

@@ -17,6 +17,9 @@ ALLOWED_LABELS = frozenset(
         "sink",
         "outcome",
         "bus",
+        "asset_class",
+        "direction",
+        "completeness",
         "kind",
         "severity",
         "scope",
@@ -39,6 +42,11 @@ ALLOWED_SUFFIXES = (
     "_timestamp_seconds",
     "_depth",
     "_active",
+    "_zscore",  # a z-score is unitless by definition
+    "_events",  # a count of events (consumer lag), the unit named
+    "_connections",  # a count of open connections
+    "_subscriptions",  # a count of subscribed topics
+    "_up",  # the Prometheus convention for 1/0 health
 )
 # Non-base units and misleading suffixes no metric name may end in.
 FORBIDDEN_SUFFIXES = (
@@ -69,6 +77,10 @@ def registry():
 
 @pytest.fixture
 def metrics(registry):
+    from monitor.metrics import SourceMetrics
+
+    source = SourceMetrics(registry)  # the venue health catalogue obeys the same rules
+    source.init_stream("binance_usdm", "liquidations", "sampled")
     return Metrics(registry, watch=("BTC",))
 
 
