@@ -17,6 +17,7 @@ from monitor.events import Event, Liquidation, Tick
 from monitor.sources._checks import (
     PARSE_ERRORS,
     checked_notional,
+    known,
     optional,
     parse_error,
     positive,
@@ -103,9 +104,16 @@ _MARK_DECODER: Final = msgspec.json.Decoder(MarkFrame | list[MarkUpdate])
 _INFO_DECODER: Final = msgspec.json.Decoder(ExchangeInfo)
 
 
-def decode_exchange_info(payload: bytes) -> list[SymbolInfo]:
-    """Return the ``symbols`` rows of an ``exchangeInfo`` response (msgspec errors pass)."""
-    return _INFO_DECODER.decode(payload).symbols
+def decode_exchange_info(exchange: str, payload: bytes) -> list[SymbolInfo]:
+    """Return the ``symbols`` rows of an ``exchangeInfo`` response.
+
+    Raises:
+        ParseError: the response is not an ``exchangeInfo`` (named after `exchange`).
+    """
+    try:
+        return _INFO_DECODER.decode(payload).symbols
+    except msgspec.DecodeError as exc:
+        raise parse_error(exchange, exc, payload) from None
 
 
 def _filled(filled: str, fallback: str) -> str:
@@ -170,9 +178,7 @@ class LiquidationParser:
             payload = msg.data if msg.data is not None else msg
             if payload.o is None:
                 return []
-            inst = self.book.get(payload.o.s)
-            if inst is None:
-                raise ValueError("unknown symbol %r" % payload.o.s)
+            inst = known(self.book, payload.o.s)
             return [liquidation(self.exchange, inst, payload.o, payload.E, ts_recv_ns)]
         except PARSE_ERRORS as exc:
             raise parse_error(self.exchange, exc, frame) from None
@@ -204,9 +210,7 @@ class MarkPriceParser:
         out: list[Event] = []
         try:
             for row in mark_rows(_MARK_DECODER.decode(frame)):
-                inst = self.book.get(row.s)
-                if inst is None:
-                    raise ValueError("unknown symbol %r" % row.s)
+                inst = known(self.book, row.s)
                 out.append(
                     Tick(
                         exchange=self.exchange,

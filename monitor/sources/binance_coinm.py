@@ -23,12 +23,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-import msgspec
-
 from monitor.events import AssetClass
 from monitor.sources import _binance
 from monitor.sources import binance_usdm as usdm
-from monitor.sources._checks import parse_error
 from monitor.sources.base import Instrument, StreamSpec, VenueSpec
 from monitor.symbols import classify, split_concatenated
 
@@ -86,10 +83,7 @@ def normalized(base: str, quote: str, venue_symbol: str) -> str:
 
 def parse_instruments(payload: bytes, classes: Mapping[str, AssetClass]) -> list[Instrument]:
     """Return the TRADING contracts of ``/dapi/v1/exchangeInfo``, inverse, sized in USD."""
-    try:
-        rows = _binance.decode_exchange_info(payload)
-    except msgspec.DecodeError as exc:
-        raise parse_error(NAME, exc, payload) from None
+    rows = _binance.decode_exchange_info(NAME, payload)
     return [
         Instrument(
             exchange=NAME,

@@ -24,11 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-import msgspec
-
 from monitor.events import AssetClass
 from monitor.sources import _binance
-from monitor.sources._checks import parse_error
 from monitor.sources.base import Instrument, StreamSpec, VenueSpec
 from monitor.symbols import classify, split_concatenated
 
@@ -85,10 +82,7 @@ def parse_instruments(payload: bytes, classes: Mapping[str, AssetClass]) -> list
     ``category`` is the ``contractType``: ``TRADIFI_PERPETUAL`` selects the per-symbol
     streams even when the config's asset-class table does not list the asset.
     """
-    try:
-        rows = _binance.decode_exchange_info(payload)
-    except msgspec.DecodeError as exc:
-        raise parse_error(NAME, exc, payload) from None
+    rows = _binance.decode_exchange_info(NAME, payload)
     return [
         Instrument(
             exchange=NAME,

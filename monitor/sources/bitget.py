@@ -19,14 +19,22 @@ Fixtures: ``tests/fixtures/payloads/bitget/``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
 import msgspec
 
-from monitor.errors import ParseError
 from monitor.events import AssetClass, Event, Liquidation, Tick
+from monitor.sources._checks import (
+    INT64_MS,
+    PARSE_ERRORS,
+    checked_notional,
+    known,
+    optional,
+    parse_error,
+    positive,
+    ts_ns,
+)
 from monitor.sources.base import (
     Frame,
     Heartbeat,
@@ -34,7 +42,6 @@ from monitor.sources.base import (
     InstrumentBook,
     StreamSpec,
     VenueSpec,
-    excerpt,
 )
 from monitor.symbols import classify, perp_symbol, split_concatenated
 
@@ -46,7 +53,6 @@ INST_TYPE_OF_QUOTE: Final = {"USDT": "usdt-futures", "USD": "coin-futures", "USD
 PING_PAYLOAD: Final = "ping"
 PING_INTERVAL_S: Final = 25.0  # the venue closes after 30 s without a ping
 MAX_TOPICS_PER_CONN: Final = 50  # Bitget recommends fewer than 50 channels per connection
-_MAX_NS: Final = 2**63
 
 
 class _Arg(msgspec.Struct, frozen=True):
@@ -92,40 +98,12 @@ _LIQ_ROWS: Final = msgspec.json.Decoder(list[_LiqRow])
 _TICKER_ROWS: Final = msgspec.json.Decoder(list[_TickerRow])
 
 
-def _fail(what: str, frame: Frame) -> ParseError:
-    return ParseError("%s: %s: %s" % (NAME, what, excerpt(frame)))
-
-
-def _number(value: str | int, frame: Frame) -> float | None:
-    if value == "":
-        return None
-    try:
-        out = float(value)
-    except ValueError:
-        raise _fail("bad number %r" % value, frame) from None
-    if not math.isfinite(out):
-        raise _fail("non-finite number %r" % value, frame)
-    return out
-
-
-def _positive(value: str, what: str, frame: Frame) -> float:
-    out = _number(value, frame)
-    if out is None or out <= 0:
-        raise _fail("%s not positive: %r" % (what, value), frame)
-    return out
-
-
-def _ns(ms: str | int | None, frame: Frame) -> int:
+def _ns(ms: str | int | None) -> int:
+    """Return a ``ts`` (ms, string or number) as ns: int64 bound, ``int()`` syntax."""
     if ms is None or ms == "":
         msg = "missing ts"
-        raise _fail(msg, frame)
-    try:
-        ns = int(ms) * 1_000_000
-    except ValueError:
-        raise _fail("bad ts %r" % ms, frame) from None
-    if not 0 < ns < _MAX_NS:
-        raise _fail("bad ts %r" % ms, frame)
-    return ns
+        raise ValueError(msg)
+    return ts_ns(int(ms), limit_ms=INT64_MS)
 
 
 def _envelope(frame: Frame) -> _Envelope | None:
@@ -134,9 +112,9 @@ def _envelope(frame: Frame) -> _Envelope | None:
     try:
         env = _ENVELOPE.decode(frame)
     except msgspec.DecodeError as exc:
-        raise _fail(str(exc), frame) from None
+        raise parse_error(NAME, exc, frame) from None
     if env.event == "error":
-        raise _fail("error %s %s" % (env.code, env.msg), frame)
+        raise parse_error(NAME, "error %s %s" % (env.code, env.msg), frame)
     return None if env.event else env
 
 
@@ -157,22 +135,16 @@ class LiquidationParser:
         if env is None or env.arg.topic != "liquidation":
             return []
         try:
-            rows = _LIQ_ROWS.decode(env.data)
-        except msgspec.DecodeError as exc:
-            raise _fail(str(exc), frame) from None
-        return [self._event(row, frame, ts_recv_ns) for row in rows]
+            return [self._event(row, ts_recv_ns) for row in _LIQ_ROWS.decode(env.data)]
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, frame) from None
 
-    def _event(self, row: _LiqRow, frame: Frame, ts_recv_ns: int) -> Liquidation:
-        inst = self.book.get(row.symbol)
-        if inst is None:
-            raise _fail("unknown symbol %r" % row.symbol, frame)
-        price = _positive(row.price, "price", frame)
-        notional = _positive(row.amount, "amount", frame)
+    def _event(self, row: _LiqRow, ts_recv_ns: int) -> Liquidation:
+        inst = known(self.book, row.symbol)
+        price = positive(row.price, "price")
+        notional = positive(row.amount, "amount")
         qty = notional / price
-        if not (math.isfinite(qty) and qty > 0):
-            msg = "amount/price not usable"
-            raise _fail(msg, frame)
-        ts_ns = _ns(row.ts, frame)
+        checked_notional(qty, notional)
         return Liquidation(
             exchange=NAME,
             symbol=inst.symbol,
@@ -183,7 +155,7 @@ class LiquidationParser:
             price=price,
             qty=qty,
             notional_usd=notional,
-            ts_event_ns=ts_ns,
+            ts_event_ns=_ns(row.ts),
             ts_recv_ns=ts_recv_ns,
             completeness="sampled",
             event_id="%s:%s:%s:%s:%s:%s"
@@ -203,35 +175,36 @@ class PriceParser:
         if env is None or env.arg.topic != "ticker":
             return []
         try:
-            rows = _TICKER_ROWS.decode(env.data)
-        except msgspec.DecodeError as exc:
-            raise _fail(str(exc), frame) from None
-        out: list[Event] = []
-        for row in rows:
-            inst = self.book.get(row.symbol)
-            if inst is None:
-                continue
-            price = _positive(row.markPrice or row.lastPrice or row.lastPr, "price", frame)
-            bid = _number(row.bid1Price or row.bidPr, frame)
-            ask = _number(row.ask1Price or row.askPr, frame)
-            oi = _number(row.openInterest, frame)
-            out.append(
-                Tick(
-                    exchange=NAME,
-                    symbol=inst.symbol,
-                    venue_symbol=row.symbol,
-                    asset=inst.asset,
-                    asset_class=inst.asset_class,
-                    price=price,
-                    bid=bid if bid is not None and bid > 0 else None,
-                    ask=ask if ask is not None and ask > 0 else None,
-                    open_interest_usd=None if oi is None or inst.inverse else abs(oi) * price,
-                    funding_rate=_number(row.fundingRate, frame),
-                    ts_event_ns=_ns(row.ts or env.ts, frame),
-                    ts_recv_ns=ts_recv_ns,
-                )
-            )
-        return out
+            return [
+                tick
+                for row in _TICKER_ROWS.decode(env.data)
+                if (tick := self._tick(row, env, ts_recv_ns)) is not None
+            ]
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, frame) from None
+
+    def _tick(self, row: _TickerRow, env: _Envelope, ts_recv_ns: int) -> Tick | None:
+        inst = self.book.get(row.symbol)
+        if inst is None:
+            return None
+        price = positive(row.markPrice or row.lastPrice or row.lastPr, "price")
+        bid = optional(row.bid1Price or row.bidPr, "bid", signed=True)
+        ask = optional(row.ask1Price or row.askPr, "ask", signed=True)
+        oi = optional(row.openInterest, "open interest", signed=True)
+        return Tick(
+            exchange=NAME,
+            symbol=inst.symbol,
+            venue_symbol=row.symbol,
+            asset=inst.asset,
+            asset_class=inst.asset_class,
+            price=price,
+            bid=bid if bid is not None and bid > 0 else None,
+            ask=ask if ask is not None and ask > 0 else None,
+            open_interest_usd=None if oi is None or inst.inverse else abs(oi) * price,
+            funding_rate=optional(row.fundingRate, "funding rate", signed=True),
+            ts_event_ns=_ns(row.ts or env.ts),
+            ts_recv_ns=ts_recv_ns,
+        )
 
 
 class _Product(msgspec.Struct, frozen=True):
@@ -272,7 +245,7 @@ def parse_instruments(payload: bytes, classes: Mapping[str, AssetClass]) -> list
     try:
         products = msgspec.json.decode(payload, type=_Products)
     except msgspec.DecodeError as exc:
-        raise _fail(str(exc), payload) from None
+        raise parse_error(NAME, exc, payload) from None
     return [
         _instrument(p.symbol, p.baseCoin, p.quoteCoin, classes)
         for p in products.data

@@ -34,8 +34,8 @@ from typing import Final, Literal
 
 import msgspec
 
-from monitor.errors import ParseError
 from monitor.events import AssetClass, Event, Liquidation, Tick
+from monitor.sources._checks import MAX_NS, parse_error
 from monitor.sources.base import (
     Frame,
     Heartbeat,
@@ -43,7 +43,6 @@ from monitor.sources.base import (
     InstrumentBook,
     StreamSpec,
     VenueSpec,
-    excerpt,
 )
 from monitor.symbols import classify, perp_symbol, split_concatenated
 
@@ -90,19 +89,15 @@ _LIQ_ROWS: Final = msgspec.json.Decoder(list[_LiqRow])
 _INST_ROWS: Final = msgspec.json.Decoder(list[_InstRow])
 
 
-def _fail(what: str, frame: Frame) -> ParseError:
-    return ParseError("%s: %s: %s" % (NAME, what, excerpt(frame)))
-
-
 def _envelope(frame: Frame) -> _Envelope | None:
     if frame in ("pong", b"pong"):
         return None
     try:
         env = _ENVELOPE.decode(frame)
     except msgspec.DecodeError as exc:
-        raise _fail(str(exc), frame) from None
+        raise parse_error(NAME, exc, frame) from None
     if env.error is not None:
-        raise _fail("error %d %s" % (env.status, env.error), frame)
+        raise parse_error(NAME, "error %d %s" % (env.status, env.error), frame)
     return env
 
 
@@ -128,7 +123,7 @@ class LiquidationParser:
         try:
             rows = _LIQ_ROWS.decode(env.data)
         except msgspec.DecodeError as exc:
-            raise _fail(str(exc), frame) from None
+            raise parse_error(NAME, exc, frame) from None
         out: list[Event] = []
         for row in rows:
             inst = self.book.get(row.symbol)
@@ -143,7 +138,7 @@ class LiquidationParser:
                 notional = qty * price
             if not all(math.isfinite(v) and v > 0 for v in (price, qty, notional)):
                 msg = "price/leavesQty not positive"
-                raise _fail(msg, frame)
+                raise parse_error(NAME, msg, frame)
             out.append(
                 Liquidation(
                     exchange=NAME,
@@ -186,15 +181,15 @@ class _Last:
         ):
             if value is not None:
                 if not math.isfinite(value):
-                    raise _fail("non-finite %s" % name, frame)
+                    raise parse_error(NAME, "non-finite %s" % name, frame)
                 setattr(self, name, value)
         if row.timestamp is not None:
             try:
                 ts = (datetime.fromisoformat(row.timestamp) - _EPOCH) // _NS * 1000
             except (ValueError, TypeError):
-                raise _fail("bad timestamp %r" % row.timestamp, frame) from None
-            if not 0 < ts < 2**63:
-                raise _fail("bad timestamp %r" % row.timestamp, frame)
+                raise parse_error(NAME, "bad timestamp %r" % row.timestamp, frame) from None
+            if not 0 < ts < MAX_NS:
+                raise parse_error(NAME, "bad timestamp %r" % row.timestamp, frame)
             self.ts_ns = ts
 
 
@@ -217,7 +212,7 @@ class PriceParser:
         try:
             rows = _INST_ROWS.decode(env.data)
         except msgspec.DecodeError as exc:
-            raise _fail(str(exc), frame) from None
+            raise parse_error(NAME, exc, frame) from None
         out: list[Event] = []
         for row in rows:
             if env.action == "delete":
@@ -291,7 +286,7 @@ def parse_instruments(payload: bytes, classes: Mapping[str, AssetClass]) -> list
     try:
         products = msgspec.json.decode(payload, type=list[_Product])
     except msgspec.DecodeError as exc:
-        raise _fail(str(exc), payload) from None
+        raise parse_error(NAME, exc, payload) from None
     out: list[Instrument] = []
     for p in products:
         sized = _contract(p) if p.typ == PERPETUAL_TYP else None

@@ -29,15 +29,14 @@ from typing import Final, Literal
 
 import msgspec
 
-from monitor.errors import ParseError
 from monitor.events import AssetClass, Event, Liquidation, Side, Tick
+from monitor.sources._checks import MAX_NS, parse_error
 from monitor.sources.base import (
     Frame,
     Instrument,
     InstrumentBook,
     StreamSpec,
     VenueSpec,
-    excerpt,
 )
 from monitor.symbols import classify, perp_symbol
 
@@ -50,7 +49,6 @@ HEARTBEAT_INTERVAL_S: Final = 30  # public/set_heartbeat interval (the venue's m
 MAX_TOPICS_PER_CONN: Final = 100  # our choice; Deribit documents no channel limit
 TEST_REPLY: Final = '{"jsonrpc":"2.0","id":3,"method":"public/test","params":{}}'
 PERP_SUFFIX: Final = "-PERPETUAL"
-_MAX_NS: Final = 2**63
 
 
 class _RpcError(msgspec.Struct, frozen=True):
@@ -103,21 +101,17 @@ _FORCED_ORDER_SIDE: Final[dict[tuple[str, str], Side]] = {
 }
 
 
-def _fail(what: str, frame: Frame) -> ParseError:
-    return ParseError("%s: %s: %s" % (NAME, what, excerpt(frame)))
-
-
 def _finite(value: float | None, frame: Frame) -> float | None:
     if value is not None and not math.isfinite(value):
         msg = "non-finite number"
-        raise _fail(msg, frame)
+        raise parse_error(NAME, msg, frame)
     return value
 
 
 def _ns(ms: int, frame: Frame) -> int:
     ns = ms * 1_000_000
-    if not 0 < ns < _MAX_NS:
-        raise _fail("bad timestamp %r" % ms, frame)
+    if not 0 < ns < MAX_NS:
+        raise parse_error(NAME, "bad timestamp %r" % ms, frame)
     return ns
 
 
@@ -126,9 +120,9 @@ def _notification(frame: Frame, prefix: str) -> msgspec.Raw | None:
     try:
         env = _ENVELOPE.decode(frame)
     except msgspec.DecodeError as exc:
-        raise _fail(str(exc), frame) from None
+        raise parse_error(NAME, exc, frame) from None
     if env.error is not None:
-        raise _fail("error %d %s" % (env.error.code, env.error.message), frame)
+        raise parse_error(NAME, "error %d %s" % (env.error.code, env.error.message), frame)
     if env.method != "subscription" or env.params is None:
         return None
     return env.params.data if env.params.channel.startswith(prefix) else None
@@ -154,7 +148,7 @@ class LiquidationParser:
         try:
             trades = _TRADES.decode(data)
         except msgspec.DecodeError as exc:
-            raise _fail(str(exc), frame) from None
+            raise parse_error(NAME, exc, frame) from None
         out: list[Event] = []
         for trade in trades:
             if trade.liquidation is not None:
@@ -164,7 +158,7 @@ class LiquidationParser:
     def _events(self, trade: _Trade, frame: Frame, ts_recv_ns: int) -> list[Liquidation]:
         inst = self.book.get(trade.instrument_name)
         if inst is None:
-            raise _fail("unknown instrument %r" % trade.instrument_name, frame)
+            raise parse_error(NAME, "unknown instrument %r" % trade.instrument_name, frame)
         price, amount = trade.price, trade.amount
         if inst.inverse:
             notional, qty = amount, amount / price if price > 0 else math.nan
@@ -172,7 +166,7 @@ class LiquidationParser:
             notional, qty = amount * price, amount
         if not all(math.isfinite(v) and v > 0 for v in (price, qty, notional)):
             msg = "price/amount not positive"
-            raise _fail(msg, frame)
+            raise parse_error(NAME, msg, frame)
         ts_ns = _ns(trade.timestamp, frame)
         return [
             Liquidation(
@@ -208,13 +202,13 @@ class PriceParser:
         try:
             t = _TICKER.decode(data)
         except msgspec.DecodeError as exc:
-            raise _fail(str(exc), frame) from None
+            raise parse_error(NAME, exc, frame) from None
         inst = self.book.get(t.instrument_name)
         if inst is None:
             return []
         if not (math.isfinite(t.mark_price) and t.mark_price > 0):
             msg = "mark_price not positive"
-            raise _fail(msg, frame)
+            raise parse_error(NAME, msg, frame)
         bid = _finite(t.best_bid_price, frame)
         ask = _finite(t.best_ask_price, frame)
         oi = _finite(t.open_interest, frame)
@@ -268,7 +262,7 @@ def parse_instruments(payload: bytes, classes: Mapping[str, AssetClass]) -> list
     try:
         products = msgspec.json.decode(payload, type=_Products).result
     except msgspec.DecodeError as exc:
-        raise _fail(str(exc), payload) from None
+        raise parse_error(NAME, exc, payload) from None
     return [
         Instrument(
             NAME,

@@ -31,15 +31,21 @@ from typing import Final
 
 import msgspec
 
-from monitor.errors import ParseError
-from monitor.events import AssetClass, Event, Liquidation, Side, Tick
+from monitor.events import AssetClass, Event, Liquidation, Tick
+from monitor.sources._checks import (
+    PARSE_ERRORS,
+    finite,
+    known,
+    liquidated,
+    parse_error,
+    positive,
+)
 from monitor.sources.base import (
     Frame,
     Instrument,
     InstrumentBook,
     StreamSpec,
     VenueSpec,
-    excerpt,
 )
 from monitor.symbols import classify, perp_symbol
 
@@ -112,49 +118,17 @@ _MARKETS: Final = msgspec.json.Decoder(_MarketsMsg)
 _PERP_MARKETS: Final = msgspec.json.Decoder(_PerpMarkets)
 
 
-def _finite(text: str, what: str, frame: Frame) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise ParseError("%s: bad %s %r: %s" % (NAME, what, text, excerpt(frame)))
-    return value
-
-
-def _positive(text: str, what: str, frame: Frame) -> float:
-    value = _finite(text, what, frame)
-    if value <= 0:
-        raise ParseError("%s: %s must be positive, got %r: %s" % (NAME, what, text, excerpt(frame)))
-    return value
-
-
 def _iso_ns(text: str, frame: Frame) -> int:
     try:
         when = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise ParseError("%s: bad time %r (%s): %s" % (NAME, text, exc, excerpt(frame))) from None
+        raise parse_error(NAME, "bad time %r (%s)" % (text, exc), frame) from None
     if when.tzinfo is None:
-        raise ParseError("%s: time without zone %r: %s" % (NAME, text, excerpt(frame)))
+        raise parse_error(NAME, "time without zone %r" % text, frame)
     ns = int((when - EPOCH) // MICROSECOND) * 1000
     if ns <= 0:
-        raise ParseError("%s: time before 1970 %r: %s" % (NAME, text, excerpt(frame)))
+        raise parse_error(NAME, "time before 1970 %r" % text, frame)
     return ns
-
-
-def _side(side: str, frame: Frame) -> Side:
-    if side == "SELL":
-        return "long"
-    if side == "BUY":
-        return "short"
-    raise ParseError("%s: unknown side %r: %s" % (NAME, side, excerpt(frame)))
-
-
-def _instrument(book: InstrumentBook, market: str, frame: Frame) -> Instrument:
-    inst = book.get(market)
-    if inst is None:
-        raise ParseError("%s: unknown market %r: %s" % (NAME, market, excerpt(frame)))
-    return inst
 
 
 class TradesParser:
@@ -167,38 +141,38 @@ class TradesParser:
         """Return one `Liquidation` per LIQUIDATED row, snapshot included; others give []."""
         try:
             msg = _TRADES.decode(frame)
-        except msgspec.DecodeError as exc:
-            raise ParseError("%s: %s: %s" % (NAME, exc, excerpt(frame))) from None
-        if msg.type == "error":
-            raise ParseError("%s: venue error: %s" % (NAME, excerpt(frame)))
-        if msg.channel != "v4_trades" or msg.contents is None:
-            return []
-        out: list[Event] = []
-        for row in msg.contents.trades:
-            if row.type != "LIQUIDATED":
-                continue
-            inst = _instrument(self.book, msg.id, frame)
-            price = _positive(row.price, "price", frame)
-            qty = _positive(row.size, "size", frame) * inst.contract_size
-            notional = qty * price
-            if not math.isfinite(notional):
-                raise ParseError("%s: notional overflows: %s" % (NAME, excerpt(frame)))
-            out.append(
-                Liquidation(
-                    exchange=NAME,
-                    symbol=inst.symbol,
-                    venue_symbol=msg.id,
-                    asset=inst.asset,
-                    asset_class=inst.asset_class,
-                    position_side=_side(row.side, frame),
-                    price=price,
-                    qty=qty,
-                    notional_usd=notional,
-                    ts_event_ns=_iso_ns(row.createdAt, frame),
-                    ts_recv_ns=ts_recv_ns,
-                    event_id="%s:%s:%s" % (NAME, msg.id, row.id),
+            if msg.type == "error":
+                raise parse_error(NAME, "venue error", frame)
+            if msg.channel != "v4_trades" or msg.contents is None:
+                return []
+            out: list[Event] = []
+            for row in msg.contents.trades:
+                if row.type != "LIQUIDATED":
+                    continue
+                inst = known(self.book, msg.id, "market")
+                price = positive(row.price, "price")
+                qty = positive(row.size, "size") * inst.contract_size
+                notional = qty * price
+                if not math.isfinite(notional):
+                    raise parse_error(NAME, "notional overflows", frame)
+                out.append(
+                    Liquidation(
+                        exchange=NAME,
+                        symbol=inst.symbol,
+                        venue_symbol=msg.id,
+                        asset=inst.asset,
+                        asset_class=inst.asset_class,
+                        position_side=liquidated(row.side, "SELL", "BUY"),
+                        price=price,
+                        qty=qty,
+                        notional_usd=notional,
+                        ts_event_ns=_iso_ns(row.createdAt, frame),
+                        ts_recv_ns=ts_recv_ns,
+                        event_id="%s:%s:%s" % (NAME, msg.id, row.id),
+                    )
                 )
-            )
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, frame) from None
         return out
 
 
@@ -212,19 +186,19 @@ class MarketsParser:
 
     def _remember(self, market: str, row: _Market, frame: Frame) -> None:
         if row.nextFundingRate is not None:
-            self.funding[market] = _finite(row.nextFundingRate, "nextFundingRate", frame)
+            self.funding[market] = finite(row.nextFundingRate, "nextFundingRate")
         if row.openInterest is not None:
-            oi = _finite(row.openInterest, "openInterest", frame)
+            oi = finite(row.openInterest, "openInterest")
             if oi < 0:
-                raise ParseError("%s: negative open interest: %s" % (NAME, excerpt(frame)))
+                raise parse_error(NAME, "negative open interest", frame)
             self.oi_base[market] = oi
 
     def _tick(self, market: str, price: float, ts_ns: int, ts_recv_ns: int, frame: Frame) -> Tick:
-        inst = _instrument(self.book, market, frame)
+        inst = known(self.book, market, "market")
         oi = self.oi_base.get(market)
         oi_usd = oi * inst.contract_size * price if oi else None
         if oi_usd is not None and not math.isfinite(oi_usd):
-            raise ParseError("%s: open interest overflows: %s" % (NAME, excerpt(frame)))
+            raise parse_error(NAME, "open interest overflows", frame)
         return Tick(
             exchange=NAME,
             symbol=inst.symbol,
@@ -242,24 +216,24 @@ class MarketsParser:
         """Return one `Tick` per oracle price (snapshot or update); acks/deltas give []."""
         try:
             msg = _MARKETS.decode(frame)
-        except msgspec.DecodeError as exc:
-            raise ParseError("%s: %s: %s" % (NAME, exc, excerpt(frame))) from None
-        if msg.type == "error":
-            raise ParseError("%s: venue error: %s" % (NAME, excerpt(frame)))
-        if msg.channel != "v4_markets" or msg.contents is None:
-            return []
-        contents = msg.contents
-        out: list[Event] = []
-        for market, row in sorted({**contents.markets, **contents.trading}.items()):
-            self._remember(market, row, frame)
-        for market, row in sorted(contents.markets.items()):
-            if row.oraclePrice is not None:
-                price = _positive(row.oraclePrice, "oraclePrice", frame)
-                out.append(self._tick(market, price, ts_recv_ns, ts_recv_ns, frame))
-        for market, oracle in sorted(contents.oraclePrices.items()):
-            price = _positive(oracle.price, "price", frame)
-            ts_ns = _iso_ns(oracle.effectiveAt, frame)
-            out.append(self._tick(market, price, ts_ns, ts_recv_ns, frame))
+            if msg.type == "error":
+                raise parse_error(NAME, "venue error", frame)
+            if msg.channel != "v4_markets" or msg.contents is None:
+                return []
+            contents = msg.contents
+            out: list[Event] = []
+            for market, row in sorted({**contents.markets, **contents.trading}.items()):
+                self._remember(market, row, frame)
+            for market, row in sorted(contents.markets.items()):
+                if row.oraclePrice is not None:
+                    price = positive(row.oraclePrice, "oraclePrice")
+                    out.append(self._tick(market, price, ts_recv_ns, ts_recv_ns, frame))
+            for market, oracle in sorted(contents.oraclePrices.items()):
+                price = positive(oracle.price, "price")
+                ts_ns = _iso_ns(oracle.effectiveAt, frame)
+                out.append(self._tick(market, price, ts_ns, ts_recv_ns, frame))
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, frame) from None
         return out
 
 
@@ -283,7 +257,7 @@ def parse_instruments(payload: bytes, classes: Mapping[str, AssetClass]) -> list
     try:
         markets = _PERP_MARKETS.decode(payload).markets
     except msgspec.DecodeError as exc:
-        raise ParseError("%s: instruments: %s: %s" % (NAME, exc, excerpt(payload))) from None
+        raise parse_error(NAME, "instruments: %s" % exc, payload) from None
     out = []
     for key in sorted(markets):
         if markets[key].status == "FINAL_SETTLEMENT":

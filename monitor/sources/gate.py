@@ -29,8 +29,17 @@ from typing import Final
 
 import msgspec
 
-from monitor.errors import ParseError
 from monitor.events import AssetClass, Event, Liquidation, Tick
+from monitor.sources._checks import (
+    INT64_MS,
+    MAX_NS,
+    PARSE_ERRORS,
+    checked_notional,
+    optional,
+    parse_error,
+    positive,
+    ts_ns,
+)
 from monitor.sources.base import (
     Frame,
     Heartbeat,
@@ -38,7 +47,6 @@ from monitor.sources.base import (
     InstrumentBook,
     StreamSpec,
     VenueSpec,
-    excerpt,
 )
 from monitor.symbols import classify, perp_symbol
 
@@ -52,7 +60,6 @@ PING_PAYLOAD: Final = '{"channel":"futures.ping"}'
 PING_INTERVAL_S: Final = 15.0  # aggr pings every 18 s; Gate closes idle sockets
 MAX_TOPICS_PER_CONN: Final = 100  # our choice: Gate documents no hard limit
 SECONDS_BELOW: Final = 100_000_000_000  # a row time below this is seconds (pre 2026-08-20)
-_MAX_NS: Final = 2**63
 
 
 class _Error(msgspec.Struct, frozen=True):
@@ -96,54 +103,25 @@ _TICKER_ROWS: Final = msgspec.json.Decoder(list[_TickerRow])
 _BOOK_TICKER: Final = msgspec.json.Decoder(_BookTicker)
 
 
-def _fail(what: str, frame: Frame) -> ParseError:
-    return ParseError("%s: %s: %s" % (NAME, what, excerpt(frame)))
-
-
-def _positive(value: str | float, what: str, frame: Frame) -> float:
-    try:
-        out = float(value)
-    except ValueError:
-        raise _fail("bad %s %r" % (what, value), frame) from None
-    if not (math.isfinite(out) and out > 0):
-        raise _fail("%s not positive: %r" % (what, value), frame)
-    return out
-
-
-def _optional(value: str, frame: Frame) -> float | None:
-    if value == "":
-        return None
-    try:
-        out = float(value)
-    except ValueError:
-        raise _fail("bad number %r" % value, frame) from None
-    if not math.isfinite(out):
-        raise _fail("non-finite number %r" % value, frame)
-    return out
-
-
 def _envelope(frame: Frame) -> _Envelope:
     try:
         env = _ENVELOPE.decode(frame)
     except msgspec.DecodeError as exc:
-        raise _fail(str(exc), frame) from None
+        raise parse_error(NAME, exc, frame) from None
     if env.error is not None:
-        raise _fail("error %d %s" % (env.error.code, env.error.message), frame)
+        raise parse_error(NAME, "error %d %s" % (env.error.code, env.error.message), frame)
     return env
 
 
-def _row_ns(row: _LiqRow, frame: Frame) -> int:
+def _row_ns(row: _LiqRow) -> int:
     if row.time_ms is not None:
         ms = row.time_ms
     elif row.time is not None:
         ms = row.time * 1000 if row.time < SECONDS_BELOW else row.time
     else:
         msg = "row without time"
-        raise _fail(msg, frame)
-    ns = ms * 1_000_000
-    if not 0 < ns < _MAX_NS:
-        raise _fail("bad time %r" % ms, frame)
-    return ns
+        raise ValueError(msg)
+    return ts_ns(ms, limit_ms=INT64_MS)
 
 
 class LiquidationParser:
@@ -162,25 +140,20 @@ class LiquidationParser:
         if env.channel != LIQUIDATIONS_CHANNEL or env.event != "update":
             return []
         try:
-            rows = _LIQ_ROWS.decode(env.result)
-        except msgspec.DecodeError as exc:
-            raise _fail(str(exc), frame) from None
-        return [self._event(row, frame, ts_recv_ns) for row in rows]
+            return [self._event(row, ts_recv_ns) for row in _LIQ_ROWS.decode(env.result)]
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, frame) from None
 
-    def _event(self, row: _LiqRow, frame: Frame, ts_recv_ns: int) -> Liquidation:
+    def _event(self, row: _LiqRow, ts_recv_ns: int) -> Liquidation:
         inst = self.book.get(row.contract)
         if inst is None:
-            raise _fail("unknown contract %r (no quanto_multiplier)" % row.contract, frame)
-        price = _positive(row.price, "price", frame)
-        try:
-            size = float(row.size)
-        except ValueError:
-            raise _fail("bad size %r" % row.size, frame) from None
+            raise ValueError("unknown contract %r (no quanto_multiplier)" % row.contract)
+        price = positive(row.price, "price")
+        size = float(row.size)
         qty = abs(size) * inst.contract_size
         notional = qty * price
-        if not (math.isfinite(notional) and qty > 0 and notional > 0):
-            raise _fail("size not usable: %r" % row.size, frame)
-        ts_ns = _row_ns(row, frame)
+        checked_notional(qty, notional)
+        ts = _row_ns(row)
         return Liquidation(
             exchange=NAME,
             symbol=inst.symbol,
@@ -191,10 +164,9 @@ class LiquidationParser:
             price=price,
             qty=qty,
             notional_usd=notional,
-            ts_event_ns=ts_ns,
+            ts_event_ns=ts,
             ts_recv_ns=ts_recv_ns,
-            event_id="%s:%s:%d:%s:%s"
-            % (NAME, row.contract, ts_ns // 1_000_000, row.size, row.price),
+            event_id="%s:%s:%d:%s:%s" % (NAME, row.contract, ts // 1_000_000, row.size, row.price),
         )
 
 
@@ -219,29 +191,30 @@ class PriceParser:
         try:
             if env.channel == BOOK_TICKER_CHANNEL:
                 bbo = _BOOK_TICKER.decode(env.result)
-                bid, ask = _optional(bbo.b, frame), _optional(bbo.a, frame)
+                bid = optional(bbo.b, "bid", signed=True)
+                ask = optional(bbo.a, "ask", signed=True)
                 if (bid is not None and bid <= 0) or (ask is not None and ask <= 0):
                     msg = "bid/ask not positive"
-                    raise _fail(msg, frame)
+                    raise ValueError(msg)
                 self._bbo[bbo.s] = (bid, ask)
                 return []
             if env.channel != TICKERS_CHANNEL:
                 return []
             rows = _TICKER_ROWS.decode(env.result)
-        except msgspec.DecodeError as exc:
-            raise _fail(str(exc), frame) from None
-        ts_ns = env.time_ms * 1_000_000 if env.time_ms is not None else ts_recv_ns
-        if not 0 < ts_ns < _MAX_NS:
-            msg = "bad time_ms"
-            raise _fail(msg, frame)
-        return [t for row in rows if (t := self._tick(row, ts_ns, frame, ts_recv_ns))]
+            ts = env.time_ms * 1_000_000 if env.time_ms is not None else ts_recv_ns
+            if not 0 < ts < MAX_NS:
+                msg = "bad time_ms"
+                raise ValueError(msg)
+            return [t for row in rows if (t := self._tick(row, ts, ts_recv_ns))]
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, frame) from None
 
-    def _tick(self, row: _TickerRow, ts_ns: int, frame: Frame, ts_recv_ns: int) -> Tick | None:
+    def _tick(self, row: _TickerRow, ts: int, ts_recv_ns: int) -> Tick | None:
         inst = self.book.get(row.contract)
         if inst is None:
             return None
-        price = _positive(row.mark_price or row.last, "price", frame)
-        oi = _optional(row.total_size, frame)
+        price = positive(row.mark_price or row.last, "price")
+        oi = optional(row.total_size, "open interest", signed=True)
         bid, ask = self._bbo.get(row.contract, (None, None))
         return Tick(
             exchange=NAME,
@@ -253,8 +226,8 @@ class PriceParser:
             bid=bid,
             ask=ask,
             open_interest_usd=None if oi is None else abs(oi) * inst.contract_size * price,
-            funding_rate=_optional(row.funding_rate, frame),
-            ts_event_ns=ts_ns,
+            funding_rate=optional(row.funding_rate, "funding rate", signed=True),
+            ts_event_ns=ts,
             ts_recv_ns=ts_recv_ns,
         )
 
@@ -274,7 +247,7 @@ def parse_instruments(payload: bytes, classes: Mapping[str, AssetClass]) -> list
     try:
         rows = msgspec.json.decode(payload, type=list[_Contract])
     except msgspec.DecodeError as exc:
-        raise _fail(str(exc), payload) from None
+        raise parse_error(NAME, exc, payload) from None
     out: list[Instrument] = []
     for row in rows:
         base, _, quote = row.name.partition("_")

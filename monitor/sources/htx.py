@@ -22,7 +22,6 @@ Fixtures: ``tests/fixtures/payloads/htx/`` (JSON text; the tests gzip it).
 from __future__ import annotations
 
 import gzip
-import math
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Final
@@ -30,7 +29,15 @@ from typing import Final
 import msgspec
 
 from monitor.errors import ParseError
-from monitor.events import AssetClass, Event, Liquidation, Side, Tick
+from monitor.events import AssetClass, Event, Liquidation, Tick
+from monitor.sources._checks import (
+    PARSE_ERRORS,
+    known,
+    liquidated,
+    parse_error,
+    positive,
+    ts_ns,
+)
 from monitor.sources.base import (
     Frame,
     Instrument,
@@ -135,29 +142,6 @@ def reply(text: str) -> str | None:
     return None
 
 
-def _positive(value: float, what: str, frame: Frame) -> float:
-    if not (math.isfinite(value) and value > 0):
-        raise ParseError(
-            "%s: %s must be positive, got %r: %s" % (NAME, what, value, excerpt(frame))
-        )
-    return value
-
-
-def _side(direction: str, frame: Frame) -> Side:
-    if direction == "sell":
-        return "long"
-    if direction == "buy":
-        return "short"
-    raise ParseError("%s: unknown direction %r: %s" % (NAME, direction, excerpt(frame)))
-
-
-def _instrument(book: InstrumentBook, code: str, frame: Frame) -> Instrument:
-    inst = book.get(code)
-    if inst is None:
-        raise ParseError("%s: unknown contract %r: %s" % (NAME, code, excerpt(frame)))
-    return inst
-
-
 class LiquidationParser:
     """Parses ``public.*.liquidation_orders`` frames (fixture ``liquidation_orders_notify``)."""
 
@@ -169,36 +153,36 @@ class LiquidationParser:
         text = _text(frame)
         try:
             msg = _LIQ.decode(text)
-        except msgspec.DecodeError as exc:
-            raise ParseError("%s: %s: %s" % (NAME, exc, excerpt(text))) from None
-        if msg.err_code != 0:
-            raise ParseError("%s: venue error: %s" % (NAME, excerpt(text)))
-        if msg.op != "notify":
-            return []
-        out: list[Event] = []
-        for row in msg.data:
-            inst = _instrument(self.book, row.contract_code, text)
-            price = _positive(row.price, "price", text)
-            base = row.amount if row.amount is not None else row.volume * inst.contract_size
-            qty = _positive(base, "qty", text)
-            ts_ms = int(_positive(row.created_at, "created_at", text))
-            out.append(
-                Liquidation(
-                    exchange=NAME,
-                    symbol=inst.symbol,
-                    venue_symbol=row.contract_code,
-                    asset=inst.asset,
-                    asset_class=inst.asset_class,
-                    position_side=_side(row.direction, text),
-                    price=price,
-                    qty=qty,
-                    notional_usd=_positive(qty * price, "notional", text),
-                    ts_event_ns=ts_ms * 1_000_000,
-                    ts_recv_ns=ts_recv_ns,
-                    event_id="%s:%s:%d:%s:%r:%r"
-                    % (NAME, row.contract_code, ts_ms, row.direction, row.volume, price),
+            if msg.err_code != 0:
+                raise parse_error(NAME, "venue error", text)
+            if msg.op != "notify":
+                return []
+            out: list[Event] = []
+            for row in msg.data:
+                inst = known(self.book, row.contract_code, "contract")
+                price = positive(row.price, "price")
+                base = row.amount if row.amount is not None else row.volume * inst.contract_size
+                qty = positive(base, "qty")
+                ts_ms = row.created_at
+                out.append(
+                    Liquidation(
+                        exchange=NAME,
+                        symbol=inst.symbol,
+                        venue_symbol=row.contract_code,
+                        asset=inst.asset,
+                        asset_class=inst.asset_class,
+                        position_side=liquidated(row.direction, "sell", "buy", "direction"),
+                        price=price,
+                        qty=qty,
+                        notional_usd=positive(qty * price, "notional"),
+                        ts_event_ns=ts_ns(ts_ms, limit_ms=None),
+                        ts_recv_ns=ts_recv_ns,
+                        event_id="%s:%s:%d:%s:%r:%r"
+                        % (NAME, row.contract_code, ts_ms, row.direction, row.volume, price),
+                    )
                 )
-            )
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, text) from None
         return out
 
 
@@ -213,32 +197,32 @@ class DetailParser:
         text = _text(frame)
         try:
             msg = _DETAIL.decode(text)
-        except msgspec.DecodeError as exc:
-            raise ParseError("%s: %s: %s" % (NAME, exc, excerpt(text))) from None
-        if msg.status == "error":
-            raise ParseError("%s: venue error: %s" % (NAME, excerpt(text)))
-        parts = msg.ch.split(".")
-        if msg.tick is None or len(parts) != 3 or parts[2] != "detail":
-            return []
-        code = parts[1]
-        inst = _instrument(self.book, code, text)
-        tick = msg.tick
-        bid = _positive(tick.bids[0], "bid", text) if tick.bids else None
-        ask = _positive(tick.asks[0], "ask", text) if tick.asks else None
-        return [
-            Tick(
-                exchange=NAME,
-                symbol=inst.symbol,
-                venue_symbol=code,
-                asset=inst.asset,
-                asset_class=inst.asset_class,
-                price=_positive(tick.close, "close", text),
-                bid=bid,
-                ask=ask,
-                ts_event_ns=int(_positive(msg.ts, "ts", text)) * 1_000_000,
-                ts_recv_ns=ts_recv_ns,
-            )
-        ]
+            if msg.status == "error":
+                raise parse_error(NAME, "venue error", text)
+            parts = msg.ch.split(".")
+            if msg.tick is None or len(parts) != 3 or parts[2] != "detail":
+                return []
+            code = parts[1]
+            inst = known(self.book, code, "contract")
+            tick = msg.tick
+            bid = positive(tick.bids[0], "bid") if tick.bids else None
+            ask = positive(tick.asks[0], "ask") if tick.asks else None
+            return [
+                Tick(
+                    exchange=NAME,
+                    symbol=inst.symbol,
+                    venue_symbol=code,
+                    asset=inst.asset,
+                    asset_class=inst.asset_class,
+                    price=positive(tick.close, "close"),
+                    bid=bid,
+                    ask=ask,
+                    ts_event_ns=ts_ns(msg.ts, limit_ms=None),
+                    ts_recv_ns=ts_recv_ns,
+                )
+            ]
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, text) from None
 
 
 def _make(code: str, asset: str, size: float, classes: Mapping[str, AssetClass]) -> Instrument:
@@ -258,7 +242,7 @@ def parse_instruments(payload: bytes, classes: Mapping[str, AssetClass]) -> list
     try:
         contracts = _CONTRACTS.decode(payload).data
     except msgspec.DecodeError as exc:
-        raise ParseError("%s: instruments: %s: %s" % (NAME, exc, excerpt(payload))) from None
+        raise parse_error(NAME, "instruments: %s" % exc, payload) from None
     return [
         _make(c.contract_code, c.symbol.upper(), c.contract_size, classes)
         for c in contracts

@@ -35,8 +35,13 @@ from typing import Final
 
 import msgspec
 
-from monitor.errors import ParseError
 from monitor.events import AssetClass, Event, Tick
+from monitor.sources._checks import (
+    PARSE_ERRORS,
+    finite,
+    parse_error,
+    positive,
+)
 from monitor.sources.base import (
     Frame,
     Heartbeat,
@@ -44,7 +49,6 @@ from monitor.sources.base import (
     InstrumentBook,
     StreamSpec,
     VenueSpec,
-    excerpt,
 )
 from monitor.symbols import classify, perp_symbol
 
@@ -106,16 +110,6 @@ _META: Final = msgspec.json.Decoder(_Meta)
 _META_AND_CTXS: Final = msgspec.json.Decoder(tuple[_Meta, msgspec.Raw])
 
 
-def _number(text: str, what: str, frame: Frame, *, positive: bool = True) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or (positive and value <= 0):
-        raise ParseError("%s: bad %s %r: %s" % (NAME, what, text, excerpt(frame)))
-    return value
-
-
 class PriceParser:
     """Parses ``allMids`` and ``activeAssetCtx`` frames (fixtures ``allMids_*``, ``ctx_*``)."""
 
@@ -139,19 +133,19 @@ class PriceParser:
 
     def _ctx_tick(self, ctx: _AssetCtx, frame: Frame, ts_recv_ns: int) -> Tick:
         raw = ctx.ctx
-        mark = _number(raw.markPx, "markPx", frame)
+        mark = positive(raw.markPx, "markPx")
         tick = self._tick(ctx.coin, mark, ts_recv_ns)
         if tick is None:
-            raise ParseError("%s: unknown coin %r: %s" % (NAME, ctx.coin, excerpt(frame)))
+            raise parse_error(NAME, "unknown coin %r" % ctx.coin, frame)
         funding = None
         if raw.funding is not None:
-            funding = _number(raw.funding, "funding", frame, positive=False)
+            funding = finite(raw.funding, "funding")
         oi_usd = None
         if raw.openInterest is not None:
-            oi = _number(raw.openInterest, "openInterest", frame, positive=False)
+            oi = finite(raw.openInterest, "openInterest")
             oi_usd = oi * mark if oi > 0 else None
         if oi_usd is not None and not math.isfinite(oi_usd):
-            raise ParseError("%s: open interest overflows: %s" % (NAME, excerpt(frame)))
+            raise parse_error(NAME, "open interest overflows", frame)
         return msgspec.structs.replace(tick, funding_rate=funding, open_interest_usd=oi_usd)
 
     def parse(self, frame: Frame, ts_recv_ns: int) -> list[Event]:
@@ -161,17 +155,17 @@ class PriceParser:
             if msg.channel == "activeAssetCtx":
                 return [self._ctx_tick(_CTX.decode(msg.data), frame, ts_recv_ns)]
             if msg.channel == "error":
-                raise ParseError("%s: venue error: %s" % (NAME, excerpt(frame)))
+                raise parse_error(NAME, "venue error", frame)
             if msg.channel != "allMids":
                 return []
             mids = _MIDS.decode(msg.data).mids
-        except msgspec.DecodeError as exc:
-            raise ParseError("%s: %s: %s" % (NAME, exc, excerpt(frame))) from None
-        out: list[Event] = []
-        for coin in sorted(mids):
-            tick = self._tick(coin, _number(mids[coin], "mid", frame), ts_recv_ns)
-            if tick is not None:
-                out.append(tick)
+            out: list[Event] = []
+            for coin in sorted(mids):
+                tick = self._tick(coin, positive(mids[coin], "mid"), ts_recv_ns)
+                if tick is not None:
+                    out.append(tick)
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, frame) from None
         return out
 
 
@@ -198,7 +192,7 @@ def parse_instruments(payload: bytes, classes: Mapping[str, AssetClass]) -> list
         first = payload.lstrip()[:1]
         meta = _META_AND_CTXS.decode(payload)[0] if first == b"[" else _META.decode(payload)
     except msgspec.DecodeError as exc:
-        raise ParseError("%s: instruments: %s: %s" % (NAME, exc, excerpt(payload))) from None
+        raise parse_error(NAME, "instruments: %s" % exc, payload) from None
     out = []
     for asset in meta.universe:
         inst = None if asset.isDelisted else _make(asset.name, classes)

@@ -30,15 +30,21 @@ from typing import Final
 
 import msgspec
 
-from monitor.errors import ParseError
-from monitor.events import AssetClass, Event, Liquidation, Side, Tick
+from monitor.events import AssetClass, Event, Liquidation, Tick
+from monitor.sources._checks import (
+    PARSE_ERRORS,
+    known,
+    liquidated,
+    parse_error,
+    positive,
+    ts_ns,
+)
 from monitor.sources.base import (
     Frame,
     Instrument,
     InstrumentBook,
     StreamSpec,
     VenueSpec,
-    excerpt,
 )
 from monitor.symbols import classify, perp_symbol, split_concatenated
 
@@ -102,33 +108,10 @@ _TICKER: Final = msgspec.json.Decoder(_Ticker)
 _INSTRUMENTS: Final = msgspec.json.Decoder(_Instruments)
 
 
-def _positive(value: float, what: str, frame: Frame) -> float:
-    if not (math.isfinite(value) and value > 0):
-        raise ParseError(
-            "%s: %s must be positive, got %r: %s" % (NAME, what, value, excerpt(frame))
-        )
-    return value
-
-
-def _instrument(book: InstrumentBook, product: str, frame: Frame) -> Instrument:
-    inst = book.get(product)
-    if inst is None:
-        raise ParseError("%s: unknown product %r: %s" % (NAME, product, excerpt(frame)))
-    return inst
-
-
-def _side(side: str, frame: Frame) -> Side:
-    if side == "sell":
-        return "long"
-    if side == "buy":
-        return "short"
-    raise ParseError("%s: unknown side %r: %s" % (NAME, side, excerpt(frame)))
-
-
 def _event(event: str, frame: Frame) -> list[Event]:
     """Return [] for info/subscribed acks; raise for ``error`` and ``*_failed`` events."""
     if event == "error" or event.endswith("_failed"):
-        raise ParseError("%s: venue error event: %s" % (NAME, excerpt(frame)))
+        raise parse_error(NAME, "venue error event", frame)
     return []
 
 
@@ -150,39 +133,38 @@ class TradeParser:
                 rows = msg.trades
             else:
                 return []
-        except msgspec.DecodeError as exc:
-            raise ParseError("%s: %s: %s" % (NAME, exc, excerpt(frame))) from None
-        out: list[Event] = []
-        for row in rows:
-            if row.type != "liquidation":
-                continue
-            product = row.product_id or msg.product_id
-            inst = _instrument(self.book, product, frame)
-            price = _positive(row.price, "price", frame)
-            contracts = _positive(row.qty, "qty", frame)
-            if inst.inverse:
-                notional = contracts * inst.contract_size
-                qty = notional / price
-            else:
-                qty = contracts * inst.contract_size
-                notional = qty * price
-            ts_ms = int(_positive(row.time, "time", frame))
-            out.append(
-                Liquidation(
-                    exchange=NAME,
-                    symbol=inst.symbol,
-                    venue_symbol=product,
-                    asset=inst.asset,
-                    asset_class=inst.asset_class,
-                    position_side=_side(row.side, frame),
-                    price=price,
-                    qty=_positive(qty, "qty", frame),
-                    notional_usd=_positive(notional, "notional", frame),
-                    ts_event_ns=ts_ms * 1_000_000,
-                    ts_recv_ns=ts_recv_ns,
-                    event_id="%s:%s:%s" % (NAME, product, row.uid),
+            out: list[Event] = []
+            for row in rows:
+                if row.type != "liquidation":
+                    continue
+                product = row.product_id or msg.product_id
+                inst = known(self.book, product, "product")
+                price = positive(row.price, "price")
+                contracts = positive(row.qty, "qty")
+                if inst.inverse:
+                    notional = contracts * inst.contract_size
+                    qty = notional / price
+                else:
+                    qty = contracts * inst.contract_size
+                    notional = qty * price
+                out.append(
+                    Liquidation(
+                        exchange=NAME,
+                        symbol=inst.symbol,
+                        venue_symbol=product,
+                        asset=inst.asset,
+                        asset_class=inst.asset_class,
+                        position_side=liquidated(row.side, "sell", "buy"),
+                        price=price,
+                        qty=positive(qty, "qty"),
+                        notional_usd=positive(notional, "notional"),
+                        ts_event_ns=ts_ns(row.time, limit_ms=None),
+                        ts_recv_ns=ts_recv_ns,
+                        event_id="%s:%s:%s" % (NAME, product, row.uid),
+                    )
                 )
-            )
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, frame) from None
         return out
 
 
@@ -196,42 +178,42 @@ class TickerParser:
         """Return one `Tick`; acks and heartbeats give []."""
         try:
             msg = _TICKER.decode(frame)
-        except msgspec.DecodeError as exc:
-            raise ParseError("%s: %s: %s" % (NAME, exc, excerpt(frame))) from None
-        if msg.event:
-            return _event(msg.event, frame)
-        if msg.feed != "ticker":
-            return []
-        inst = _instrument(self.book, msg.product_id, frame)
-        raw = msg.markPrice if msg.markPrice is not None else msg.last
-        if raw is None:
-            raise ParseError("%s: ticker without price: %s" % (NAME, excerpt(frame)))
-        price = _positive(raw, "price", frame)
-        funding = msg.relative_funding_rate
-        if funding is None and msg.funding_rate is not None:
-            funding = msg.funding_rate / price
-        if funding is not None and not math.isfinite(funding):
-            raise ParseError("%s: bad funding rate: %s" % (NAME, excerpt(frame)))
-        oi_usd = None
-        if msg.openInterest is not None and msg.openInterest > 0:
-            per_contract = inst.contract_size * (1.0 if inst.inverse else price)
-            oi_usd = _positive(msg.openInterest * per_contract, "openInterest", frame)
-        return [
-            Tick(
-                exchange=NAME,
-                symbol=inst.symbol,
-                venue_symbol=msg.product_id,
-                asset=inst.asset,
-                asset_class=inst.asset_class,
-                price=price,
-                bid=_positive(msg.bid, "bid", frame) if msg.bid is not None else None,
-                ask=_positive(msg.ask, "ask", frame) if msg.ask is not None else None,
-                open_interest_usd=oi_usd,
-                funding_rate=funding,
-                ts_event_ns=int(_positive(msg.time, "time", frame)) * 1_000_000,
-                ts_recv_ns=ts_recv_ns,
-            )
-        ]
+            if msg.event:
+                return _event(msg.event, frame)
+            if msg.feed != "ticker":
+                return []
+            inst = known(self.book, msg.product_id, "product")
+            raw = msg.markPrice if msg.markPrice is not None else msg.last
+            if raw is None:
+                raise parse_error(NAME, "ticker without price", frame)
+            price = positive(raw, "price")
+            funding = msg.relative_funding_rate
+            if funding is None and msg.funding_rate is not None:
+                funding = msg.funding_rate / price
+            if funding is not None and not math.isfinite(funding):
+                raise parse_error(NAME, "bad funding rate", frame)
+            oi_usd = None
+            if msg.openInterest is not None and msg.openInterest > 0:
+                per_contract = inst.contract_size * (1.0 if inst.inverse else price)
+                oi_usd = positive(msg.openInterest * per_contract, "openInterest")
+            return [
+                Tick(
+                    exchange=NAME,
+                    symbol=inst.symbol,
+                    venue_symbol=msg.product_id,
+                    asset=inst.asset,
+                    asset_class=inst.asset_class,
+                    price=price,
+                    bid=positive(msg.bid, "bid") if msg.bid is not None else None,
+                    ask=positive(msg.ask, "ask") if msg.ask is not None else None,
+                    open_interest_usd=oi_usd,
+                    funding_rate=funding,
+                    ts_event_ns=ts_ns(msg.time, limit_ms=None),
+                    ts_recv_ns=ts_recv_ns,
+                )
+            ]
+        except PARSE_ERRORS as exc:
+            raise parse_error(NAME, exc, frame) from None
 
 
 def _make(
@@ -254,7 +236,7 @@ def parse_instruments(payload: bytes, classes: Mapping[str, AssetClass]) -> list
     try:
         rows = _INSTRUMENTS.decode(payload).instruments
     except msgspec.DecodeError as exc:
-        raise ParseError("%s: instruments: %s: %s" % (NAME, exc, excerpt(payload))) from None
+        raise parse_error(NAME, "instruments: %s" % exc, payload) from None
     out = []
     for row in rows:
         derived = fallback(row.symbol, classes)

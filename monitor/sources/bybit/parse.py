@@ -11,6 +11,7 @@ from monitor.events import Event, Liquidation, Tick
 from monitor.sources._checks import (
     PARSE_ERRORS,
     checked_notional,
+    known,
     optional,
     parse_error,
     positive,
@@ -117,9 +118,7 @@ class LiquidationParser:
     ) -> Liquidation:
         if side not in ("Buy", "Sell"):
             raise ValueError("unknown side %r" % side)
-        inst = self.book.get(venue_symbol)
-        if inst is None:
-            raise ValueError("unknown symbol %r" % venue_symbol)
+        inst = known(self.book, venue_symbol)
         size = positive(size_text, "size")
         price = positive(price_text, "price")
         qty, notional = (size / price, size) if inst.inverse else (size, size * price)

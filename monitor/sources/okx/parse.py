@@ -10,6 +10,7 @@ from monitor.events import Event, Liquidation, Tick
 from monitor.sources._checks import (
     PARSE_ERRORS,
     checked_notional,
+    known,
     optional,
     parse_error,
     positive,
@@ -114,9 +115,7 @@ class LiquidationParser:
             msg = _LIQ_DECODER.decode(frame)
             checked_event(msg)
             for data in msg.data:
-                inst = self.book.get(data.instId)
-                if inst is None:
-                    raise ValueError("unknown instrument %r" % data.instId)
+                inst = known(self.book, data.instId, "instrument")
                 out.extend(liquidation(inst, d, ts_recv_ns) for d in data.details)
         except PARSE_ERRORS as exc:
             raise parse_error(NAME, exc, frame) from None
@@ -176,9 +175,7 @@ class PriceParser:
         return out
 
     def _tick(self, row: PxData, ts_recv_ns: int) -> Tick | None:
-        inst = self.book.get(row.instId)
-        if inst is None:
-            raise ValueError("unknown instrument %r" % row.instId)
+        inst = known(self.book, row.instId, "instrument")
         fresh = {
             "mark": optional(row.markPx, "markPx"),
             "last": optional(row.last, "last"),

@@ -9,21 +9,16 @@ exchangeInfo_rest (rows copied from a BTCUSD_PERP row quoted in public code, nam
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.errors import ParseError
 from monitor.sources import binance_coinm as venue
 from monitor.sources.base import Instrument, InstrumentBook
-from tests.unit.sources._adapter_checks import (
-    CLASSES,
-    TS_RECV_NS,
-    expected,
-    mutated,
-    outcome_ok,
-    payload,
-    with_extra_fields,
-)
+from tests.unit.sources import _adapter_checks as checks
+
+CLASSES = checks.CLASSES
+TS_RECV_NS = checks.TS_RECV_NS
 
 NAME = "binance_coinm"
 GOLDEN = [
@@ -36,47 +31,43 @@ PARSERS = [venue.LiquidationParser, venue.MarkPriceParser]
 
 
 def make_book() -> InstrumentBook:
-    instruments = venue.parse_instruments(payload(NAME, "exchangeInfo_rest"), CLASSES)
-    return InstrumentBook(NAME, instruments, CLASSES, venue.fallback)
+    return checks.book(venue, "exchangeInfo_rest", classes=CLASSES)
 
 
 @pytest.mark.parametrize(("name", "parser"), GOLDEN)
 def test_golden(name, parser):
-    events = parser(make_book()).parse(payload(NAME, name), TS_RECV_NS)
-    assert events == expected(NAME, name)
-    assert events
+    assert checks.assert_golden(parser(make_book()).parse, NAME, name)
 
 
 @pytest.mark.parametrize(("name", "parser"), GOLDEN)
 def test_unknown_fields_are_tolerated(name, parser):
-    frame = with_extra_fields(payload(NAME, name))
-    assert parser(make_book()).parse(frame, TS_RECV_NS) == expected(NAME, name)
+    checks.assert_golden(parser(make_book()).parse, NAME, name, extra_fields=True)
 
 
 def test_inverse_units():
     # 1 contract of 100 USD at an average fill of 9496.5: notional 100 USD, qty in BTC
-    [dated] = expected(NAME, "forceOrder_dated")
+    [dated] = checks.expected(NAME, "forceOrder_dated")
     assert dated.symbol == "BTC-USD-200925"
     assert dated.position_side == "long"
     assert dated.notional_usd == pytest.approx(100.0)
     assert dated.qty == pytest.approx(100.0 / 9496.5)
     assert dated.completeness == "sampled"
     # 30 contracts of 10 USD, BUY = short liquidated
-    [perp] = expected(NAME, "forceOrder_combined")
+    [perp] = checks.expected(NAME, "forceOrder_combined")
     assert (perp.symbol, perp.position_side) == ("ETH-USD-PERP", "short")
     assert perp.notional_usd == pytest.approx(300.0)
     assert perp.qty == pytest.approx(0.1)
 
 
 def test_funding_empty_for_dated_contracts():
-    dated, perp = expected(NAME, "markPrice_pair")
+    dated, perp = checks.expected(NAME, "markPrice_pair")
     assert dated.funding_rate is None
     assert perp.funding_rate == 0.0
 
 
 @pytest.mark.parametrize("parser", PARSERS)
 def test_ack_gives_nothing(parser):
-    assert parser(make_book()).parse(payload(NAME, "forceOrder_ack"), TS_RECV_NS) == []
+    assert parser(make_book()).parse(checks.payload(NAME, "forceOrder_ack"), TS_RECV_NS) == []
 
 
 @pytest.mark.parametrize(
@@ -96,7 +87,7 @@ def test_malformed_frames_raise(frame):
 
 
 def test_parse_instruments():
-    instruments = venue.parse_instruments(payload(NAME, "exchangeInfo_rest"), CLASSES)
+    instruments = venue.parse_instruments(checks.payload(NAME, "exchangeInfo_rest"), CLASSES)
     assert [(i.venue_symbol, i.symbol, i.contract_size, i.inverse) for i in instruments] == [
         ("BTCUSD_PERP", "BTC-USD-PERP", 100.0, True),
         ("BTCUSD_200925", "BTC-USD-200925", 100.0, True),
@@ -123,7 +114,7 @@ def test_fallback():
 
 
 def test_topics_url_and_subscribe():
-    instruments = venue.parse_instruments(payload(NAME, "exchangeInfo_rest"), CLASSES)
+    instruments = venue.parse_instruments(checks.payload(NAME, "exchangeInfo_rest"), CLASSES)
     liq, prices = venue.SPEC.streams
     assert liq.topics(instruments) == ["!forceOrder@arr"]
     assert prices.topics(instruments) == ["btcusd@markPrice@1s", "ethusd@markPrice@1s"]
@@ -134,16 +125,16 @@ def test_topics_url_and_subscribe():
     assert (liq.completeness, liq.max_age_s) == ("sampled", 24 * 3600)
 
 
-@settings(max_examples=200, deadline=None)
-@given(data=st.binary(max_size=300) | st.text(max_size=300))
+@checks.PROPERTY
+@given(data=checks.arbitrary(300))
 def test_property_arbitrary_input(data):
     for parser in PARSERS:
-        outcome_ok(parser(make_book()).parse, data)
+        checks.outcome_ok(parser(make_book()).parse, data)
 
 
-@settings(max_examples=200, deadline=None)
+@checks.PROPERTY
 @given(data=st.data())
 def test_property_mutated_real_frames(data):
     name, parser = data.draw(st.sampled_from(GOLDEN))
-    frame = data.draw(mutated(payload(NAME, name)))
-    outcome_ok(parser(make_book()).parse, frame)
+    frame = data.draw(checks.mutated(checks.payload(NAME, name)))
+    checks.outcome_ok(parser(make_book()).parse, frame)

@@ -10,21 +10,16 @@ is a live response row quoted in public code; the other rows are copies with cha
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.errors import ParseError
 from monitor.sources import binance_usdm as venue
 from monitor.sources.base import Instrument, InstrumentBook
-from tests.unit.sources._adapter_checks import (
-    CLASSES,
-    TS_RECV_NS,
-    expected,
-    mutated,
-    outcome_ok,
-    payload,
-    with_extra_fields,
-)
+from tests.unit.sources import _adapter_checks as checks
+
+CLASSES = checks.CLASSES
+TS_RECV_NS = checks.TS_RECV_NS
 
 NAME = "binance_usdm"
 TRADFI = "TRADIFI_PERPETUAL"
@@ -41,39 +36,35 @@ PARSERS = [venue.LiquidationParser, venue.MarkPriceParser]
 
 
 def make_book() -> InstrumentBook:
-    instruments = venue.parse_instruments(payload(NAME, "exchangeInfo_rest"), CLASSES)
-    return InstrumentBook(NAME, instruments, CLASSES, venue.fallback)
+    return checks.book(venue, "exchangeInfo_rest", classes=CLASSES)
 
 
 @pytest.mark.parametrize(("name", "parser"), GOLDEN)
 def test_golden(name, parser):
-    events = parser(make_book()).parse(payload(NAME, name), TS_RECV_NS)
-    assert events == expected(NAME, name)
-    assert events
+    assert checks.assert_golden(parser(make_book()).parse, NAME, name)
 
 
 @pytest.mark.parametrize(("name", "parser"), GOLDEN)
 def test_unknown_fields_are_tolerated(name, parser):
-    frame = with_extra_fields(payload(NAME, name))
-    assert parser(make_book()).parse(frame, TS_RECV_NS) == expected(NAME, name)
+    checks.assert_golden(parser(make_book()).parse, NAME, name, extra_fields=True)
 
 
 def test_str_frames_parse_like_bytes():
-    frame = payload(NAME, "forceOrder_combined").decode()
+    frame = checks.payload(NAME, "forceOrder_combined").decode()
     events = venue.LiquidationParser(make_book()).parse(frame, TS_RECV_NS)
-    assert events == expected(NAME, "forceOrder_combined")
+    assert events == checks.expected(NAME, "forceOrder_combined")
 
 
 def test_side_convention_and_units():
     # Arrange: SELL forced order = long liquidated; z × ap, in base units
-    [liq] = expected(NAME, "forceOrder_combined")
+    [liq] = checks.expected(NAME, "forceOrder_combined")
     # Assert
     assert liq.position_side == "long"
     assert liq.qty == pytest.approx(0.009)
     assert liq.notional_usd == pytest.approx(0.009 * 18990.0)
     assert liq.completeness == "sampled"
     assert liq.ts_event_ns == 1665523974217 * 1_000_000
-    [short] = expected(NAME, "forceOrder_tradfi")
+    [short] = checks.expected(NAME, "forceOrder_tradfi")
     assert short.position_side == "short"
     assert short.asset_class == "metal"
 
@@ -94,7 +85,9 @@ def test_acks_and_empty_frames_give_nothing(frame, parser):
 
 
 def test_fixture_ack_gives_nothing():
-    assert venue.LiquidationParser(make_book()).parse(payload(NAME, "forceOrder_ack"), 1) == []
+    assert (
+        venue.LiquidationParser(make_book()).parse(checks.payload(NAME, "forceOrder_ack"), 1) == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -132,7 +125,7 @@ def test_malformed_mark_frames_raise(frame):
 
 
 def test_parse_instruments():
-    instruments = venue.parse_instruments(payload(NAME, "exchangeInfo_rest"), CLASSES)
+    instruments = venue.parse_instruments(checks.payload(NAME, "exchangeInfo_rest"), CLASSES)
     assert instruments == [
         Instrument(NAME, "BTCUSDT", "BTC-USDT-PERP", "BTC", "crypto", "USDT", category="PERPETUAL"),
         Instrument(
@@ -174,7 +167,7 @@ def test_fallback():
 
 def test_topics_url_and_subscribe():
     # Arrange: TradFi instruments get per-symbol streams, even when unclassified
-    instruments = venue.parse_instruments(payload(NAME, "exchangeInfo_rest"), {})
+    instruments = venue.parse_instruments(checks.payload(NAME, "exchangeInfo_rest"), {})
     liq, prices = venue.SPEC.streams
     # Act
     liq_topics = liq.topics(instruments)
@@ -192,16 +185,16 @@ def test_topics_url_and_subscribe():
     assert venue.SPEC.name == NAME
 
 
-@settings(max_examples=200, deadline=None)
-@given(data=st.binary(max_size=300) | st.text(max_size=300))
+@checks.PROPERTY
+@given(data=checks.arbitrary(300))
 def test_property_arbitrary_input(data):
     for parser in PARSERS:
-        outcome_ok(parser(make_book()).parse, data)
+        checks.outcome_ok(parser(make_book()).parse, data)
 
 
-@settings(max_examples=200, deadline=None)
+@checks.PROPERTY
 @given(data=st.data())
 def test_property_mutated_real_frames(data):
     name, parser = data.draw(st.sampled_from(GOLDEN))
-    frame = data.draw(mutated(payload(NAME, name)))
-    outcome_ok(parser(make_book()).parse, frame)
+    frame = data.draw(checks.mutated(checks.payload(NAME, name)))
+    checks.outcome_ok(parser(make_book()).parse, frame)

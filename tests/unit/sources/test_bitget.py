@@ -8,36 +8,27 @@ Real frames (EXCHANGES §7): ``liquidation_subscribe_ack``, ``liquidation_update
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
-import math
-from pathlib import Path
-from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor import codec
-from monitor.config import AssetSettings
 from monitor.errors import ParseError
 from monitor.events import Event, Liquidation, Tick
 from monitor.sources import bitget
 from monitor.sources.base import Instrument, InstrumentBook
+from tests.unit.sources import _adapter_checks as checks
 
-FIXTURES = Path(__file__).parents[2] / "fixtures"
-PAYLOADS = FIXTURES / "payloads" / "bitget"
-EXPECTED = FIXTURES / "expected" / "bitget"
-TS_RECV_NS = 1_700_000_000_000_000_000
-CLASSES = AssetSettings().classes
-FRAMES = sorted(p.stem for p in PAYLOADS.glob("*.json") if not p.stem.startswith("rest_"))
+TS_RECV_NS = checks.TS_RECV_NS
+CLASSES = checks.SETTINGS_CLASSES
+
+FRAMES = checks.frame_names(bitget.NAME, "rest_")
 
 
 def _book() -> InstrumentBook:
-    body = (PAYLOADS / "rest_instruments.json").read_bytes()
-    return InstrumentBook(
-        "bitget", bitget.parse_instruments(body, CLASSES), CLASSES, bitget.fallback
-    )
+    return checks.book(bitget, "rest_instruments")
 
 
 def _parser(name: str) -> bitget.LiquidationParser | bitget.PriceParser:
@@ -46,13 +37,10 @@ def _parser(name: str) -> bitget.LiquidationParser | bitget.PriceParser:
     return bitget.LiquidationParser(_book())
 
 
-def _frame(name: str) -> str:
-    return (PAYLOADS / ("%s.json" % name)).read_text()
+_frame = functools.partial(checks.text, bitget.NAME)
 
 
-def _expected(name: str) -> list[Event]:
-    lines = (EXPECTED / ("%s.jsonl" % name)).read_bytes().splitlines()
-    return [codec.decode(line) for line in lines if line]
+_expected = functools.partial(checks.expected, bitget.NAME)
 
 
 def golden_events(name: str) -> list[Event]:
@@ -141,7 +129,7 @@ def test_ticker_uses_mark_price_bbo_and_funding() -> None:
 
 
 def test_parse_instruments_maps_quote_to_inst_type() -> None:
-    body = (PAYLOADS / "rest_instruments.json").read_bytes()
+    body = checks.payload(bitget.NAME, "rest_instruments")
 
     got = bitget.parse_instruments(body, CLASSES)
 
@@ -188,85 +176,22 @@ def test_spec_topics_and_subscribe() -> None:
 
 # --- property tests -------------------------------------------------------------------
 
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | st.sampled_from(["", "0", "-1", "nan", "inf", "1e400", "buy", "sell", "BTCUSDT"])
-    | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-
-
-def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [path] if path else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _paths(value, (*path, index))
-    return out
-
-
-def _mutate(doc: Any, data: st.DataObject) -> Any:
-    doc = copy.deepcopy(doc)
-    for _ in range(data.draw(st.integers(1, 3))):
-        paths = _paths(doc)
-        if not paths:
-            break
-        *parent_path, last = data.draw(st.sampled_from(paths))
-        parent = doc
-        for step in parent_path:
-            parent = parent[step]
-        if data.draw(st.booleans()):
-            del parent[last]
-        else:
-            parent[last] = data.draw(JSON_VALUES)
-    return doc
-
-
-def _assert_valid(events: list[Event]) -> None:
-    for event in events:
-        assert isinstance(event, Liquidation | Tick)
-        assert math.isfinite(event.price)
-        assert event.price > 0
-        assert event.ts_event_ns > 0
-        if isinstance(event, Liquidation):
-            assert math.isfinite(event.qty)
-            assert event.qty > 0
-            assert math.isfinite(event.notional_usd)
-            assert event.notional_usd > 0
-        codec.encode(event)
-
-
-def _outcome(parser: bitget.LiquidationParser | bitget.PriceParser, frame: str | bytes) -> None:
-    try:
-        events = parser.parse(frame, TS_RECV_NS)
-    except ParseError:
-        return
-    _assert_valid(events)
-
-
 BOOK = _book()
 JSON_FRAMES = [n for n in FRAMES if n != "pong"]
+WORDS = ("buy", "sell", "BTCUSDT")
 
 
-@settings(max_examples=200, deadline=None)
-@given(frame=st.binary(max_size=200) | st.text(max_size=200))
+@checks.PROPERTY
+@given(frame=checks.arbitrary())
 def test_arbitrary_input_gives_events_or_parse_error(frame: str | bytes) -> None:
-    _outcome(bitget.LiquidationParser(BOOK), frame)
-    _outcome(bitget.PriceParser(BOOK), frame)
+    checks.outcome_ok(bitget.LiquidationParser(BOOK).parse, frame)
+    checks.outcome_ok(bitget.PriceParser(BOOK).parse, frame)
 
 
-@settings(max_examples=200, deadline=None)
+@checks.PROPERTY
 @given(name=st.sampled_from(JSON_FRAMES), data=st.data())
 def test_mutated_real_frames_give_events_or_parse_error(name: str, data: st.DataObject) -> None:
-    frame = json.dumps(_mutate(json.loads(_frame(name)), data))
+    frame = data.draw(checks.mutated(_frame(name), *WORDS))
 
-    _outcome(bitget.LiquidationParser(BOOK), frame)
-    _outcome(bitget.PriceParser(BOOK), frame)
+    checks.outcome_ok(bitget.LiquidationParser(BOOK).parse, frame)
+    checks.outcome_ok(bitget.PriceParser(BOOK).parse, frame)

@@ -12,21 +12,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.errors import ParseError
 from monitor.sources import bybit as venue
 from monitor.sources.base import Instrument, InstrumentBook
-from tests.unit.sources._adapter_checks import (
-    CLASSES,
-    TS_RECV_NS,
-    expected,
-    mutated,
-    outcome_ok,
-    payload,
-    with_extra_fields,
-)
+from tests.unit.sources import _adapter_checks as checks
+
+CLASSES = checks.CLASSES
+TS_RECV_NS = checks.TS_RECV_NS
 
 NAME = "bybit"
 GOLDEN = [
@@ -40,31 +35,26 @@ PARSERS = [venue.LiquidationParser, venue.TickerParser]
 
 
 def make_book() -> InstrumentBook:
-    instruments = venue.parse_instruments(payload(NAME, "instruments_linear"), CLASSES)
-    instruments += venue.parse_instruments(payload(NAME, "instruments_inverse"), CLASSES)
-    return InstrumentBook(NAME, instruments, CLASSES, venue.fallback)
+    return checks.book(venue, "instruments_linear", "instruments_inverse", classes=CLASSES)
 
 
 @pytest.mark.parametrize(("name", "parser"), GOLDEN)
 def test_golden(name, parser):
-    events = parser(make_book()).parse(payload(NAME, name), TS_RECV_NS)
-    assert events == expected(NAME, name)
-    assert events
+    assert checks.assert_golden(parser(make_book()).parse, NAME, name)
 
 
 @pytest.mark.parametrize(("name", "parser"), GOLDEN)
 def test_unknown_fields_are_tolerated(name, parser):
-    frame = with_extra_fields(payload(NAME, name))
-    assert parser(make_book()).parse(frame, TS_RECV_NS) == expected(NAME, name)
+    checks.assert_golden(parser(make_book()).parse, NAME, name, extra_fields=True)
 
 
 def test_position_side_and_units():
     # S is the POSITION side: "Sell" = a short was liquidated; linear v is base coin
-    [linear] = expected(NAME, "allLiquidation_linear")
+    [linear] = checks.expected(NAME, "allLiquidation_linear")
     assert (linear.position_side, linear.qty) == ("short", 20000.0)
     assert linear.notional_usd == pytest.approx(20000 * 0.04499)
     # inverse v is USD contracts: notional = v, qty = v / p; "Buy" = a long was liquidated
-    [inverse] = expected(NAME, "allLiquidation_inverse")
+    [inverse] = checks.expected(NAME, "allLiquidation_inverse")
     assert (inverse.position_side, inverse.notional_usd) == ("long", 25000.0)
     assert inverse.qty == pytest.approx(25000 / 62500.5)
     assert inverse.ts_event_ns == 1767600000800 * 1_000_000
@@ -73,7 +63,7 @@ def test_position_side_and_units():
 @pytest.mark.parametrize("name", ["allLiquidation_ack", "allLiquidation_pong"])
 @pytest.mark.parametrize("parser", PARSERS)
 def test_acks_and_pongs_give_nothing(name, parser):
-    assert parser(make_book()).parse(payload(NAME, name), TS_RECV_NS) == []
+    assert parser(make_book()).parse(checks.payload(NAME, name), TS_RECV_NS) == []
 
 
 def test_empty_data_gives_nothing():
@@ -84,7 +74,7 @@ def test_empty_data_gives_nothing():
 @pytest.mark.parametrize("parser", PARSERS)
 def test_refused_subscription_raises(parser):
     with pytest.raises(ParseError, match="handler not found"):
-        parser(make_book()).parse(payload(NAME, "allLiquidation_refused"), TS_RECV_NS)
+        parser(make_book()).parse(checks.payload(NAME, "allLiquidation_refused"), TS_RECV_NS)
 
 
 @pytest.mark.parametrize(
@@ -107,9 +97,9 @@ def test_malformed_liquidation_frames_raise(frame):
 def test_ticker_delta_merges_into_snapshot():
     # Arrange
     parser = venue.TickerParser(make_book())
-    parser.parse(payload(NAME, "tickers_snapshot"), TS_RECV_NS)
+    parser.parse(checks.payload(NAME, "tickers_snapshot"), TS_RECV_NS)
     # Act: the delta carries bid/ask/funding only; mark price and OI are unchanged
-    [tick] = parser.parse(payload(NAME, "tickers_delta"), TS_RECV_NS)
+    [tick] = parser.parse(checks.payload(NAME, "tickers_delta"), TS_RECV_NS)
     # Assert
     assert (tick.price, tick.bid, tick.ask) == (66666.6, 66660.1, 66660.2)
     assert tick.funding_rate == -0.0049
@@ -124,7 +114,7 @@ def delta(data: str) -> str:
 def test_ticker_delta_before_snapshot():
     parser = venue.TickerParser(make_book())
     # no price known yet: nothing, but the fields are kept
-    assert parser.parse(payload(NAME, "tickers_delta"), TS_RECV_NS) == []
+    assert parser.parse(checks.payload(NAME, "tickers_delta"), TS_RECV_NS) == []
     later = delta('{"symbol":"BTCUSDT","markPrice":"7"}')
     [tick] = parser.parse(later, TS_RECV_NS)
     assert (tick.price, tick.bid, tick.funding_rate) == (7.0, 66660.1, -0.0049)
@@ -150,17 +140,17 @@ def test_ticker_inverse_open_interest_is_usd_contracts():
 
 def test_bad_ticker_delta_keeps_state():
     parser = venue.TickerParser(make_book())
-    parser.parse(payload(NAME, "tickers_snapshot"), TS_RECV_NS)
+    parser.parse(checks.payload(NAME, "tickers_snapshot"), TS_RECV_NS)
     bad = delta('{"symbol":"BTCUSDT","markPrice":"-3"}')
     with pytest.raises(ParseError):
         parser.parse(bad, TS_RECV_NS)
-    [tick] = parser.parse(payload(NAME, "tickers_delta"), TS_RECV_NS)
+    [tick] = parser.parse(checks.payload(NAME, "tickers_delta"), TS_RECV_NS)
     assert tick.price == 66666.6
 
 
 def test_parse_instruments():
-    linear = venue.parse_instruments(payload(NAME, "instruments_linear"), CLASSES)
-    inverse = venue.parse_instruments(payload(NAME, "instruments_inverse"), CLASSES)
+    linear = venue.parse_instruments(checks.payload(NAME, "instruments_linear"), CLASSES)
+    inverse = venue.parse_instruments(checks.payload(NAME, "instruments_inverse"), CLASSES)
     assert [(i.venue_symbol, i.symbol, i.asset_class, i.category) for i in linear] == [
         ("BTCUSDT", "BTC-USDT-PERP", "crypto", "linear"),
         ("XAUUSDT", "XAU-USDT-PERP", "metal", "linear"),
@@ -211,19 +201,19 @@ def test_one_connection_stays_under_the_args_limit():
     assert sum(len(json.dumps(json.loads(m)["args"])) for m in messages) < 21_000
 
 
-@settings(max_examples=200, deadline=None)
-@given(data=st.binary(max_size=300) | st.text(max_size=300))
+@checks.PROPERTY
+@given(data=checks.arbitrary(300))
 def test_property_arbitrary_input(data):
     for parser in PARSERS:
-        outcome_ok(parser(make_book()).parse, data)
+        checks.outcome_ok(parser(make_book()).parse, data)
 
 
-@settings(max_examples=200, deadline=None)
+@checks.PROPERTY
 @given(data=st.data())
 def test_property_mutated_real_frames(data):
     name, parser = data.draw(st.sampled_from([*GOLDEN, ("tickers_delta", venue.TickerParser)]))
-    frame = data.draw(mutated(payload(NAME, name)))
+    frame = data.draw(checks.mutated(checks.payload(NAME, name)))
     instance = parser(make_book())
     if parser is venue.TickerParser:
-        instance.parse(payload(NAME, "tickers_snapshot"), TS_RECV_NS)
-    outcome_ok(instance.parse, frame)
+        instance.parse(checks.payload(NAME, "tickers_snapshot"), TS_RECV_NS)
+    checks.outcome_ok(instance.parse, frame)

@@ -10,36 +10,27 @@ values). Composed from documented field names (no real sample): ``trades_liquida
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
-import math
-from pathlib import Path
-from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor import codec
-from monitor.config import AssetSettings
 from monitor.errors import ParseError
 from monitor.events import Event, Liquidation, Tick
 from monitor.sources import deribit
 from monitor.sources.base import Instrument, InstrumentBook
+from tests.unit.sources import _adapter_checks as checks
 
-FIXTURES = Path(__file__).parents[2] / "fixtures"
-PAYLOADS = FIXTURES / "payloads" / "deribit"
-EXPECTED = FIXTURES / "expected" / "deribit"
-TS_RECV_NS = 1_700_000_000_000_000_000
-CLASSES = AssetSettings().classes
-FRAMES = sorted(p.stem for p in PAYLOADS.glob("*.json") if not p.stem.startswith("rest_"))
+TS_RECV_NS = checks.TS_RECV_NS
+CLASSES = checks.SETTINGS_CLASSES
+
+FRAMES = checks.frame_names(deribit.NAME, "rest_")
 
 
 def _book() -> InstrumentBook:
-    body = (PAYLOADS / "rest_get_instruments.json").read_bytes()
-    return InstrumentBook(
-        "deribit", deribit.parse_instruments(body, CLASSES), CLASSES, deribit.fallback
-    )
+    return checks.book(deribit, "rest_get_instruments")
 
 
 def _parser(name: str) -> deribit.LiquidationParser | deribit.PriceParser:
@@ -48,13 +39,10 @@ def _parser(name: str) -> deribit.LiquidationParser | deribit.PriceParser:
     return deribit.LiquidationParser(_book())
 
 
-def _frame(name: str) -> str:
-    return (PAYLOADS / ("%s.json" % name)).read_text()
+_frame = functools.partial(checks.text, deribit.NAME)
 
 
-def _expected(name: str) -> list[Event]:
-    lines = (EXPECTED / ("%s.jsonl" % name)).read_bytes().splitlines()
-    return [codec.decode(line) for line in lines if line]
+_expected = functools.partial(checks.expected, deribit.NAME)
 
 
 def golden_events(name: str) -> list[Event]:
@@ -75,7 +63,7 @@ def test_price_parser_ignores_trades_and_liquidation_parser_ignores_tickers(name
         else deribit.PriceParser(_book())
     )
 
-    assert other.parse((PAYLOADS / ("%s.json" % name)).read_bytes(), TS_RECV_NS) == []
+    assert other.parse(checks.payload(deribit.NAME, name), TS_RECV_NS) == []
 
 
 def test_taker_buy_liquidation_is_a_short_in_usd() -> None:
@@ -158,7 +146,7 @@ def test_malformed_json_raises(frame: str) -> None:
 
 
 def test_parse_instruments_keeps_perpetuals() -> None:
-    body = (PAYLOADS / "rest_get_instruments.json").read_bytes()
+    body = checks.payload(deribit.NAME, "rest_get_instruments")
 
     got = deribit.parse_instruments(body, CLASSES)
 
@@ -244,86 +232,23 @@ def test_spec_subscribes_with_heartbeat_first() -> None:
 
 # --- property tests -------------------------------------------------------------------
 
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | st.sampled_from(["", "0", "M", "T", "MT", "sell", "buy", "BTC-PERPETUAL", "subscription"])
-    | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-
-
-def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [path] if path else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _paths(value, (*path, index))
-    return out
-
-
-def _mutate(doc: Any, data: st.DataObject) -> Any:
-    doc = copy.deepcopy(doc)
-    for _ in range(data.draw(st.integers(1, 3))):
-        paths = _paths(doc)
-        if not paths:
-            break
-        *parent_path, last = data.draw(st.sampled_from(paths))
-        parent = doc
-        for step in parent_path:
-            parent = parent[step]
-        if data.draw(st.booleans()):
-            del parent[last]
-        else:
-            parent[last] = data.draw(JSON_VALUES)
-    return doc
-
-
-def _assert_valid(events: list[Event]) -> None:
-    for event in events:
-        assert isinstance(event, Liquidation | Tick)
-        assert math.isfinite(event.price)
-        assert event.price > 0
-        assert event.ts_event_ns > 0
-        if isinstance(event, Liquidation):
-            assert math.isfinite(event.qty)
-            assert event.qty > 0
-            assert math.isfinite(event.notional_usd)
-            assert event.notional_usd > 0
-        codec.encode(event)
-
-
-def _outcome(parser: deribit.LiquidationParser | deribit.PriceParser, frame: str | bytes) -> None:
-    try:
-        events = parser.parse(frame, TS_RECV_NS)
-    except ParseError:
-        return
-    _assert_valid(events)
-
-
 BOOK = _book()
+WORDS = ("M", "T", "MT", "sell", "buy", "BTC-PERPETUAL", "subscription")
 
 
-@settings(max_examples=200, deadline=None)
-@given(frame=st.binary(max_size=200) | st.text(max_size=200))
+@checks.PROPERTY
+@given(frame=checks.arbitrary())
 def test_arbitrary_input_gives_events_or_parse_error(frame: str | bytes) -> None:
-    _outcome(deribit.LiquidationParser(BOOK), frame)
-    _outcome(deribit.PriceParser(BOOK), frame)
+    checks.outcome_ok(deribit.LiquidationParser(BOOK).parse, frame)
+    checks.outcome_ok(deribit.PriceParser(BOOK).parse, frame)
     if isinstance(frame, str):
         deribit.reply(frame)
 
 
-@settings(max_examples=200, deadline=None)
+@checks.PROPERTY
 @given(name=st.sampled_from(FRAMES), data=st.data())
 def test_mutated_real_frames_give_events_or_parse_error(name: str, data: st.DataObject) -> None:
-    frame = json.dumps(_mutate(json.loads(_frame(name)), data))
+    frame = data.draw(checks.mutated(_frame(name), *WORDS))
 
-    _outcome(deribit.LiquidationParser(BOOK), frame)
-    _outcome(deribit.PriceParser(BOOK), frame)
+    checks.outcome_ok(deribit.LiquidationParser(BOOK).parse, frame)
+    checks.outcome_ok(deribit.PriceParser(BOOK).parse, frame)

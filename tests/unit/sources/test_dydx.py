@@ -10,34 +10,27 @@ Real frames: ``v4_trades_connected`` and ``v4_trades_limit`` (EXCHANGES §11),
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
-import math
-from pathlib import Path
-from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor import codec
-from monitor.config import AssetSettings
 from monitor.errors import ParseError
-from monitor.events import Event, Liquidation, Tick
+from monitor.events import Liquidation, Tick
 from monitor.sources import dydx
 from monitor.sources.base import Instrument, InstrumentBook
+from tests.unit.sources import _adapter_checks as checks
 
-FIXTURES = Path(__file__).parents[2] / "fixtures"
-PAYLOADS = FIXTURES / "payloads" / "dydx"
-EXPECTED = FIXTURES / "expected" / "dydx"
-TS_RECV_NS = 1_700_000_000_000_000_000
-CLASSES = AssetSettings().classes
-FRAMES = sorted(p.stem for p in PAYLOADS.glob("*.json") if not p.stem.startswith("instruments"))
+TS_RECV_NS = checks.TS_RECV_NS
+CLASSES = checks.SETTINGS_CLASSES
+
+FRAMES = checks.frame_names(dydx.NAME, "instruments")
 
 
 def _book() -> InstrumentBook:
-    body = (PAYLOADS / "instruments_perpetualMarkets.json").read_bytes()
-    return InstrumentBook("dydx", dydx.parse_instruments(body, CLASSES), CLASSES, dydx.fallback)
+    return checks.book(dydx, "instruments_perpetualMarkets")
 
 
 def _parser(name: str) -> dydx.TradesParser | dydx.MarketsParser:
@@ -46,13 +39,10 @@ def _parser(name: str) -> dydx.TradesParser | dydx.MarketsParser:
     return dydx.TradesParser(_book())
 
 
-def _frame(name: str) -> str:
-    return (PAYLOADS / ("%s.json" % name)).read_text()
+_frame = functools.partial(checks.text, dydx.NAME)
 
 
-def _expected(name: str) -> list[Event]:
-    lines = (EXPECTED / ("%s.jsonl" % name)).read_bytes().splitlines()
-    return [codec.decode(line) for line in lines if line]
+_expected = functools.partial(checks.expected, dydx.NAME)
 
 
 @pytest.mark.parametrize("name", FRAMES)
@@ -154,7 +144,7 @@ def test_venue_error_message_raises_parse_error() -> None:
 
 
 def test_parse_instruments_skips_final_settlement() -> None:
-    body = (PAYLOADS / "instruments_perpetualMarkets.json").read_bytes()
+    body = checks.payload(dydx.NAME, "instruments_perpetualMarkets")
 
     got = dydx.parse_instruments(body, CLASSES)
 
@@ -200,100 +190,24 @@ def test_spec_builders() -> None:
 
 # --- property tests -----------------------------------------------------------------------
 
-SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=8),
-    st.sampled_from(
-        [
-            "NaN",
-            "inf",
-            "-1",
-            "0",
-            "1e400",
-            "LIQUIDATED",
-            "SELL",
-            "2024-01-01T00:00:00Z",
-            "0001-01-01",
-        ]
-    ),
-)
-VALUES = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
-    max_leaves=6,
-)
+WORDS = ("LIQUIDATED", "SELL", "2024-01-01T00:00:00Z", "0001-01-01")
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _paths(value, (*prefix, index))
-    return out
-
-
-@st.composite
-def mutated(draw: st.DrawFn, names: list[str]) -> tuple[str, str]:
-    name = draw(st.sampled_from(names))
-    obj = json.loads(_frame(name))
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        path = draw(st.sampled_from(_paths(obj)))
-        if not path:
-            obj = draw(VALUES)
-            continue
-        parent = obj
-        for key in path[:-1]:
-            parent = parent[key]
-        if draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(VALUES)
-    return name, json.dumps(obj)
-
-
-def _check(events: list[Event]) -> None:
-    for event in events:
-        assert isinstance(event, Liquidation | Tick)
-        assert math.isfinite(event.price)
-        assert event.price > 0
-        assert event.ts_event_ns > 0
-        if isinstance(event, Liquidation):
-            assert math.isfinite(event.qty)
-            assert event.qty > 0
-            assert math.isfinite(event.notional_usd)
-            assert event.notional_usd > 0
-
-
-def _outcome(parser: dydx.TradesParser | dydx.MarketsParser, frame: str | bytes) -> None:
-    try:
-        events = parser.parse(frame, TS_RECV_NS)
-    except ParseError:
-        return
-    _check(events)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=200) | st.text(max_size=200))
+@checks.PROPERTY
+@given(checks.arbitrary())
 def test_arbitrary_input_gives_events_or_parse_error(frame: bytes | str) -> None:
-    _outcome(dydx.TradesParser(_book()), frame)
-    _outcome(dydx.MarketsParser(_book()), frame)
+    checks.outcome_ok(dydx.TradesParser(_book()).parse, frame)
+    checks.outcome_ok(dydx.MarketsParser(_book()).parse, frame)
 
 
-@settings(max_examples=200, deadline=None)
-@given(mutated(FRAMES))
-def test_mutated_real_frames_give_events_or_parse_error(case: tuple[str, str]) -> None:
-    name, text = case
-    _outcome(_parser(name), text)
+@checks.PROPERTY
+@given(name=st.sampled_from(FRAMES), data=st.data())
+def test_mutated_real_frames_give_events_or_parse_error(name: str, data: st.DataObject) -> None:
+    frame = data.draw(checks.mutated(_frame(name), *WORDS, replace_root=True))
+    checks.outcome_ok(_parser(name).parse, frame)
 
 
-@settings(max_examples=200, deadline=None)
+@checks.PROPERTY
 @given(st.binary(max_size=300))
 def test_parse_instruments_gives_list_or_parse_error(body: bytes) -> None:
-    with contextlib.suppress(ParseError):
-        assert isinstance(dydx.parse_instruments(body, CLASSES), list)
+    checks.instruments_ok(dydx.parse_instruments, body)

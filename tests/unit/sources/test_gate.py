@@ -9,36 +9,29 @@ Real frames (EXCHANGES §8): ``subscribe_ack``, ``update_ms_string_size``,
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
-import math
-from pathlib import Path
-from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor import codec
-from monitor.config import AssetSettings
 from monitor.errors import ParseError
 from monitor.events import Event, Liquidation, Tick
 from monitor.sources import gate
 from monitor.sources.base import Instrument, InstrumentBook
+from tests.unit.sources import _adapter_checks as checks
 
-FIXTURES = Path(__file__).parents[2] / "fixtures"
-PAYLOADS = FIXTURES / "payloads" / "gate"
-EXPECTED = FIXTURES / "expected" / "gate"
-TS_RECV_NS = 1_700_000_000_000_000_000
-CLASSES = AssetSettings().classes
-FRAMES = sorted(p.stem for p in PAYLOADS.glob("*.json") if not p.stem.startswith("rest_"))
+TS_RECV_NS = checks.TS_RECV_NS
+CLASSES = checks.SETTINGS_CLASSES
+
+FRAMES = checks.frame_names(gate.NAME, "rest_")
 PRICE_FRAMES = {"tickers_update", "book_ticker_update"}
 PRIMING = {"tickers_update": ["book_ticker_update"]}  # stateful: frames sent before
 
 
 def _book() -> InstrumentBook:
-    body = (PAYLOADS / "rest_contracts.json").read_bytes()
-    return InstrumentBook("gate", gate.parse_instruments(body, CLASSES), CLASSES, gate.fallback)
+    return checks.book(gate, "rest_contracts")
 
 
 def _parser(name: str) -> gate.LiquidationParser | gate.PriceParser:
@@ -47,13 +40,10 @@ def _parser(name: str) -> gate.LiquidationParser | gate.PriceParser:
     return gate.LiquidationParser(_book())
 
 
-def _frame(name: str) -> str:
-    return (PAYLOADS / ("%s.json" % name)).read_text()
+_frame = functools.partial(checks.text, gate.NAME)
 
 
-def _expected(name: str) -> list[Event]:
-    lines = (EXPECTED / ("%s.jsonl" % name)).read_bytes().splitlines()
-    return [codec.decode(line) for line in lines if line]
+_expected = functools.partial(checks.expected, gate.NAME)
 
 
 def golden_events(name: str) -> list[Event]:
@@ -70,7 +60,7 @@ def test_golden_frame_gives_expected_events(name: str) -> None:
 
 
 def test_bytes_frame_parses_like_text() -> None:
-    frame = (PAYLOADS / "update_ms_string_size.json").read_bytes()
+    frame = checks.payload(gate.NAME, "update_ms_string_size")
 
     assert gate.LiquidationParser(_book()).parse(frame, TS_RECV_NS) == _expected(
         "update_ms_string_size"
@@ -152,7 +142,7 @@ def test_malformed_json_raises(frame: str) -> None:
 
 
 def test_parse_instruments_reads_quanto_multiplier() -> None:
-    body = (PAYLOADS / "rest_contracts.json").read_bytes()
+    body = checks.payload(gate.NAME, "rest_contracts")
 
     got = gate.parse_instruments(body, CLASSES)
 
@@ -194,86 +184,23 @@ def test_spec_topics_and_subscribe() -> None:
 
 # --- property tests -------------------------------------------------------------------
 
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | st.sampled_from(["", "0", "-1", "nan", "inf", "1e400", "-124.5", "BTC_USDT", "update"])
-    | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-
-
-def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [path] if path else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _paths(value, (*path, index))
-    return out
-
-
-def _mutate(doc: Any, data: st.DataObject) -> Any:
-    doc = copy.deepcopy(doc)
-    for _ in range(data.draw(st.integers(1, 3))):
-        paths = _paths(doc)
-        if not paths:
-            break
-        *parent_path, last = data.draw(st.sampled_from(paths))
-        parent = doc
-        for step in parent_path:
-            parent = parent[step]
-        if data.draw(st.booleans()):
-            del parent[last]
-        else:
-            parent[last] = data.draw(JSON_VALUES)
-    return doc
-
-
-def _assert_valid(events: list[Event]) -> None:
-    for event in events:
-        assert isinstance(event, Liquidation | Tick)
-        assert math.isfinite(event.price)
-        assert event.price > 0
-        assert event.ts_event_ns > 0
-        if isinstance(event, Liquidation):
-            assert math.isfinite(event.qty)
-            assert event.qty > 0
-            assert math.isfinite(event.notional_usd)
-            assert event.notional_usd > 0
-        codec.encode(event)
-
-
-def _outcome(parser: gate.LiquidationParser | gate.PriceParser, frame: str | bytes) -> None:
-    try:
-        events = parser.parse(frame, TS_RECV_NS)
-    except ParseError:
-        return
-    _assert_valid(events)
-
-
 BOOK = _book()
+WORDS = ("-124.5", "BTC_USDT", "update")
 
 
-@settings(max_examples=200, deadline=None)
-@given(frame=st.binary(max_size=200) | st.text(max_size=200))
+@checks.PROPERTY
+@given(frame=checks.arbitrary())
 def test_arbitrary_input_gives_events_or_parse_error(frame: str | bytes) -> None:
-    _outcome(gate.LiquidationParser(BOOK), frame)
-    _outcome(gate.PriceParser(BOOK), frame)
+    checks.outcome_ok(gate.LiquidationParser(BOOK).parse, frame)
+    checks.outcome_ok(gate.PriceParser(BOOK).parse, frame)
 
 
-@settings(max_examples=200, deadline=None)
+@checks.PROPERTY
 @given(name=st.sampled_from(FRAMES), data=st.data())
 def test_mutated_real_frames_give_events_or_parse_error(name: str, data: st.DataObject) -> None:
-    frame = json.dumps(_mutate(json.loads(_frame(name)), data))
+    frame = data.draw(checks.mutated(_frame(name), *WORDS))
     price_parser = gate.PriceParser(BOOK)
     price_parser.parse(_frame("book_ticker_update"), TS_RECV_NS)
 
-    _outcome(gate.LiquidationParser(BOOK), frame)
-    _outcome(price_parser, frame)
+    checks.outcome_ok(gate.LiquidationParser(BOOK).parse, frame)
+    checks.outcome_ok(price_parser.parse, frame)

@@ -9,35 +9,28 @@ field names: ``liquidation_orders_extra`` (no ``amount``, extra keys),
 
 from __future__ import annotations
 
-import copy
+import functools
 import gzip
 import json
-import math
-from pathlib import Path
-from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor import codec
-from monitor.config import AssetSettings
 from monitor.errors import ParseError
-from monitor.events import Event, Liquidation, Tick
+from monitor.events import Liquidation
 from monitor.sources import htx
 from monitor.sources.base import Instrument, InstrumentBook
+from tests.unit.sources import _adapter_checks as checks
 
-FIXTURES = Path(__file__).parents[2] / "fixtures"
-PAYLOADS = FIXTURES / "payloads" / "htx"
-EXPECTED = FIXTURES / "expected" / "htx"
-TS_RECV_NS = 1_700_000_000_000_000_000
-CLASSES = AssetSettings().classes
-FRAMES = sorted(p.stem for p in PAYLOADS.glob("*.json") if not p.stem.startswith("instruments"))
+TS_RECV_NS = checks.TS_RECV_NS
+CLASSES = checks.SETTINGS_CLASSES
+
+FRAMES = checks.frame_names(htx.NAME, "instruments")
 
 
 def _book() -> InstrumentBook:
-    body = (PAYLOADS / "instruments_swap_contract_info.json").read_bytes()
-    return InstrumentBook("htx", htx.parse_instruments(body, CLASSES), CLASSES, htx.fallback)
+    return checks.book(htx, "instruments_swap_contract_info")
 
 
 def _parser(name: str) -> htx.LiquidationParser | htx.DetailParser:
@@ -47,12 +40,10 @@ def _parser(name: str) -> htx.LiquidationParser | htx.DetailParser:
 
 
 def _gz(name: str) -> bytes:
-    return gzip.compress((PAYLOADS / ("%s.json" % name)).read_bytes())
+    return gzip.compress(checks.payload(htx.NAME, name))
 
 
-def _expected(name: str) -> list[Event]:
-    lines = (EXPECTED / ("%s.jsonl" % name)).read_bytes().splitlines()
-    return [codec.decode(line) for line in lines if line]
+_expected = functools.partial(checks.expected, htx.NAME)
 
 
 @pytest.mark.parametrize("name", FRAMES)
@@ -177,7 +168,7 @@ def test_venue_error_responses_raise_parse_error(parser: type, frame: str) -> No
 
 
 def test_parse_instruments_keeps_swaps_only() -> None:
-    body = (PAYLOADS / "instruments_swap_contract_info.json").read_bytes()
+    body = checks.payload(htx.NAME, "instruments_swap_contract_info")
 
     got = htx.parse_instruments(body, CLASSES)
 
@@ -233,89 +224,26 @@ def test_spec_builders() -> None:
 
 # --- property tests -----------------------------------------------------------------------
 
-SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=8),
-    st.sampled_from(["NaN", "inf", "-1", "0", "1e400", "sell", "buy", "notify", "BTC-USDT"]),
-)
-VALUES = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
-    max_leaves=6,
-)
+WORDS = ("sell", "buy", "notify", "BTC-USDT")
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _paths(value, (*prefix, index))
-    return out
-
-
-@st.composite
-def mutated(draw: st.DrawFn, names: list[str]) -> tuple[str, str]:
-    name = draw(st.sampled_from(names))
-    obj = json.loads((PAYLOADS / ("%s.json" % name)).read_text())
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        path = draw(st.sampled_from(_paths(obj)))
-        if not path:
-            obj = draw(VALUES)
-            continue
-        parent = obj
-        for key in path[:-1]:
-            parent = parent[key]
-        if draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(VALUES)
-    return name, json.dumps(copy.deepcopy(obj))
-
-
-def _check(events: list[Event]) -> None:
-    for event in events:
-        assert isinstance(event, Liquidation | Tick)
-        assert math.isfinite(event.price)
-        assert event.price > 0
-        assert event.ts_event_ns > 0
-        if isinstance(event, Liquidation):
-            assert math.isfinite(event.qty)
-            assert event.qty > 0
-            assert math.isfinite(event.notional_usd)
-            assert event.notional_usd > 0
-
-
-def _outcome(parser: htx.LiquidationParser | htx.DetailParser, frame: str | bytes) -> None:
-    try:
-        events = parser.parse(frame, TS_RECV_NS)
-    except ParseError:
-        return
-    _check(events)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=200) | st.text(max_size=200))
+@checks.PROPERTY
+@given(checks.arbitrary())
 def test_arbitrary_input_gives_events_or_parse_error(frame: bytes | str) -> None:
     for parser in (htx.LiquidationParser(_book()), htx.DetailParser(_book())):
-        _outcome(parser, frame)
+        checks.outcome_ok(parser.parse, frame)
         if isinstance(frame, bytes):
-            _outcome(parser, gzip.compress(frame))
+            checks.outcome_ok(parser.parse, gzip.compress(frame))
 
 
-@settings(max_examples=200, deadline=None)
-@given(mutated(FRAMES))
-def test_mutated_real_frames_give_events_or_parse_error(case: tuple[str, str]) -> None:
-    name, text = case
-    _outcome(_parser(name), gzip.compress(text.encode()))
+@checks.PROPERTY
+@given(name=st.sampled_from(FRAMES), data=st.data())
+def test_mutated_real_frames_give_events_or_parse_error(name: str, data: st.DataObject) -> None:
+    frame = data.draw(checks.mutated(checks.payload(htx.NAME, name), *WORDS, replace_root=True))
+    checks.outcome_ok(_parser(name).parse, gzip.compress(frame.encode()))
 
 
-@settings(max_examples=200, deadline=None)
+@checks.PROPERTY
 @given(st.binary(max_size=200))
 def test_reply_never_raises(frame: bytes) -> None:
     text = frame.decode("utf-8", "replace")

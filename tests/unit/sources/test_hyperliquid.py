@@ -8,49 +8,38 @@ responses ``instruments_meta`` / ``instruments_meta_xyz``.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
-import math
-from pathlib import Path
-from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor import codec
-from monitor.config import AssetSettings
 from monitor.errors import ParseError
-from monitor.events import Event, Liquidation, Tick
+from monitor.events import Liquidation, Tick
 from monitor.sources import hyperliquid as hl
-from monitor.sources.base import Instrument, InstrumentBook
+from monitor.sources.base import InstrumentBook
+from tests.unit.sources import _adapter_checks as checks
 
-FIXTURES = Path(__file__).parents[2] / "fixtures"
-PAYLOADS = FIXTURES / "payloads" / "hyperliquid"
-EXPECTED = FIXTURES / "expected" / "hyperliquid"
-TS_RECV_NS = 1_700_000_000_000_000_000
-CLASSES = AssetSettings().classes
-FRAMES = sorted(p.stem for p in PAYLOADS.glob("*.json") if not p.stem.startswith("instruments"))
+TS_RECV_NS = checks.TS_RECV_NS
+CLASSES = checks.SETTINGS_CLASSES
+
+FRAMES = checks.frame_names(hl.NAME, "instruments")
 
 
-def _instruments() -> list[Instrument]:
-    out: list[Instrument] = []
-    for name in ("instruments_meta", "instruments_meta_xyz"):
-        out += hl.parse_instruments((PAYLOADS / ("%s.json" % name)).read_bytes(), CLASSES)
-    return out
+_instruments = functools.partial(
+    checks.instruments, hl, ("instruments_meta", "instruments_meta_xyz"), CLASSES
+)
 
 
 def _book() -> InstrumentBook:
-    return InstrumentBook("hyperliquid", _instruments(), CLASSES, hl.fallback)
+    return InstrumentBook(hl.NAME, _instruments(), CLASSES, hl.fallback)
 
 
-def _frame(name: str) -> str:
-    return (PAYLOADS / ("%s.json" % name)).read_text()
+_frame = functools.partial(checks.text, hl.NAME)
 
 
-def _expected(name: str) -> list[Event]:
-    lines = (EXPECTED / ("%s.jsonl" % name)).read_bytes().splitlines()
-    return [codec.decode(line) for line in lines if line]
+_expected = functools.partial(checks.expected, hl.NAME)
 
 
 @pytest.mark.parametrize("name", FRAMES)
@@ -125,7 +114,7 @@ def test_parse_instruments_skips_delisted_and_maps_hip3() -> None:
 
 
 def test_parse_instruments_accepts_meta_and_asset_ctxs() -> None:
-    meta = (PAYLOADS / "instruments_meta.json").read_text()
+    meta = checks.text(hl.NAME, "instruments_meta")
     body = ('[%s, [{"markPx": "1"}]]' % meta).encode()
 
     assert [i.venue_symbol for i in hl.parse_instruments(body, CLASSES)] == ["BTC", "ETH"]
@@ -164,76 +153,27 @@ def test_spec_builders_and_heartbeat() -> None:
 
 # --- property tests -----------------------------------------------------------------------
 
-SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=8),
-    st.sampled_from(["NaN", "inf", "-1", "0", "1e400", "BTC", "xyz:GOLD", "allMids", ":"]),
-)
-VALUES = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
-    max_leaves=6,
-)
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _paths(value, (*prefix, index))
-    return out
-
-
-@st.composite
-def mutated(draw: st.DrawFn, names: list[str]) -> str:
-    obj = json.loads(_frame(draw(st.sampled_from(names))))
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        path = draw(st.sampled_from(_paths(obj)))
-        if not path:
-            obj = draw(VALUES)
-            continue
-        parent = obj
-        for key in path[:-1]:
-            parent = parent[key]
-        if draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(VALUES)
-    return json.dumps(obj)
+WORDS = ("BTC", "xyz:GOLD", "allMids", ":")
 
 
 def _outcome(frame: str | bytes) -> None:
-    try:
-        events = hl.PriceParser(_book()).parse(frame, TS_RECV_NS)
-    except ParseError:
-        return
-    for event in events:
+    for event in checks.outcome_ok(hl.PriceParser(_book()).parse, frame):
         assert isinstance(event, Tick)
-        assert math.isfinite(event.price)
-        assert event.price > 0
-        assert event.ts_event_ns > 0
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=200) | st.text(max_size=200))
+@checks.PROPERTY
+@given(checks.arbitrary())
 def test_arbitrary_input_gives_events_or_parse_error(frame: bytes | str) -> None:
     _outcome(frame)
 
 
-@settings(max_examples=200, deadline=None)
-@given(mutated(FRAMES))
-def test_mutated_real_frames_give_events_or_parse_error(text: str) -> None:
-    _outcome(text)
+@checks.PROPERTY
+@given(name=st.sampled_from(FRAMES), data=st.data())
+def test_mutated_real_frames_give_events_or_parse_error(name: str, data: st.DataObject) -> None:
+    _outcome(data.draw(checks.mutated(_frame(name), *WORDS, replace_root=True)))
 
 
-@settings(max_examples=200, deadline=None)
+@checks.PROPERTY
 @given(st.binary(max_size=300))
 def test_parse_instruments_gives_list_or_parse_error(body: bytes) -> None:
-    with contextlib.suppress(ParseError):
-        assert isinstance(hl.parse_instruments(body, CLASSES), list)
+    checks.instruments_ok(hl.parse_instruments, body)

@@ -14,21 +14,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.errors import ParseError
 from monitor.sources import okx as venue
 from monitor.sources.base import Instrument, InstrumentBook
-from tests.unit.sources._adapter_checks import (
-    CLASSES,
-    TS_RECV_NS,
-    expected,
-    mutated,
-    outcome_ok,
-    payload,
-    with_extra_fields,
-)
+from tests.unit.sources import _adapter_checks as checks
+
+CLASSES = checks.CLASSES
+TS_RECV_NS = checks.TS_RECV_NS
 
 NAME = "okx"
 GOLDEN = [
@@ -42,32 +37,27 @@ PARSERS = [venue.LiquidationParser, venue.PriceParser]
 
 
 def make_book() -> InstrumentBook:
-    instruments = venue.parse_instruments(payload(NAME, "instruments_swap"), CLASSES)
-    instruments += venue.parse_instruments(payload(NAME, "instruments_futures"), CLASSES)
-    return InstrumentBook(NAME, instruments, CLASSES, venue.fallback)
+    return checks.book(venue, "instruments_swap", "instruments_futures", classes=CLASSES)
 
 
 @pytest.mark.parametrize(("name", "parser"), GOLDEN)
 def test_golden(name, parser):
-    events = parser(make_book()).parse(payload(NAME, name), TS_RECV_NS)
-    assert events == expected(NAME, name)
-    assert events
+    assert checks.assert_golden(parser(make_book()).parse, NAME, name)
 
 
 @pytest.mark.parametrize(("name", "parser"), GOLDEN)
 def test_unknown_fields_are_tolerated(name, parser):
-    frame = with_extra_fields(payload(NAME, name))
-    assert parser(make_book()).parse(frame, TS_RECV_NS) == expected(NAME, name)
+    checks.assert_golden(parser(make_book()).parse, NAME, name, extra_fields=True)
 
 
 def test_order_side_and_contract_units():
     # IOST-USDT-SWAP: ctVal 1000 IOST; "buy" forced order = a short was liquidated
-    [iost] = expected(NAME, "liquidation-orders_swap")
+    [iost] = checks.expected(NAME, "liquidation-orders_swap")
     assert (iost.position_side, iost.qty) == ("short", 13000.0)
     assert iost.notional_usd == pytest.approx(13000 * 0.007831)
     assert iost.ts_event_ns == 1692266434010 * 1_000_000
     # BTC-USD-SWAP inverse: 12 contracts × 100 USD; XAU-USDT-SWAP: 250 × 0.001 XAU
-    long_btc, short_btc, xau = expected(NAME, "liquidation-orders_mixed")
+    long_btc, short_btc, xau = checks.expected(NAME, "liquidation-orders_mixed")
     assert (long_btc.position_side, long_btc.notional_usd) == ("long", 1200.0)
     assert long_btc.qty == pytest.approx(1200 / 62000.5)
     assert (short_btc.position_side, short_btc.notional_usd) == ("short", 300.0)
@@ -81,7 +71,7 @@ def test_order_side_and_contract_units():
 )
 @pytest.mark.parametrize("parser", PARSERS)
 def test_acks_pongs_notices_give_nothing(name, parser):
-    assert parser(make_book()).parse(payload(NAME, name), TS_RECV_NS) == []
+    assert parser(make_book()).parse(checks.payload(NAME, name), TS_RECV_NS) == []
 
 
 def test_pong_as_text_frame():
@@ -91,7 +81,7 @@ def test_pong_as_text_frame():
 @pytest.mark.parametrize("parser", PARSERS)
 def test_error_event_raises(parser):
     with pytest.raises(ParseError, match="60012"):
-        parser(make_book()).parse(payload(NAME, "mark-price_error"), TS_RECV_NS)
+        parser(make_book()).parse(checks.payload(NAME, "mark-price_error"), TS_RECV_NS)
 
 
 @pytest.mark.parametrize(
@@ -123,18 +113,18 @@ def test_unknown_instrument_shape_raises():
 def test_prices_merge_mark_with_ticker_bid_ask():
     # Arrange
     parser = venue.PriceParser(make_book())
-    [first] = parser.parse(payload(NAME, "tickers_swap"), TS_RECV_NS)
+    [first] = parser.parse(checks.payload(NAME, "tickers_swap"), TS_RECV_NS)
     # Act: a mark price arrives; bid/ask are kept from the ticker
-    [second] = parser.parse(payload(NAME, "mark-price_swap"), TS_RECV_NS)
+    [second] = parser.parse(checks.payload(NAME, "mark-price_swap"), TS_RECV_NS)
     # Assert: last price until a mark is known, then the mark
     assert (first.price, first.bid, first.ask) == (9999.99, 8888.88, 9999.99)
     assert (second.price, second.bid, second.ask) == (9990.5, 8888.88, 9999.99)
-    [third] = parser.parse(payload(NAME, "tickers_swap"), TS_RECV_NS)
+    [third] = parser.parse(checks.payload(NAME, "tickers_swap"), TS_RECV_NS)
     assert third.price == 9990.5
 
 
 def test_parse_instruments():
-    swaps = venue.parse_instruments(payload(NAME, "instruments_swap"), CLASSES)
+    swaps = venue.parse_instruments(checks.payload(NAME, "instruments_swap"), CLASSES)
     assert [(i.venue_symbol, i.symbol, i.inverse, i.contract_size) for i in swaps] == [
         ("BTC-USDT-SWAP", "BTC-USDT-PERP", False, 0.01),
         ("BTC-USD-SWAP", "BTC-USD-PERP", True, 100.0),
@@ -143,7 +133,7 @@ def test_parse_instruments():
         ("TSLA-USDT-SWAP", "TSLA-USDT-PERP", False, 0.01),
     ]
     assert swaps[4].asset_class == "equity"
-    [future] = venue.parse_instruments(payload(NAME, "instruments_futures"), CLASSES)
+    [future] = venue.parse_instruments(checks.payload(NAME, "instruments_futures"), CLASSES)
     assert future == Instrument(
         NAME, "LTC-USD-190628", "LTC-USD-190628", "LTC", "crypto", "USD", True, 10.0, "FUTURES"
     )
@@ -190,16 +180,16 @@ def test_one_request_stays_under_64_kb():
     assert len(message.encode()) < 64 * 1024
 
 
-@settings(max_examples=200, deadline=None)
-@given(data=st.binary(max_size=300) | st.text(max_size=300))
+@checks.PROPERTY
+@given(data=checks.arbitrary(300))
 def test_property_arbitrary_input(data):
     for parser in PARSERS:
-        outcome_ok(parser(make_book()).parse, data)
+        checks.outcome_ok(parser(make_book()).parse, data)
 
 
-@settings(max_examples=200, deadline=None)
+@checks.PROPERTY
 @given(data=st.data())
 def test_property_mutated_real_frames(data):
     name, parser = data.draw(st.sampled_from(GOLDEN))
-    frame = data.draw(mutated(payload(NAME, name)))
-    outcome_ok(parser(make_book()).parse, frame)
+    frame = data.draw(checks.mutated(checks.payload(NAME, name)))
+    checks.outcome_ok(parser(make_book()).parse, frame)
