@@ -18,6 +18,7 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry
 
 from monitor.aggregate.engine import Engine
+from monitor.alerts.factory import build_sinks, start_sinks, stop_sinks
 from monitor.alerts.sinks import AlertSink, LogSink
 from monitor.bus.memory import MemoryBus, MemorySubscription
 from monitor.clock import Clock, SystemClock
@@ -154,7 +155,9 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
     )  # fmt: skip
     handle.venue_runners = [VenueRunner(v, options) for v in venues]
     sources = [*sources, *handle.venue_runners]
-    router = AlertRouter(metrics, [LogSink()] * log_alerts + list(sinks), handle.alerts)
+    direct = build_sinks(settings.alerts, metrics) if live else []  # replays: no chat spam
+    routed: list[AlertSink] = [*([LogSink()] * log_alerts), *sinks, *direct]
+    router = AlertRouter(metrics, routed, handle.alerts)
     if serve_http:
         host, port = split_host_port(settings.http.listen)
         state = HttpState(registry, lambda: _readiness(handle, sources), engine.active_alerts)
@@ -162,6 +165,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
         await handle.http.start()
     subscription = bus.subscribe(INPUT_TOPICS, "aggregate")
     aggregator = _Aggregator(handle, subscription, router, clock, live=live)
+    await start_sinks(direct)
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(aggregator.run(), name="aggregate")
@@ -180,6 +184,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
                 await bus.close()
     finally:
         router.close()
+        await stop_sinks(direct, settings.alerts.stop_timeout_s)
         if handle.http is not None:
             await handle.http.stop()
 

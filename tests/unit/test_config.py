@@ -317,3 +317,16 @@ def test_all_digit_api_token_from_env():
 
     # Assert
     assert settings.http.api_token == Secret("123456")
+
+
+def test_a_section_error_never_echoes_secret_values():
+    env = {
+        "LIQMON_BUS__KAFKA__SECURITY_PROTOCOL": "SASL_SSL",
+        "LIQMON_BUS__KAFKA__SASL_PASSWORD": "hunter2-secret",
+    }
+
+    with pytest.raises(ConfigError) as caught:
+        load(None, env=env)
+
+    assert "bus.kafka" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
