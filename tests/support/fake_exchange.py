@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -33,6 +34,13 @@ class Send:
 
 
 @dataclass(frozen=True)
+class SendNow:
+    """Send the frame `make()` builds at send time (frames stamped with the current time)."""
+
+    make: Callable[[], str]
+
+
+@dataclass(frozen=True)
 class Close:
     code: int = 1000
     reason: str = ""
@@ -48,7 +56,7 @@ class Reject:
     status: int = 503
 
 
-Step = Expect | Send | Close | Stall | Reject
+Step = Expect | Send | SendNow | Close | Stall | Reject
 
 
 @dataclass
@@ -145,6 +153,8 @@ class FakeExchange:
                     await record.arrived.wait()
         elif isinstance(step, Send):
             await ws.send(step.frame)
+        elif isinstance(step, SendNow):
+            await ws.send(step.make())
         elif isinstance(step, Close):
             await ws.close(step.code, step.reason)
             return False
