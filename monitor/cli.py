@@ -1,4 +1,4 @@
-"""The ``liqmon`` command line: ``run``, ``replay``, ``record``, ``check-config``.
+"""The ``liqmon`` command line: the roles, ``replay``, ``record`` and ``check-config``.
 
 `main` returns an exit code (0 ok, 2 bad config or input, 1 runtime failure) and is tested
 in-process. Errors are one line on stderr: ``liqmon: <what and where>``.
@@ -24,6 +24,7 @@ from monitor.clock import SimClock
 from monitor.config import Settings
 from monitor.errors import ConfigError, InputError, MonitorError
 from monitor.io.jsonl import EventWriter
+from monitor.kafka_app import run_kafka
 from monitor.log import configure_logging
 from monitor.replay import FORMATS, Format, Progress, ReplaySource
 from monitor.sources import SOURCES
@@ -43,12 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--log-format", choices=["console", "json"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", parents=[common], help="the daemon: every role in one process")
+    bus = argparse.ArgumentParser(add_help=False)
+    bus.add_argument("--bus", choices=["memory", "kafka"], help="event bus (default: memory)")
+    bus.add_argument("--kafka-bootstrap", metavar="HOST:PORT", help="Kafka brokers (comma list)")
+    run = sub.add_parser("run", parents=[common, bus], help="the daemon: every role in one process")
     run.add_argument("--metrics-addr", metavar="HOST:PORT", help="HTTP listen address")
-    run.add_argument("--bus", choices=["memory"], help="event bus (memory: in-process)")
+    for name, text in (
+        ("ingest", "sources → Kafka (needs --bus kafka)"),
+        ("aggregate", "Kafka → windows, detectors, alerts (needs --bus kafka)"),
+    ):
+        role = sub.add_parser(name, parents=[common, bus], help=text)
+        role.add_argument("--metrics-addr", metavar="HOST:PORT", help="HTTP listen address")
+        role.add_argument("--group", default="liqmon-aggregate", help="consumer group id")
 
     replay = sub.add_parser(
-        "replay", parents=[common], help="feed recorded files through the pipeline"
+        "replay", parents=[common, bus], help="feed recorded files through the pipeline"
     )
     replay.add_argument("files", nargs="+", type=Path, metavar="FILE")
     replay.add_argument("--format", choices=FORMATS, default="auto")
@@ -81,7 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(config.dump_yaml(settings))
             return 0
         configure_logging(settings.log.level, settings.log.format)
-        commands = {"replay": _replay, "record": _record, "run": _run}
+        commands = {
+            "replay": _replay,
+            "record": _record,
+            "run": _run,
+            "ingest": _role,
+            "aggregate": _role,
+        }
         return commands[args.command](args, settings)
     except (ConfigError, InputError) as exc:
         sys.stderr.write("liqmon: %s\n" % exc)
@@ -99,6 +115,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["http.listen"] = args.metrics_addr
     if getattr(args, "bus", None):
         overrides["bus.kind"] = args.bus
+    if getattr(args, "kafka_bootstrap", None):
+        overrides["bus.kafka.bootstrap_servers"] = args.kafka_bootstrap
     if args.log_level:
         overrides["log.level"] = args.log_level
     if args.log_format:
@@ -106,12 +124,38 @@ def _settings(args: argparse.Namespace) -> Settings:
     return config.load(args.config, overrides=overrides)
 
 
+def _role(args: argparse.Namespace, settings: Settings) -> int:
+    """``ingest``, ``aggregate`` and ``run --bus kafka``: the Kafka roles (`run_kafka`)."""
+    if settings.bus.kind != "kafka":
+        raise ConfigError("config: bus.kind: %s needs kafka (--bus kafka)" % args.command)
+    venues = select_venues(SOURCES, settings.sources.enabled)
+    ingest = args.command in ("ingest", "run")
+    aggregate = args.command in ("aggregate", "run")
+
+    async def daemon() -> None:
+        stop = asyncio.Event()
+        _install_signals(stop)
+        async with run_kafka(
+            settings,
+            ingest=ingest,
+            aggregate=aggregate,
+            group=getattr(args, "group", "liqmon-aggregate"),
+            venues=venues if ingest else (),
+        ) as app:
+            logger.info(
+                "liqmon %s %s on kafka %s; HTTP on port %d", __version__, args.command,
+                settings.bus.kafka.bootstrap_servers, app.http_port,
+            )  # fmt: skip
+            await stop.wait()
+            logger.info("shutting down")
+
+    asyncio.run(daemon())
+    return 0
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    del args  # run takes everything from the settings
-    if settings.bus.kind != "memory":
-        raise ConfigError(
-            "config: bus.kind: %r is not available yet (memory only)" % settings.bus.kind
-        )
+    if settings.bus.kind == "kafka":
+        return _role(args, settings)
 
     venues = select_venues(SOURCES, settings.sources.enabled)
 
@@ -197,9 +241,12 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
             ) from None
     started = time.monotonic()
     try:
-        errors = asyncio.run(
-            _replay_async(settings, source, sinks, clock, serve=bool(args.metrics_addr))
-        )
+        if settings.bus.kind == "kafka":  # publish only: `liqmon aggregate` processes detect
+            errors = asyncio.run(_publish_async(settings, source))
+        else:
+            errors = asyncio.run(
+                _replay_async(settings, source, sinks, clock, serve=bool(args.metrics_addr))
+            )
     finally:
         if events_out is not None:
             events_out.close()
@@ -245,6 +292,20 @@ async def _replay_async(
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter
+    return app.source_errors
+
+
+async def _publish_async(settings: Settings, source: ReplaySource) -> list[MonitorError]:
+    """Publish a recording to the Kafka input topics; return the source's errors."""
+    async with run_kafka(
+        settings, aggregate=False, sources=[source], live=False, serve_http=False
+    ) as app:
+        await app.sources_done.wait()
+        app.buffer.close()
+        async with asyncio.timeout(settings.bus.kafka.close_timeout_ms / 1000 + 60):
+            while app.buffer.depth():  # noqa: ASYNC110  (polls the publisher task's deque)
+                await asyncio.sleep(0.05)
+        await app.bus.flush(settings.bus.kafka.close_timeout_ms / 1000)
     return app.source_errors
 
 

@@ -147,6 +147,40 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True, tag="alert", tag_field="t
 Event = Liquidation | Tick | MarginChange | Alert
 """Any contract event."""
 
+
+class WindowSummary(
+    msgspec.Struct, frozen=True, kw_only=True, tag="window_summary", tag_field="type"
+):
+    """Closed 1-second buckets of one input partition (``liqmon.windows.v1``, additive to v1).
+
+    Published by the partitioned ``aggregate`` stage for the cross-asset stage. Columns are
+    aligned lists: liquidation buckets (``liq_*``: second, ``exchange:symbol``, asset, class,
+    long/short USD and counts) and price buckets (``px_*``: second, instrument, asset, class,
+    high, low, last). Not an `Event`: it never travels on the input topics.
+    """
+
+    source: str  # "<topic>:<partition>" the buckets came from
+    closed_before: int  # epoch second: every earlier second of `source` is final
+    max_ts_ns: int  # newest event time seen on `source`; -1 while idle
+    idle: bool = False  # caught up with nothing seen yet: does not hold the watermark
+    liq_sec: list[int] = msgspec.field(default_factory=list)
+    liq_inst: list[str] = msgspec.field(default_factory=list)
+    liq_asset: list[str] = msgspec.field(default_factory=list)
+    liq_class: list[AssetClass] = msgspec.field(default_factory=list)
+    long_usd: list[float] = msgspec.field(default_factory=list)
+    short_usd: list[float] = msgspec.field(default_factory=list)
+    long_n: list[float] = msgspec.field(default_factory=list)
+    short_n: list[float] = msgspec.field(default_factory=list)
+    px_sec: list[int] = msgspec.field(default_factory=list)
+    px_inst: list[str] = msgspec.field(default_factory=list)
+    px_asset: list[str] = msgspec.field(default_factory=list)
+    px_class: list[AssetClass] = msgspec.field(default_factory=list)
+    high: list[float] = msgspec.field(default_factory=list)
+    low: list[float] = msgspec.field(default_factory=list)
+    last: list[float] = msgspec.field(default_factory=list)
+    max_recv_ns: int = 0  # newest receive time among the events folded in (latency)
+
+
 TOPIC_LIQUIDATIONS: Final = "liqmon.liquidations.v1"
 TOPIC_TICKS: Final = "liqmon.ticks.v1"
 TOPIC_MARGIN: Final = "liqmon.margin.v1"

@@ -131,3 +131,23 @@ def merge_price_buckets(frame: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("high").max(), pl.col("low").min(), pl.col("last").last())
         .sort("sec", "inst", maintain_order=True)
     )
+
+
+def rollup_buckets(frame: pl.DataFrame, scopes: ScopeIndex) -> pl.DataFrame:
+    """Return `LIQ_SCHEMA` buckets at all four levels from instrument-level buckets.
+
+    `frame` has ``sec, instrument, asset, class`` and the four measures (one row per
+    second × instrument, as the partitioned stage publishes them); each row is added to its
+    instrument, asset, class and the market.
+    """
+    if frame.is_empty():
+        return pl.DataFrame(schema=LIQ_SCHEMA)
+    measures = ["long_usd", "short_usd", "long_n", "short_n"]
+    market_id = scopes.id_of("market", MARKET)
+    parts = []
+    for level in ("instrument", "asset", "class"):
+        mapping = scopes.ids_of(level, frame.get_column(level).unique(maintain_order=True))
+        sid = pl.col(level).replace_strict(mapping, return_dtype=pl.UInt32).alias("sid")
+        parts.append(frame.select("sec", sid, *measures))
+    parts.append(frame.select("sec", pl.lit(market_id, pl.UInt32).alias("sid"), *measures))
+    return merge_liquidation_buckets(pl.concat(parts))

@@ -102,6 +102,29 @@ class Engine:
             return []
         return self._close_until((self.max_ts_ns - self.grace_ns) // NS)
 
+    def add_buckets(self, liq: pl.DataFrame, px: pl.DataFrame, max_ts_ns: int) -> None:
+        """Take closed instrument-level buckets from the partitioned stage (no lateness here).
+
+        Args:
+            liq: ``sec, instrument, asset, class, long_usd, short_usd, long_n, short_n``.
+            px: ``sec, inst, asset, class, high, low, last``.
+            max_ts_ns: the newest event time the sources have seen (epoch ns).
+        """
+        if self.max_ts_ns is None or max_ts_ns > self.max_ts_ns:
+            self.max_ts_ns = max_ts_ns
+        if not liq.is_empty():
+            self._pending_liq = pl.concat(
+                [self._pending_liq, buckets.rollup_buckets(liq, self.scopes)]
+            )
+        if not px.is_empty():
+            for inst, asset, asset_class in px.select("inst", "asset", "class").iter_rows():
+                self._inst_info[inst] = (asset, asset_class)
+            self._pending_px = pl.concat([self._pending_px, px.select(list(buckets.PRICE_SCHEMA))])
+
+    def close_until(self, first_open: int) -> list[Alert]:
+        """Close every second below `first_open` (epoch s); return the alert transitions."""
+        return self._close_until(first_open)
+
     def advance_to(self, now_ns: int) -> list[Alert]:
         """Close seconds up to `now_ns` − grace even without data (live idle time)."""
         return self._close_until((now_ns - self.grace_ns) // NS)

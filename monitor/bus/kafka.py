@@ -52,6 +52,7 @@ DeliveryCallback = Callable[[str, int], None]
 _TOPIC_EXISTS = TopicAlreadyExistsError.errno
 _ERROR_LOG_EVERY_S = 10.0
 _BACKPRESSURE_RETRY_S = 1.0
+_STALL_S = 5.0  # sends pending and none acknowledged for this long: the broker is down
 
 
 def _ignore(reason: str, count: int) -> None:
@@ -90,6 +91,9 @@ class KafkaBus:
         self._room.set()
         self._closed = False
         self._last_error_log = 0.0
+        self.end_offsets: dict[tuple[str, int], int] = {}  # acknowledged end per partition
+        self.last_ok_s = 0.0  # monotonic time of the last acknowledged send
+        self.last_error_s = 0.0  # monotonic time of the last failed send
 
     async def start(self) -> None:
         """Create missing topics, then start the producer; each step bounded in time.
@@ -201,6 +205,43 @@ class KafkaBus:
         self._report_drop(len(events) - done)
         return done
 
+    async def send_raw(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
+        """Append one already-encoded record to DESIGN `topic`; return its delivery future.
+
+        For records that are not contract events (`monitor.events.WindowSummary`); the
+        caller awaits the future (bounded) when it must know the record is stored.
+
+        Raises:
+            BusError: the bus is not started or closed, or the send failed.
+        """
+        producer = self._producer
+        if producer is None or self._closed:
+            msg = "kafka: send on a bus that is not running"
+            raise BusError(msg)
+        try:
+            future: asyncio.Future[Any] = await producer.send(
+                physical_topic(self.settings, topic), value, key=key
+            )
+        except KafkaError as exc:
+            msg = "kafka: send to %s failed: %r" % (topic, exc)
+            raise BusError(msg) from None
+        self._in_flight += 1
+        future.add_done_callback(self._on_done)
+        return future
+
+    def broker_state(self) -> str:
+        """Return the broker's state as the producer sees it, for ``/readyz`` and logs.
+
+        ``down``: the last send failed, or sends are pending and none was acknowledged for
+        5 s; ``up``: acknowledging; ``idle``: nothing sent yet.
+        """
+        now = time.monotonic()
+        if self.last_error_s > self.last_ok_s:
+            return "down"
+        if self._in_flight and self.last_ok_s and now - self.last_ok_s > _STALL_S:
+            return "down"
+        return "up" if self.last_ok_s else "idle"
+
     def _report_drop(self, count: int) -> None:
         if count > 0:
             self._on_drop("queue_full", count)
@@ -216,9 +257,15 @@ class KafkaBus:
             error = future.exception()
         if error is None:
             self.delivered += 1
+            self.last_ok_s = time.monotonic()
+            meta = future.result()
+            key = (meta.topic, meta.partition)
+            if meta.offset + 1 > self.end_offsets.get(key, 0):
+                self.end_offsets[key] = meta.offset + 1
             self._on_delivery("ok", 1)
             return
         self.failed += 1
+        self.last_error_s = time.monotonic()
         self._on_delivery("error", 1)
         now = time.monotonic()
         if now - self._last_error_log >= _ERROR_LOG_EVERY_S:

@@ -77,6 +77,7 @@ class KafkaSubscription:
         self._pending: dict[TopicPartition, int] = {}
         self._owned: set[TopicPartition] = set()
         self._closed = False
+        self._aborted = False
 
     async def start(self) -> None:
         """Connect and join the group (bounded by ``request_timeout_ms``); idempotent.
@@ -154,6 +155,55 @@ class KafkaSubscription:
                 raise BusError(msg) from exc
             yield self._decode(records)
 
+    async def records(
+        self, max_records: int, timeout_ms: int
+    ) -> AsyncIterator[dict[TopicPartition, list[Any]]]:
+        """Yield raw ``getmany`` results (records by partition, with offsets), undecoded.
+
+        For callers that need the partition and offset of each record (the distributed
+        aggregate commits its own offsets with `mark`). Same bounds and end as `batches`.
+
+        Raises:
+            BusError: the consumer failed (after aiokafka's own retries).
+        """
+        await self.start()
+        bound_s = timeout_ms / 1000 + self._timeout_s
+        while not self._closed:
+            consumer = self._consumer
+            if consumer is None:
+                return
+            try:
+                async with asyncio.timeout(bound_s):
+                    records = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+            except ConsumerStoppedError:
+                return
+            except TimeoutError:
+                records = {}
+            except KafkaError as exc:
+                msg = "kafka: consumer %r failed: %r" % (self.name, exc)
+                raise BusError(msg) from exc
+            yield records
+
+    def mark(self, tp: TopicPartition, offset: int) -> None:
+        """Set the offset `commit` (and a revoke) will commit for `tp`.
+
+        Everything before `offset` must be processed (its results stored).
+        """
+        self._pending[tp] = offset
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        """Return the partition's end offset from the last fetch (None before any fetch)."""
+        if self._consumer is None:
+            return None
+        hw: int | None = self._consumer.highwater(tp)
+        return hw
+
+    async def abort(self) -> None:
+        """Stop without committing anything more (a crash, as far as the group can tell)."""
+        self._pending.clear()
+        self._aborted = True
+        await self.stop()
+
     def _decode(self, records: dict[TopicPartition, list[Any]]) -> list[Event]:
         batch: list[Event] = []
         bad = 0
@@ -194,7 +244,7 @@ class KafkaSubscription:
             self._pending.pop(tp, None)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        if not offsets or self._consumer is None:
+        if not offsets or self._consumer is None or self._aborted:
             return
         try:
             async with asyncio.timeout(self._timeout_s):

@@ -1,0 +1,170 @@
+"""Stage 1 of the distributed aggregate: one input partition → closed 1-second buckets.
+
+Each Kafka input partition (``liqmon.liquidations.v1`` / ``liqmon.ticks.v1``) gets a
+`PartitionBuckets`. It judges lateness per event exactly like `monitor.aggregate.engine`
+(against the newest event before it, in partition order), folds on-time events into
+instrument-level buckets, and when the partition's watermark (newest event − grace) passes a
+second, hands that second's buckets out as a `WindowSummary` for the cross-asset stage,
+which runs the windows and detectors (`monitor.aggregate.merge`).
+
+Recovery: `safe_offset` is the offset of the first record of the oldest open second, so a
+new owner that resumes there re-reads every record of every unpublished second. Records of
+seconds already published come back too; the merge stage drops them (it keeps each
+source's ``closed_before``), so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from monitor.events import AssetClass, Liquidation, Tick, WindowSummary
+
+NS: Final = 1_000_000_000
+_MIN_I64: Final = -(2**63)
+
+
+class PartitionBuckets:
+    """Open 1-second buckets of one partition, closed on the partition's own watermark.
+
+    Args:
+        source: ``"<topic>:<partition>"``, the summary's source id.
+        grace_ns: events older than newest − grace are late (nanoseconds).
+    """
+
+    def __init__(self, source: str, grace_ns: int) -> None:
+        self.source = source
+        self.grace_ns = grace_ns
+        self.max_ts_ns: int | None = None
+        self.closed_before: int | None = None  # every second below is published
+        self.next_offset = 0  # the offset after the last record taken
+        self.late = 0
+        self.max_recv_ns = 0
+        self._liq: dict[int, dict[str, list[float]]] = {}
+        self._px: dict[int, dict[str, list[float]]] = {}
+        self._info: dict[str, tuple[str, AssetClass]] = {}
+        self._first_offset: dict[int, int] = {}
+
+    def add(self, events: Sequence[Liquidation | Tick], offsets: Sequence[int]) -> list[str]:
+        """Fold `events` (partition order, with their record offsets) in; return late venues."""
+        late: list[str] = []
+        for event, offset in zip(events, offsets, strict=True):
+            ts = event.ts_event_ns
+            sec = ts // NS
+            prev = self.max_ts_ns
+            if prev is not None:
+                horizon = (prev - self.grace_ns) // NS
+                if self.closed_before is not None:
+                    horizon = max(horizon, self.closed_before)
+                if ts > prev:
+                    self.max_ts_ns = ts
+                if sec < horizon:
+                    late.append(event.exchange)
+                    continue
+            else:
+                self.max_ts_ns = ts
+            self._take(event, sec, offset)
+        if events:
+            self.next_offset = offsets[-1] + 1
+        self.late += len(late)
+        return late
+
+    def _take(self, event: Liquidation | Tick, sec: int, offset: int) -> None:
+        inst = "%s:%s" % (event.exchange, event.symbol)
+        if inst not in self._info:
+            self._info[inst] = (event.asset, event.asset_class)
+        if sec not in self._first_offset:
+            self._first_offset[sec] = offset
+        self.max_recv_ns = max(self.max_recv_ns, event.ts_recv_ns)
+        if isinstance(event, Liquidation):
+            row = self._liq.setdefault(sec, {}).get(inst)
+            if row is None:
+                row = self._liq[sec][inst] = [0.0, 0.0, 0.0, 0.0]
+            if event.position_side == "long":
+                row[0] += event.notional_usd
+                row[2] += 1.0
+            else:
+                row[1] += event.notional_usd
+                row[3] += 1.0
+            return
+        price = event.price
+        px = self._px.setdefault(sec, {}).get(inst)
+        if px is None:
+            self._px[sec][inst] = [price, price, price]
+        else:
+            px[0] = max(px[0], price)
+            px[1] = min(px[1], price)
+            px[2] = price
+
+    def first_open(self, now_ns: int | None = None) -> int | None:
+        """Return the first second the watermark keeps open (`now_ns`: live clock, or None)."""
+        if self.max_ts_ns is None:
+            return None if now_ns is None else (now_ns - self.grace_ns) // NS
+        first = (self.max_ts_ns - self.grace_ns) // NS
+        if now_ns is not None:
+            first = max(first, (now_ns - self.grace_ns) // NS)
+        return first
+
+    def close(self, first_open: int | None) -> WindowSummary | None:
+        """Publish every second below `first_open`; None when the watermark did not move."""
+        if first_open is None or (
+            self.closed_before is not None and first_open <= self.closed_before
+        ):
+            return None
+        summary = self._summary(first_open)
+        self.closed_before = first_open
+        return summary
+
+    def flush(self) -> WindowSummary | None:
+        """Close every second up to the newest event (the end of a replay)."""
+        if self.max_ts_ns is None:
+            return None
+        return self.close(self.max_ts_ns // NS + 1)
+
+    def safe_offset(self) -> int:
+        """Return the offset to commit: the first record of the oldest open second."""
+        return min(self._first_offset.values(), default=self.next_offset)
+
+    def _summary(self, first_open: int) -> WindowSummary:
+        liq_cols: list[list[float]] = [[], [], [], []]
+        liq_sec: list[int] = []
+        liq_inst: list[str] = []
+        for sec in sorted(s for s in self._liq if s < first_open):
+            for inst, row in sorted(self._liq.pop(sec).items()):
+                liq_sec.append(sec)
+                liq_inst.append(inst)
+                for col, value in zip(liq_cols, row, strict=True):
+                    col.append(value)
+        px_cols: list[list[float]] = [[], [], []]
+        px_sec: list[int] = []
+        px_inst: list[str] = []
+        for sec in sorted(s for s in self._px if s < first_open):
+            for inst, row in sorted(self._px.pop(sec).items()):
+                px_sec.append(sec)
+                px_inst.append(inst)
+                for col, value in zip(px_cols, row, strict=True):
+                    col.append(value)
+        for sec in [s for s in self._first_offset if s < first_open]:
+            del self._first_offset[sec]
+        info = self._info
+        return WindowSummary(
+            source=self.source,
+            closed_before=first_open,
+            max_ts_ns=self.max_ts_ns if self.max_ts_ns is not None else -1,
+            liq_sec=liq_sec,
+            liq_inst=liq_inst,
+            liq_asset=[info[i][0] for i in liq_inst],
+            liq_class=[info[i][1] for i in liq_inst],
+            long_usd=liq_cols[0],
+            short_usd=liq_cols[1],
+            long_n=liq_cols[2],
+            short_n=liq_cols[3],
+            px_sec=px_sec,
+            px_inst=px_inst,
+            px_asset=[info[i][0] for i in px_inst],
+            px_class=[info[i][1] for i in px_inst],
+            high=px_cols[0],
+            low=px_cols[1],
+            last=px_cols[2],
+            max_recv_ns=self.max_recv_ns,
+        )

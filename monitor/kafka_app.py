@@ -1,0 +1,266 @@
+"""Wiring of the Kafka roles: ``ingest``, ``aggregate`` and both in one process.
+
+``ingest``: sources put events into a bounded buffer (`IngestBuffer`, never waiting on
+Kafka); one publisher task drains it into `KafkaBus`. While the broker is down the
+producer stops acknowledging, the buffer fills up to ``bus.queue_max_events`` and what
+does not fit is dropped and counted (``liqmon_events_dropped_total{reason="queue_full"}``);
+aiokafka reconnects and retries its batches for ``request_timeout_ms``.
+
+``aggregate``: `BucketStage` on the input topics (one group, partitions split) and
+`CrossStage` on the windows topic (see `monitor.kafka_stages`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+
+from monitor.alerts.factory import build_sinks, start_sinks, stop_sinks
+from monitor.alerts.sinks import AlertSink, LogSink
+from monitor.app import AlertRouter, EventSource
+from monitor.bus.kafka import KafkaBus
+from monitor.clock import Clock, SystemClock
+from monitor.config import Settings
+from monitor.errors import BusError, MonitorError
+from monitor.events import Alert, Event
+from monitor.http import HttpServer, HttpState, Readiness, split_host_port
+from monitor.kafka_stages import BucketStage, CrossStage
+from monitor.metrics import Metrics, SourceMetrics
+from monitor.sources.base import VenueSpec
+from monitor.sources.health import SourceHealth
+from monitor.sources.manager import VenueRunner, build_options
+from monitor.sources.runner import RunnerPolicy
+
+log = logging.getLogger(__name__)
+
+_PUBLISH_CHUNK = 5_000
+
+
+class IngestBuffer:
+    """A bounded FIFO between the sources and the Kafka producer.
+
+    Args:
+        max_events: the bound; a put beyond it drops the newest events, counted.
+        on_drop: called as ``on_drop("queue_full", n)``.
+    """
+
+    def __init__(self, max_events: int, on_drop: Callable[[str, int], None]) -> None:
+        self.max_events = max_events
+        self._items: deque[Event] = deque()
+        self._ready = asyncio.Event()
+        self._on_drop = on_drop
+        self.closed = False
+
+    async def put(self, events: Sequence[Event]) -> int:
+        """Append what fits (never waits); return how many were accepted."""
+        room = max(self.max_events - len(self._items), 0)
+        taken = list(events[:room])
+        self._items.extend(taken)
+        if len(events) > room:
+            self._on_drop("queue_full", len(events) - room)
+        if taken:
+            self._ready.set()
+        return len(taken)
+
+    async def take(self, limit: int) -> list[Event]:
+        """Wait for events (or close); return up to `limit` of them ([] once closed and empty)."""
+        while not self._items and not self.closed:
+            self._ready.clear()
+            await self._ready.wait()
+        n = min(limit, len(self._items))
+        return [self._items.popleft() for _ in range(n)]
+
+    def close(self) -> None:
+        """No more puts; `take` drains what is left, then returns []."""
+        self.closed = True
+        self._ready.set()
+
+    def depth(self) -> int:
+        """Return the number of buffered events."""
+        return len(self._items)
+
+
+@dataclass
+class KafkaHandle:
+    """What a running Kafka role exposes to its caller and tests."""
+
+    settings: Settings
+    registry: CollectorRegistry
+    metrics: Metrics
+    bus: KafkaBus
+    health: SourceHealth
+    buffer: IngestBuffer
+    bucket: BucketStage | None = None
+    cross: CrossStage | None = None
+    http: HttpServer | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    source_errors: list[MonitorError] = field(default_factory=list)
+    sources_done: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def http_port(self) -> int:
+        """Return the bound HTTP port (after start)."""
+        if self.http is None:
+            msg = "HTTP is not enabled"
+            raise RuntimeError(msg)
+        return self.http.port
+
+    async def kill(self) -> None:
+        """Stop abruptly, committing nothing more (tests: a crashed process)."""
+        for task in self.tasks:
+            task.cancel()
+        for stage in (self.bucket, self.cross):
+            if stage is not None:
+                await stage.sub.abort()
+
+
+@contextlib.asynccontextmanager
+async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options, each with a default)
+    settings: Settings,
+    *,
+    ingest: bool = True,
+    aggregate: bool = True,
+    group: str = "liqmon-aggregate",
+    sources: Sequence[EventSource] = (),
+    venues: Sequence[VenueSpec] = (),
+    sinks: Sequence[AlertSink] = (),
+    clock: Clock | None = None,
+    live: bool = True,
+    serve_http: bool = True,
+    registry: CollectorRegistry | None = None,
+    log_alerts: bool = True,
+    policy: RunnerPolicy | None = None,
+) -> AsyncIterator[KafkaHandle]:
+    """Start the Kafka roles asked for; yield a handle; on exit stop them in order.
+
+    Args:
+        settings: the validated configuration (``bus.kafka`` says where the brokers are).
+        ingest: run sources → Kafka.
+        aggregate: run Kafka → windows → detectors → alerts (both stages).
+        group: the consumer group of the aggregate processes.
+        sources: extra event sources (a replay) published like the venues.
+        venues: venue specs to run live.
+        sinks: alert sinks in addition to the log sink.
+        clock: the time source of the venue runners.
+        live: close idle seconds by the wall clock (off for replays).
+        serve_http: serve ``settings.http.listen``.
+        registry: the metrics registry (a fresh one when None).
+        log_alerts: also log every alert.
+        policy: the runners' connection policy (tests inject fast timings).
+
+    Raises:
+        BusError: the brokers cannot be reached at start.
+    """
+    registry = registry or CollectorRegistry()
+    metrics = Metrics(registry, settings.assets.watch, settings.aggregate.windows_s)
+
+    def drop(reason: str, n: int) -> None:
+        metrics.dropped.labels(reason).inc(n)
+
+    def delivered(outcome: str, n: int) -> None:
+        metrics.bus_deliveries.labels("kafka", outcome).inc(n)
+
+    bus = KafkaBus(settings.bus.kafka, on_drop=drop, on_delivery=delivered)
+    health = SourceHealth(SourceMetrics(registry))
+    buffer = IngestBuffer(settings.bus.queue_max_events, drop)
+    handle = KafkaHandle(settings, registry, metrics, bus, health, buffer)
+    clock = clock or SystemClock()
+    options = build_options(
+        settings.sources, settings.assets.classes, health, clock, drop, policy=policy
+    )
+    runners = [VenueRunner(v, options) for v in venues] if ingest else []
+    feeders_src: list[EventSource] = [*sources, *runners] if ingest else []
+    direct = build_sinks(settings.alerts, metrics) if live and aggregate else []
+    router = AlertRouter(metrics, [*([LogSink()] * log_alerts), *sinks, *direct], handle.alerts)
+    await bus.start()
+    if aggregate:
+        handle.bucket = BucketStage(bus, settings, metrics, group, live=live)
+        handle.cross = CrossStage(bus, settings, metrics, group, router.route, live=live)
+    if serve_http:
+        host, port = split_host_port(settings.http.listen)
+        state = HttpState(registry, lambda: _readiness(handle, runners), _active(handle))
+        handle.http = HttpServer(state, host, port)
+        await handle.http.start()
+    await start_sinks(direct)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            if handle.bucket is not None and handle.cross is not None:
+                handle.tasks.append(tg.create_task(handle.bucket.run(), name="bucket-stage"))
+                handle.tasks.append(tg.create_task(handle.cross.run(), name="cross-stage"))
+            if ingest:
+                handle.tasks.append(tg.create_task(_drain(handle), name="ingest-publisher"))
+            feeders = [
+                tg.create_task(_feed(src, handle), name="source-%d" % i)
+                for i, src in enumerate(feeders_src)
+            ]
+            handle.tasks += feeders
+            tg.create_task(_close_when_done(handle, feeders), name="sources-done")
+            try:
+                yield handle
+            finally:
+                for task in handle.tasks:
+                    task.cancel()
+    finally:
+        router.close()
+        await stop_sinks(direct, settings.alerts.stop_timeout_s)
+        await bus.close()
+        if handle.http is not None:
+            await handle.http.stop()
+
+
+def _active(handle: KafkaHandle) -> Callable[[], list[Alert]]:
+    def active() -> list[Alert]:
+        return handle.cross.engine.active_alerts() if handle.cross is not None else []
+
+    return active
+
+
+async def _feed(source: EventSource, handle: KafkaHandle) -> None:
+    """Run one source into the buffer; a `MonitorError` stops only that source."""
+    try:
+        await source.run(handle.buffer.put)
+    except MonitorError as exc:
+        handle.source_errors.append(exc)
+
+
+async def _close_when_done(handle: KafkaHandle, feeders: list[asyncio.Task[None]]) -> None:
+    if not feeders:
+        return
+    await asyncio.gather(*feeders, return_exceptions=True)
+    handle.sources_done.set()
+
+
+async def _drain(handle: KafkaHandle) -> None:
+    """The ingest publisher: buffer → Kafka; waits on the producer, never on the sources."""
+    buffer, bus, metrics = handle.buffer, handle.bus, handle.metrics
+    while True:
+        events = await buffer.take(_PUBLISH_CHUNK)
+        if not events:
+            return
+        try:
+            await bus.publish(events, timeout_s=None)
+        except BusError as exc:  # BusBackpressure too: the bus counted what it dropped
+            log.warning("ingest: %s", exc)
+        metrics.queue_depth.labels("kafka").set(buffer.depth() + bus.depth())
+
+
+def _readiness(handle: KafkaHandle, runners: Sequence[VenueRunner]) -> Readiness:
+    """Ready while the broker acknowledges and, with venues configured, one of them is up."""
+    state = handle.bus.broker_state()
+    checks = {
+        "bus": "kafka %s: broker %s, %d buffered, %d in flight"
+        % (handle.settings.bus.kafka.bootstrap_servers, state, handle.buffer.depth(),
+           handle.bus.depth()),
+    }  # fmt: skip
+    if handle.cross is not None:
+        checks["aggregator"] = "cross stage %s" % ("active" if handle.cross.active else "standby")
+    checks.update(handle.health.checks())
+    venues_ok = not runners or handle.health.any_up()
+    return Readiness(state != "down" and venues_ok, checks)

@@ -1,0 +1,214 @@
+"""The Kafka roles against a real broker: same alerts as the memory bus, groups, recovery.
+
+Each test has its own topic prefix and consumer groups (``kafka_settings``) and runs under
+``asyncio.timeout``. The recording is the synthetic two-hour BTC burst of the replay tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from monitor import config
+from monitor.app import run_app
+from monitor.bus.kafka import KafkaBus
+from monitor.bus.kafka_common import physical_topic
+from monitor.clock import SimClock
+from monitor.config import KafkaSettings, Settings
+from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS, TOPIC_WINDOWS, Alert, Event
+from monitor.io.jsonl import read_events
+from monitor.kafka_app import KafkaHandle, run_kafka
+from monitor.replay import ReplaySource
+from tests.support.synth import write_burst_file
+
+pytestmark = [pytest.mark.kafka, pytest.mark.integration]
+
+AlertKey = tuple[str, str, str, int]
+
+
+def keys(alerts: Sequence[Alert]) -> list[AlertKey]:
+    return sorted((a.kind, a.scope, a.state, a.ts_ns) for a in alerts)
+
+
+def make_settings(kafka: KafkaSettings) -> Settings:
+    base = config.load(None)
+    bus = type(base.bus)(kind="kafka", kafka=kafka)
+    return type(base)(**{**{f: getattr(base, f) for f in base.__struct_fields__}, "bus": bus})
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_burst_file(tmp_path_factory.mktemp("rec") / "burst.jsonl")
+
+
+async def memory_alerts(path: Path, settings: Settings) -> list[AlertKey]:
+    source = ReplaySource([path], clock=SimClock())
+    async with run_app(
+        settings, sources=[source], live=False, serve_http=False, log_alerts=False
+    ) as app:
+        await app.pipeline_done.wait()
+    return keys(app.alerts)
+
+
+async def publish(path: Path, kafka: KafkaSettings) -> dict[tuple[str, int], int]:
+    events: list[Event] = list(read_events(path))
+    async with KafkaBus(kafka) as bus:
+        for i in range(0, len(events), 5_000):
+            await bus.publish(events[i : i + 5_000], timeout_s=None)
+        assert await bus.flush(30)
+        return dict(bus.end_offsets)
+
+
+@contextlib.asynccontextmanager
+async def aggregator(settings: Settings, group: str) -> AsyncIterator[KafkaHandle]:
+    async with run_kafka(
+        settings, ingest=False, group=group, live=False, serve_http=False, log_alerts=False
+    ) as handle:
+        yield handle
+
+
+async def wait_for(predicate: object, timeout_s: float) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not predicate():  # type: ignore[operator]  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+async def drain(
+    handles: Sequence[KafkaHandle], ends: dict[tuple[str, int], int], kafka: KafkaSettings
+) -> list[AlertKey]:
+    """Wait until the bucket stages consumed `ends`, flush them, then flush the cross stage."""
+    inputs = {physical_topic(kafka, t) for t in (TOPIC_LIQUIDATIONS, TOPIC_TICKS)}
+    targets = {tp: end for tp, end in ends.items() if tp[0] in inputs}
+
+    def consumed() -> bool:
+        done: dict[tuple[str, int], int] = {}
+        for h in handles:
+            assert h.bucket is not None
+            for tp, pos in h.bucket.positions.items():
+                done[tp] = max(done.get(tp, 0), pos)
+        return all(done.get(tp, 0) >= end for tp, end in targets.items())
+
+    await wait_for(consumed, 60)
+    await asyncio.sleep(0.5)  # the last batch's summaries and commits
+    for h in handles:
+        assert h.bucket is not None
+        await h.bucket.flush()
+    windows = physical_topic(kafka, TOPIC_WINDOWS)
+    end = max(h.bus.end_offsets.get((windows, 0), 0) for h in handles)
+    active = [h for h in handles if h.cross is not None and h.cross.active]
+    await wait_for(lambda: any(h.cross.active for h in handles if h.cross), 30)
+    active = [h for h in handles if h.cross is not None and h.cross.active]
+    cross = active[0].cross
+    assert cross is not None
+    await wait_for(lambda: cross.position >= end, 30)
+    await cross.flush()
+    return keys([a for h in handles for a in h.alerts])
+
+
+async def test_one_aggregate_process_gives_the_memory_alerts(
+    recording: Path, kafka_settings: KafkaSettings
+) -> None:
+    # Arrange
+    settings = make_settings(kafka_settings)
+    reference = await memory_alerts(recording, settings)
+    assert reference, "the recording must raise alerts"
+    async with asyncio.timeout(90):
+        # Act
+        ends = await publish(recording, kafka_settings)
+        async with aggregator(settings, "g1") as handle:
+            got = await drain([handle], ends, kafka_settings)
+    # Assert
+    assert got == reference
+
+
+async def topic_alerts(kafka: KafkaSettings) -> list[AlertKey]:
+    """Return every alert on the alerts topic (what downstream consumers saw)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from monitor.codec import decode
+    from monitor.events import TOPIC_ALERTS
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers)
+    tp = TopicPartition(physical_topic(kafka, TOPIC_ALERTS), 0)
+    out: list[Alert] = []
+    async with asyncio.timeout(20):
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            end = (await consumer.end_offsets([tp]))[tp]
+            while await consumer.position(tp) < end:
+                for messages in (await consumer.getmany(timeout_ms=200)).values():
+                    out += [e for m in messages if isinstance(e := decode(m.value), Alert)]
+        finally:
+            await consumer.stop()
+    return keys(out)
+
+
+async def test_two_aggregate_processes_in_one_group_give_the_memory_alerts(
+    recording: Path, kafka_settings: KafkaSettings
+) -> None:
+    # Arrange
+    settings = make_settings(kafka_settings)
+    reference = await memory_alerts(recording, settings)
+    async with asyncio.timeout(90):
+        ends = await publish(recording, kafka_settings)
+        # Act
+        async with aggregator(settings, "g2") as a, aggregator(settings, "g2") as b:
+            await wait_for(lambda: a.bucket.sub.assignment() and b.bucket.sub.assignment(), 30)
+            got = await drain([a, b], ends, kafka_settings)
+            split = (a.bucket.sub.assignment(), b.bucket.sub.assignment())
+        on_topic = await topic_alerts(kafka_settings)
+    # Assert
+    assert split[0]
+    assert split[1]
+    assert not split[0] & split[1]
+    assert got == reference
+    assert on_topic == reference
+
+
+async def test_killing_one_of_two_aggregates_loses_and_doubles_no_alert(
+    recording: Path, kafka_settings: KafkaSettings
+) -> None:
+    # Arrange: both members hold partitions and have processed the first half
+    settings = make_settings(kafka_settings)
+    reference = await memory_alerts(recording, settings)
+    events: list[Event] = list(read_events(recording))
+    cut = next(
+        i for i, e in enumerate(events) if e.ts_event_ns >= events[0].ts_event_ns + 5_700 * 10**9
+    )  # type: ignore[union-attr]
+    async with asyncio.timeout(120):
+        async with KafkaBus(kafka_settings) as feeder:
+            await feeder.publish(events[:cut], timeout_s=None)
+            assert await feeder.flush(30)
+            async with aggregator(settings, "g3") as a, aggregator(settings, "g3") as b:
+                await wait_for(lambda: a.bucket.sub.assignment() and b.bucket.sub.assignment(), 30)
+                ends = dict(feeder.end_offsets)
+                await wait_for(
+                    lambda: (
+                        sum(
+                            h.bucket.positions.get(tp, 0) >= end
+                            for h in (a, b)
+                            for tp, end in ends.items()
+                        )
+                        >= len(ends)
+                    ),
+                    30,
+                )
+                await wait_for(lambda: a.cross.active or b.cross.active, 30)
+                victim, survivor = (a, b) if a.cross.active else (b, a)
+                await asyncio.sleep(0.5)
+                # Act: kill the member running the cross stage, mid-replay
+                await victim.kill()
+                await feeder.publish(events[cut:], timeout_s=None)
+                assert await feeder.flush(30)
+                await wait_for(lambda: len(survivor.bucket.sub.assignment()) == 5, 30)
+                got_topic = await drain([survivor], dict(feeder.end_offsets), kafka_settings)
+        del got_topic
+        on_topic = await topic_alerts(kafka_settings)
+    # Assert
+    assert on_topic == reference
