@@ -253,6 +253,8 @@ class Engine:
     def _ensure_scopes(self) -> None:
         n = len(self.scopes)
         old = self._floors.shape[0]
+        # scopes are created when a batch is bucketed, before any of its seconds closes
+        self.liq.sums = grown(self.liq.sums, n)
         self._minute_acc = grown(self._minute_acc, n)
         self.baseline.ensure(n)
         if n <= old:

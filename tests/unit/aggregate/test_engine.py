@@ -98,3 +98,20 @@ def test_windows_frame_reports_all_levels():
     assert rows[("asset", "BTC", "long")] == pytest.approx(10.0)
     assert rows[("market", "market", "short")] == pytest.approx(5.0)
     assert rows[("instrument", "bybit:BTC-USDT-PERP", "long")] == pytest.approx(10.0)
+
+
+def test_tick_seconds_close_before_any_liquidation_second():
+    from monitor.events import Tick
+
+    def tick(sec):
+        return Tick(
+            exchange="bybit", symbol="BTC-USDT-PERP", venue_symbol="BTCUSDT", asset="BTC",
+            asset_class="crypto", price=100.0, ts_event_ns=T0 + sec * NS, ts_recv_ns=T0 + sec * NS,
+        )  # fmt: skip
+
+    engine = Engine(settings(grace_ms=0))
+    # the liquidation creates its scopes now; the tick seconds before it close first
+    engine.process([tick(1), tick(2), liq(5, 2_000_000.0)])
+    engine.flush()
+
+    assert engine.window_usd("asset", "BTC", 60) == (2_000_000.0, 0.0)
