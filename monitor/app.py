@@ -32,6 +32,8 @@ from monitor.events import (
     Tick,
 )
 from monitor.http import HttpServer, HttpState, Readiness, split_host_port
+from monitor.margin.http import margin_route
+from monitor.margin.wiring import build_margin_sources
 from monitor.metrics import Metrics, SourceMetrics
 from monitor.replay import Publish
 from monitor.sources.base import VenueSpec
@@ -123,6 +125,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
     venues: Sequence[VenueSpec] = (),
     policy: RunnerPolicy | None = None,
     recorder: Recorder | None = None,
+    margin_inputs: bool = False,
 ) -> AsyncIterator[AppHandle]:
     """Start the pipeline; yield a handle; on exit shut it down in order.
 
@@ -139,6 +142,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
         venues: venue specs to run live (`settings.sources` says how).
         policy: the runners' connection policy (tests inject fast timings).
         recorder: write every raw frame to this recorder (``liqmon record``).
+        margin_inputs: run the margin calendar watcher and risk-tier pollers (live daemon).
     """
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry, settings.assets.watch, settings.aggregate.windows_s)
@@ -155,13 +159,24 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
     )  # fmt: skip
     handle.venue_runners = [VenueRunner(v, options) for v in venues]
     sources = [*sources, *handle.venue_runners]
+    publish = _publisher(bus, settings, live)
+    if margin_inputs:  # live daemon only: these sources never finish
+        sources = [
+            *sources,
+            *build_margin_sources(
+                settings.margin, settings.assets.classes,
+                alert_open=lambda: bool(engine.active_alerts()), clock=clock,
+                on_skip=lambda n: metrics.dropped.labels("decode").inc(n),
+            ),
+        ]  # fmt: skip
     direct = build_sinks(settings.alerts, metrics) if live else []  # replays: no chat spam
     routed: list[AlertSink] = [*([LogSink()] * log_alerts), *sinks, *direct]
     router = AlertRouter(metrics, routed, handle.alerts)
     if serve_http:
         host, port = split_host_port(settings.http.listen)
         state = HttpState(registry, lambda: _readiness(handle, sources), engine.active_alerts)
-        handle.http = HttpServer(state, host, port)
+        routes = [margin_route(settings.http.api_token, publish, classes=settings.assets.classes)]
+        handle.http = HttpServer(state, host, port, routes=routes)
         await handle.http.start()
     subscription = bus.subscribe(INPUT_TOPICS, "aggregate")
     aggregator = _Aggregator(handle, subscription, router, clock, live=live)
@@ -169,7 +184,6 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(aggregator.run(), name="aggregate")
-            publish = _publisher(bus, settings, live)
             feeders = [
                 tg.create_task(_feed(src, publish, handle), name="source-%d" % i)
                 for i, src in enumerate(sources)

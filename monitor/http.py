@@ -7,7 +7,7 @@ event loop for long (rendering ``/metrics`` is the slowest, a few ms).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -39,7 +39,9 @@ class HttpState:
 class HttpServer:
     """Serves `HttpState` on ``host:port``; port 0 picks a free one (see `port`)."""
 
-    def __init__(self, state: HttpState, host: str, port: int) -> None:
+    def __init__(
+        self, state: HttpState, host: str, port: int, routes: Sequence[web.RouteDef] = ()
+    ) -> None:
         self.state = state
         self.host = host
         self.port = port
@@ -48,6 +50,7 @@ class HttpServer:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/api/v1/alerts", self._alerts)
+        app.add_routes(list(routes))  # e.g. POST /api/v1/margin-changes
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
 
     async def start(self) -> None:

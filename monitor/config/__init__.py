@@ -41,6 +41,7 @@ from monitor.config.sections import (
 )
 from monitor.config.sources import SourcesSettings
 from monitor.errors import ConfigError
+from monitor.margin.settings import MarginSettings
 from monitor.secret import MASK, Secret
 
 ENV_PREFIX: Final = "LIQMON_"
@@ -57,6 +58,7 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     assets: AssetSettings = msgspec.field(default_factory=AssetSettings)
     sources: SourcesSettings = msgspec.field(default_factory=SourcesSettings)
     alerts: AlertSinksSettings = msgspec.field(default_factory=AlertSinksSettings)
+    margin: MarginSettings = msgspec.field(default_factory=MarginSettings)
 
 
 def _dec_hook(tp: type, obj: object) -> object:

@@ -1,0 +1,149 @@
+"""``POST /api/v1/margin-changes``: enter clearing-house notices over HTTP (bearer token).
+
+Request: ``Authorization: Bearer <http.api_token>`` and a JSON body holding one change or a
+list of changes. Fields are the event's (DESIGN §2): ``venue``, ``product``, ``asset``,
+``basis``, ``old``, ``new``, the times as ``notice``/``effective`` (ISO date or datetime,
+rules in `monitor.margin.model`) or ``notice_ts_ns``/``effective_ts_ns``; optional
+``asset_class`` (default from ``assets.classes``), ``profile``, ``source``, ``tightening``
+(computed when absent, checked when given), ``event_id`` (deterministic when absent) and
+``type`` (``margin_change``), so a contract event can be posted as it is. Unknown fields
+are refused, to catch typos such as ``efective``.
+
+Responses (JSON objects; errors are ``{"error": "<one line>"}``):
+
+- **202** ``{"accepted": [event_id, …]}``: every change was valid and handed to the bus.
+- **400** the body or one field is wrong; the line names it (``items[1].old: …``). A list
+  is all or nothing: nothing is published when any item is bad.
+- **401** no token, another scheme, or a wrong token (constant-time compare); nothing is
+  read or published. ``WWW-Authenticate: Bearer`` is set.
+- **413** the body is larger than the app's ``client_max_size`` (aiohttp, 1 MiB default).
+- **503** no token is configured: the endpoint refuses everything until ``http.api_token``
+  is set (an open endpoint would let anyone arm the margin-hike detector). Also 503 with
+  ``Retry-After`` when the bus is full or closing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final
+
+import msgspec
+from aiohttp import web
+
+from monitor.errors import BusBackpressure, BusError
+from monitor.events import AssetClass, MarginChange
+from monitor.margin.calendar import MarginPublish
+from monitor.margin.model import FieldError, build_change
+from monitor.secret import Secret
+
+logger = logging.getLogger(__name__)
+
+PATH: Final = "/api/v1/margin-changes"
+MAX_ITEMS: Final = 1000
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, reason: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=msgspec.json.encode({"error": reason}),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def authorized(request: web.Request, token: Secret) -> bool:
+    """Return True when the request carries ``Authorization: Bearer <token>`` exactly."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.reveal().encode())
+
+
+def parse_body(raw: bytes, classes: Mapping[str, AssetClass]) -> list[MarginChange]:
+    """Validate a request body: one change object or a non-empty list of them.
+
+    Raises:
+        FieldError: naming the body or the first bad field (``items[i].field`` in a list).
+    """
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise FieldError(field="body", reason="not JSON: %s" % exc) from None
+    if isinstance(body, dict):
+        return [_one(body, "", classes)]
+    if not isinstance(body, list) or not body:
+        raise FieldError(field="body", reason="expected a change object or a non-empty list")
+    if len(body) > MAX_ITEMS:
+        raise FieldError(field="body", reason="more than %d changes" % MAX_ITEMS)
+    return [_one(item, "items[%d]." % i, classes) for i, item in enumerate(body)]
+
+
+def _one(item: object, where: str, classes: Mapping[str, AssetClass]) -> MarginChange:
+    if not isinstance(item, dict):
+        raise FieldError(where.rstrip(".") or "body", "expected an object")
+    try:
+        return build_change(item, classes, default_source="http")
+    except FieldError as exc:
+        raise FieldError(where + exc.field, exc.reason) from None
+
+
+async def _publish(publish: MarginPublish, changes: list[MarginChange]) -> web.Response:
+    """Hand `changes` to the bus; 202 with their ids, or 503 when the bus cannot take them."""
+    try:
+        accepted = await publish(changes)
+    except BusBackpressure as exc:
+        retry = {"Retry-After": "%d" % max(1, round(exc.retry_after_s))}
+        return _error(503, "bus full: %s" % exc, retry)
+    except (BusError, RuntimeError) as exc:  # RuntimeError: the bus is closing
+        return _error(503, "bus unavailable: %s" % exc, {"Retry-After": "5"})
+    if accepted < len(changes):
+        dropped = len(changes) - accepted
+        return _error(503, "bus full: %d of %d changes dropped" % (dropped, len(changes)))
+    ids = [c.event_id for c in changes]
+    logger.info("margin API: accepted %d change(s): %s", len(ids), ", ".join(ids))
+    return web.Response(
+        status=202, body=msgspec.json.encode({"accepted": ids}), content_type="application/json"
+    )
+
+
+def margin_changes_handler(
+    token: Secret | None,
+    publish: MarginPublish,
+    *,
+    classes: Mapping[str, AssetClass],
+) -> Handler:
+    """Return the aiohttp handler of ``POST /api/v1/margin-changes`` (module doc).
+
+    Args:
+        token: the bearer token (``http.api_token``); None or empty refuses everything (503).
+        publish: hands accepted changes to the bus; returns how many it accepted.
+        classes: the ``assets.classes`` table, for changes without ``asset_class``.
+    """
+    table = dict(classes)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if token is None or not token.reveal():
+            return _error(503, "margin API disabled: http.api_token is not set")
+        if not authorized(request, token):
+            logger.warning("margin API: refused a request from %s (bad token)", request.remote)
+            return _error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+        try:
+            changes = parse_body(await request.read(), table)
+        except FieldError as exc:
+            return _error(400, str(exc))
+        return await _publish(publish, changes)
+
+    return handle
+
+
+def margin_route(
+    token: Secret | None,
+    publish: MarginPublish,
+    *,
+    classes: Mapping[str, AssetClass],
+) -> web.RouteDef:
+    """Return ``POST /api/v1/margin-changes`` as a route for ``app.add_routes([...])``."""
+    return web.post(PATH, margin_changes_handler(token, publish, classes=classes))
