@@ -13,19 +13,23 @@ import logging
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from monitor import __version__, config
+import msgspec
+
+from monitor import __version__, config, evaluation, simulate
 from monitor.alerts.sinks import AlertSink, JsonlSink, TextSink
 from monitor.app import run_app
 from monitor.clock import SimClock
 from monitor.config import Settings
 from monitor.errors import ConfigError, InputError, MonitorError
 from monitor.io.jsonl import EventWriter
-from monitor.kafka_app import run_kafka
+from monitor.kafka_app import drain_to_end, published_ends, run_kafka
 from monitor.log import configure_logging
+from monitor.margin import cli as margin_cli
 from monitor.replay import FORMATS, Format, Progress, ReplaySource
 from monitor.sources import SOURCES
 from monitor.sources.manager import select_venues
@@ -70,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--symbol", help="venue symbol for kline files whose name lacks it")
     replay.add_argument("--events-out", type=Path, metavar="FILE", help="write the events fed")
     replay.add_argument("--quiet", action="store_true", help="no alert lines on stdout")
+    replay.add_argument(
+        "--publish-only",
+        action="store_true",
+        help="with --bus kafka: only publish to the input topics (for `liqmon aggregate`)",
+    )
 
     record = sub.add_parser(
         "record", parents=[common], help="record raw venue frames for replay and fixtures"
@@ -79,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--out", type=Path, required=True, metavar="FILE")
 
     sub.add_parser("check-config", parents=[common], help="validate and print the effective config")
+    margin_cli.add_parser(sub, common)
+    simulate.add_parser(sub, common)
+    evaluation.add_parser(sub, common)
     return parser
 
 
@@ -97,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": _run,
             "ingest": _role,
             "aggregate": _role,
+            "margin": margin_cli.run,
+            "simulate": simulate.run,
+            "evaluate": evaluation.run,
         }
         return commands[args.command](args, settings)
     except (ConfigError, InputError) as exc:
@@ -162,7 +177,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     async def daemon() -> None:
         stop = asyncio.Event()
         _install_signals(stop)
-        async with run_app(settings, venues=venues) as app:
+        async with run_app(settings, venues=venues, margin_inputs=True) as app:
             if venues:
                 logger.info(
                     "liqmon %s running: venues %s; HTTP on port %d",
@@ -241,8 +256,12 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
             ) from None
     started = time.monotonic()
     try:
-        if settings.bus.kind == "kafka":  # publish only: `liqmon aggregate` processes detect
+        if settings.bus.kind == "kafka" and args.publish_only:  # `liqmon aggregate` detects
             errors = asyncio.run(_publish_async(settings, source))
+        elif settings.bus.kind == "kafka":
+            errors = asyncio.run(
+                _replay_kafka_async(settings, source, sinks, serve=bool(args.metrics_addr))
+            )
         else:
             errors = asyncio.run(
                 _replay_async(settings, source, sinks, clock, serve=bool(args.metrics_addr))
@@ -288,6 +307,43 @@ async def _replay_async(
         reporter = asyncio.create_task(_progress(source.progress, sys.stderr))
         try:
             await app.pipeline_done.wait()
+        finally:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+    return app.source_errors
+
+
+async def _replay_kafka_async(
+    settings: Settings, source: ReplaySource, sinks: list[AlertSink], *, serve: bool
+) -> list[MonitorError]:
+    """Replay through Kafka and both aggregate stages in this process, to the end.
+
+    The run gets topics and groups of its own (prefix ``<topic_prefix>.replay-<id>``), so
+    it neither feeds nor reads the topics of running ``aggregate`` processes, and its alerts
+    are those of the memory replay.
+    """
+    run_id = uuid.uuid4().hex[:8]
+    kafka = msgspec.structs.replace(
+        settings.bus.kafka,
+        topic_prefix="%s.replay-%s" % (settings.bus.kafka.topic_prefix, run_id),
+        auto_offset_reset="earliest",
+    )
+    settings = msgspec.structs.replace(
+        settings, bus=msgspec.structs.replace(settings.bus, kafka=kafka)
+    )
+    async with run_kafka(
+        settings,
+        group="liqmon-replay-%s" % run_id,
+        sources=[source],
+        sinks=sinks,
+        live=False,
+        serve_http=serve,
+        log_alerts=False,
+    ) as app:
+        reporter = asyncio.create_task(_progress(source.progress, sys.stderr))
+        try:
+            await drain_to_end([app], await published_ends(app))
         finally:
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):

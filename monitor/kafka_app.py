@@ -25,10 +25,11 @@ from monitor.alerts.factory import build_sinks, start_sinks, stop_sinks
 from monitor.alerts.sinks import AlertSink, LogSink
 from monitor.app import AlertRouter, EventSource
 from monitor.bus.kafka import KafkaBus
+from monitor.bus.kafka_common import physical_topic
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings
 from monitor.errors import BusError, MonitorError
-from monitor.events import Alert, Event
+from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS, TOPIC_WINDOWS, Alert, Event
 from monitor.http import HttpServer, HttpState, Readiness, split_host_port
 from monitor.kafka_stages import BucketStage, CrossStage
 from monitor.metrics import Metrics, SourceMetrics
@@ -40,6 +41,7 @@ from monitor.sources.runner import RunnerPolicy
 log = logging.getLogger(__name__)
 
 _PUBLISH_CHUNK = 5_000
+_WATCH_S = 0.5  # refresh of the ingest gauges
 
 
 class IngestBuffer:
@@ -196,6 +198,7 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options, each with a
                 handle.tasks.append(tg.create_task(handle.cross.run(), name="cross-stage"))
             if ingest:
                 handle.tasks.append(tg.create_task(_drain(handle), name="ingest-publisher"))
+                handle.tasks.append(tg.create_task(_watch(handle), name="ingest-watch"))
             feeders = [
                 tg.create_task(_feed(src, handle), name="source-%d" % i)
                 for i, src in enumerate(feeders_src)
@@ -213,6 +216,71 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options, each with a
         await bus.close()
         if handle.http is not None:
             await handle.http.stop()
+
+
+async def _until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not predicate():  # noqa: ASYNC110  (state owned by the stage tasks)
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        msg = "kafka: %s did not happen within %.0f s" % (what, timeout_s)
+        raise BusError(msg) from None
+
+
+async def published_ends(handle: KafkaHandle) -> dict[tuple[str, int], int]:
+    """End of ingest (a replay): wait until the sources are done and every event is stored.
+
+    Returns the acknowledged end offset of every partition the handle's bus wrote to.
+
+    Raises:
+        BusError: the buffer did not drain or the producer did not flush in time.
+    """
+    k = handle.settings.bus.kafka
+    await handle.sources_done.wait()
+    handle.buffer.close()
+    await _until(lambda: not handle.buffer.depth(), k.close_timeout_ms / 1000 + 60, "ingest")
+    if not await handle.bus.flush(k.close_timeout_ms / 1000):
+        msg = "kafka: %d sends unacknowledged at the end of ingest" % handle.bus.depth()
+        raise BusError(msg)
+    return dict(handle.bus.end_offsets)
+
+
+async def drain_to_end(
+    handles: Sequence[KafkaHandle], ends: dict[tuple[str, int], int], timeout_s: float = 60.0
+) -> None:
+    """End of a replay over Kafka: process every record up to `ends`, then close every second.
+
+    Waits until the bucket stages of `handles` (one consumer group) consumed the input
+    partitions up to `ends`, flushes their open seconds, waits until the active cross stage
+    read every summary, and flushes it: the alerts are then those of the memory replay.
+
+    Raises:
+        BusError: a step did not finish within `timeout_s`.
+    """
+    kafka = handles[0].settings.bus.kafka
+    inputs = {physical_topic(kafka, t) for t in (TOPIC_LIQUIDATIONS, TOPIC_TICKS)}
+    targets = {tp: end for tp, end in ends.items() if tp[0] in inputs}
+    buckets = [h.bucket for h in handles if h.bucket is not None]
+
+    def consumed() -> bool:
+        done: dict[tuple[str, int], int] = {}
+        for bucket in buckets:
+            for tp, pos in bucket.positions.items():
+                done[tp] = max(done.get(tp, 0), pos)
+        return all(done.get(tp, 0) >= end for tp, end in targets.items())
+
+    await _until(consumed, timeout_s, "consuming the input topics")
+    await asyncio.sleep(0.5)  # the last batch's summaries and commits
+    for bucket in buckets:
+        await bucket.flush()
+    windows = physical_topic(kafka, TOPIC_WINDOWS)
+    end = max(h.bus.end_offsets.get((windows, 0), 0) for h in handles)
+    crosses = [h.cross for h in handles if h.cross is not None]
+    await _until(lambda: any(c.active for c in crosses), timeout_s, "a cross stage")
+    cross = next(c for c in crosses if c.active)
+    await _until(lambda: cross.position >= end, timeout_s, "reading the windows topic")
+    await cross.flush()
 
 
 def _active(handle: KafkaHandle) -> Callable[[], list[Alert]]:
@@ -249,6 +317,17 @@ async def _drain(handle: KafkaHandle) -> None:
         except BusError as exc:  # BusBackpressure too: the bus counted what it dropped
             log.warning("ingest: %s", exc)
         metrics.queue_depth.labels("kafka").set(buffer.depth() + bus.depth())
+
+
+async def _watch(handle: KafkaHandle) -> None:
+    """Refresh the ingest gauges (buffer depth, broker up) even while the publisher waits."""
+    gauge_up = handle.metrics.broker_up.labels("kafka")
+    depth = handle.metrics.queue_depth.labels("kafka")
+    while True:
+        state = handle.bus.broker_state()
+        gauge_up.set(0 if state == "down" else 1)
+        depth.set(handle.buffer.depth() + handle.bus.depth())
+        await asyncio.sleep(_WATCH_S)
 
 
 def _readiness(handle: KafkaHandle, runners: Sequence[VenueRunner]) -> Readiness:

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 NS: Final = 1_000_000_000
 CLOSE_LAG_NS: Final = 5 * NS  # live: idle seconds close this long after wall time (as run_app)
 _ENCODER: Final = msgspec.json.Encoder()
+_MAX_PAUSE_S: Final = 1.0
 _SUMMARY: Final = msgspec.json.Decoder(WindowSummary)
 _ALERT_KEY = tuple[str, str, int, int]
 
@@ -106,6 +107,9 @@ class BucketStage:
         self._idle_sent: set[TopicPartition] = set()
         self._grace_ns = settings.aggregate.grace_ms * 1_000_000
         self._budget_s = settings.aggregate.micro_batch_ms / 1000
+        self._tick_budget_s = settings.aggregate.tick_budget_ms / 1000
+        self.paused = False  # fetching paused: the last batch overran its budget
+        self.pauses = 0
 
     async def run(self) -> None:
         """Consume until the subscription stops; every batch ends with a commit."""
@@ -119,7 +123,34 @@ class BucketStage:
             self._take(records)
             await self._publish(self._close_all(), started)
             await self.sub.commit()
-            self._observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self._observe(elapsed)
+            self._keep_budget(elapsed)
+
+    def _keep_budget(self, elapsed_s: float) -> None:
+        """Over ``aggregate.tick_budget_ms``: pause fetching for the overrun (at most 1 s).
+
+        The loop then publishes, commits, heartbeats and serves HTTP before it takes more;
+        the backlog shows in ``liqmon_bus_consumer_lag_events``.
+        """
+        overrun_s = elapsed_s - self._tick_budget_s
+        if overrun_s <= 0 or self.paused:
+            return
+        retry_after_s = min(overrun_s, _MAX_PAUSE_S)
+        self.paused = True
+        self.pauses += 1
+        self.sub.pause()
+        log.debug(
+            "bucket stage: batch took %.3f s (budget %.3f s): partitions paused for %.3f s",
+            elapsed_s,
+            self._tick_budget_s,
+            retry_after_s,
+        )
+        asyncio.get_running_loop().call_later(retry_after_s, self._resume)
+
+    def _resume(self) -> None:
+        self.paused = False
+        self.sub.resume()
 
     def _take(self, records: dict[TopicPartition, list[Any]]) -> None:
         now_ns = time.time_ns()

@@ -192,6 +192,11 @@ class Metrics:
             "liqmon_bus_consumer_lag_events", "Events behind the end of the input topics.",
             ["bus"], registry=r,
         )  # fmt: skip
+        self.broker_up = Gauge(
+            "liqmon_bus_broker_up",
+            "1 while the bus's brokers acknowledge (or nothing is pending), 0 during an outage.",
+            ["bus"], registry=r,
+        )  # fmt: skip
         self._init_children()
 
     def _init_children(self) -> None:
@@ -209,6 +214,7 @@ class Metrics:
         for bus in BUSES:
             self.queue_depth.labels(bus)
             self.consumer_lag.labels(bus)
+            self.broker_up.labels(bus).set(1)
             for outcome in ("ok", "error"):
                 self.bus_deliveries.labels(bus, outcome)
         for sink in SINKS:

@@ -33,6 +33,8 @@ class AggregateSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
     grace_ms: NonNeg = 2_000  # events older than watermark are late and dropped
     windows_s: tuple[Pos, ...] = (10, 60, 300, 900, 3600)
     idle_eval_s: Pos = 10  # evaluation step while alerts are open and no data arrives
+    # Kafka stage 1: a micro-batch that takes longer pauses its partitions for the overrun
+    tick_budget_ms: Pos = 1_000
 
 
 class BurstSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):

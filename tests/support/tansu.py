@@ -10,6 +10,7 @@ Memory storage keeps nothing after the process ends, so every broker starts empt
 
 from __future__ import annotations
 
+import signal
 import socket
 import struct
 import subprocess
@@ -108,10 +109,21 @@ class TansuBroker:
         self.stop()
         raise BrokerStartError("tansu did not answer on %s in %.0f s" % (self.bootstrap, 10.0))
 
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): connections stay open, nothing is answered."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Unfreeze a paused broker (SIGCONT); it answers what queued up meanwhile."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Terminate the broker (kill after 5 s) and close its log; safe to call twice."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a paused broker cannot act on SIGTERM
             proc.terminate()
             try:
                 proc.wait(timeout=5)
