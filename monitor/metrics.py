@@ -247,16 +247,6 @@ class Metrics:
         """Return `scope` if it is in the closed set, else ``other``."""
         return scope if scope in self._scope_set else OTHER
 
-    def observe_liquidations(self, events: Iterable[Liquidation]) -> None:
-        """Count accepted liquidations and their notional (summed per label, then added)."""
-        counts: dict[tuple[str, Side], list[float]] = {}
-        for e in events:
-            acc = counts.setdefault((e.exchange, e.position_side), [0.0, 0.0])
-            acc[0] += 1
-            acc[1] += e.notional_usd
-        for (exchange, side), (n, usd) in counts.items():
-            self.add_liquidations(exchange, side, n, usd)
-
     def add_liquidations(self, exchange: str, side: Side, count: float, usd: float) -> None:
         """Add `count` liquidations worth `usd` for one venue and side (unknown venue: other)."""
         known = (exchange, side) in self._liq_children
@@ -341,34 +331,31 @@ class SourceMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
-        self.up = Gauge(
-            "liqmon_source_up", "1 while every connection of the stream is open and subscribed.",
-            ["exchange", "stream"], registry=r,
-        )  # fmt: skip
-        self.connections = Gauge(
-            "liqmon_ws_connections", "Open WebSocket connections.", ["exchange", "stream"],
-            registry=r,
-        )  # fmt: skip
-        self.subscriptions = Gauge(
-            "liqmon_ws_subscriptions", "Topics subscribed on open connections.",
-            ["exchange", "stream"], registry=r,
-        )  # fmt: skip
-        self.messages = Counter(
-            "liqmon_ws_messages_received", "WebSocket frames read.", ["exchange", "stream"],
-            registry=r,
-        )  # fmt: skip
-        self.last_message = Gauge(
-            "liqmon_ws_last_message_timestamp_seconds", "Wall time of the last frame read.",
-            ["exchange", "stream"], registry=r,
-        )  # fmt: skip
+
+        def gauge(name: str, doc: str) -> Gauge:
+            return Gauge(name, doc, ["exchange", "stream"], registry=r)
+
+        def counter(name: str, doc: str) -> Counter:
+            return Counter(name, doc, ["exchange", "stream"], registry=r)
+
+        self.up = gauge(
+            "liqmon_source_up", "1 while every connection of the stream is open and subscribed."
+        )
+        self.connections = gauge("liqmon_ws_connections", "Open WebSocket connections.")
+        self.subscriptions = gauge(
+            "liqmon_ws_subscriptions", "Topics subscribed on open connections."
+        )
+        self.messages = counter("liqmon_ws_messages_received", "WebSocket frames read.")
+        self.last_message = gauge(
+            "liqmon_ws_last_message_timestamp_seconds", "Wall time of the last frame read."
+        )
         self.reconnects = Counter(
             "liqmon_ws_reconnects", "Connection ends and failed connects, by reason.",
             ["exchange", "stream", "reason"], registry=r,
         )  # fmt: skip
-        self.parse_errors = Counter(
-            "liqmon_parse_errors", "Frames that could not be parsed (skipped).",
-            ["exchange", "stream"], registry=r,
-        )  # fmt: skip
+        self.parse_errors = counter(
+            "liqmon_parse_errors", "Frames that could not be parsed (skipped)."
+        )
         self.lag = Histogram(
             "liqmon_event_lag_seconds", "Receive time minus venue event time.", ["exchange"],
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),

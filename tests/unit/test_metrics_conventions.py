@@ -231,13 +231,13 @@ def test_build_info_is_one(metrics, registry):
     assert set(samples[0].labels) == {"version", "python"}
 
 
-def test_observe_liquidations_moves_count_and_notional(metrics, registry):
+def test_add_liquidations_moves_count_and_notional(metrics, registry):
     # Arrange
     events = [liq("binance_usdm", "long", 1_000.0), liq("binance_usdm", "long", 2_500.5)]
 
     # Act
-    metrics.observe_liquidations(events)
-    metrics.observe_liquidations([liq("binance_usdm", "short", 10.0)])
+    observe(metrics, events)
+    observe(metrics, [liq("binance_usdm", "short", 10.0)])
 
     # Assert
     long_labels = {"exchange": "binance_usdm", "position_side": "long"}
@@ -251,7 +251,7 @@ def test_observe_liquidations_moves_count_and_notional(metrics, registry):
 
 def test_unknown_exchange_is_counted_as_other(metrics, registry):
     # Act
-    metrics.observe_liquidations([liq("some_new_dex", "short", 42.0)])
+    observe(metrics, [liq("some_new_dex", "short", 42.0)])
 
     # Assert
     other = {"exchange": "other", "position_side": "short"}
@@ -303,3 +303,8 @@ def test_scope_values_are_a_closed_set(metrics):
         "market",
         "other",
     )
+
+
+def observe(metrics, events):
+    for e in events:
+        metrics.add_liquidations(e.exchange, e.position_side, 1, e.notional_usd)
