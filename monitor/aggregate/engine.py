@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from monitor.aggregate import buckets
+from monitor.aggregate import buckets, overlays
 from monitor.aggregate.baseline import EwmaBaseline
 from monitor.aggregate.detectors import BurstCandidates, Signal, detect_bursts, detect_crash
 from monitor.aggregate.prices import PriceWindows
@@ -32,7 +32,14 @@ from monitor.aggregate.scopes import LEVEL_CODE, MARKET, Level, ScopeIndex, grow
 from monitor.aggregate.windows import LONG_USD, SHORT_USD, LiquidationWindows
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
-from monitor.events import Alert, AssetClass, Event, Liquidation, MarginChange, Tick
+from monitor.events import (
+    Alert,
+    AssetClass,
+    Event,
+    Liquidation,
+    MarginChange,
+    Tick,
+)
 from monitor.metrics import Metrics
 
 NS: Final = 1_000_000_000
@@ -57,6 +64,7 @@ class Engine:
         self.prices = PriceWindows(det.crash.windows_s, det.crash.baseline_half_life_min)
         self.book = AlertBook(det.lifecycle)
         self.margin_changes: list[MarginChange] = []
+        self.spread = overlays.Spread()  # which scopes entered a cascade, and when
         self._inst_info: dict[str, tuple[str, AssetClass]] = {}
         self._floors: npt.NDArray[np.float64] = np.zeros(0)
         self._minute_acc: npt.NDArray[np.float64] = np.zeros(0)
@@ -84,12 +92,15 @@ class Engine:
         liqs = [e for e in on_time if type(e) is Liquidation]
         ticks = [e for e in on_time if type(e) is Tick]
         for tick in ticks:
+            self.spread.class_of[tick.asset] = tick.asset_class
             self._inst_info["%s:%s" % (tick.exchange, tick.symbol)] = (
                 tick.asset,
                 tick.asset_class,
             )
         if liqs:
             frame = buckets.liquidation_frame(liqs)
+            for asset, cls in frame.select("asset", "class").unique().iter_rows():
+                self.spread.class_of[asset] = cls
             if self.metrics is not None:
                 for exchange, is_long, n, usd in buckets.totals_by_exchange(frame):
                     self.metrics.add_liquidations(exchange, "long" if is_long else "short", n, usd)
@@ -222,8 +233,12 @@ class Engine:
             asset, asset_class = self._inst_info[key]
             state = self.prices.get(key, asset, asset_class)
             state.update(second, high, last, frozen=asset in open_scopes)
-        signals = self._bursts() + self._crashes(second, insts)
-        return self.book.update((second + 1) * NS, signals)
+        ts_ns = (second + 1) * NS
+        det = self.settings.detect
+        derived = self.spread.signals(ts_ns, self.margin_changes, det.margin_hike, det.contagion)
+        alerts = self.book.update(ts_ns, self._bursts() + self._crashes(second, insts) + derived)
+        self.spread.track(alerts, ts_ns, det.margin_hike)
+        return alerts
 
     def _roll_minutes(self, second: int) -> None:
         minute = second // 60

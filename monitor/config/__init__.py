@@ -33,11 +33,13 @@ from monitor.config.sections import (
     AggregateSettings,
     AssetSettings,
     BurstSettings,
+    ContagionSettings,
     CrashSettings,
     DetectSettings,
     HttpSettings,
     LifecycleSettings,
     LogSettings,
+    MarginHikeSettings,
 )
 from monitor.config.sources import SourcesSettings
 from monitor.errors import ConfigError
@@ -227,9 +229,33 @@ def dump_yaml(settings: Settings) -> str:
 
 
 __all__ = [
-    "ENV_PREFIX", "AggregateSettings", "AlertSinksSettings", "AssetSettings", "BurstSettings",
-    "BusSettings", "CrashSettings", "DetectSettings", "DiscordSinkSettings", "HostPort",
-    "HttpSettings", "KafkaPartitions", "KafkaSettings", "LifecycleSettings", "LogSettings",
-    "NonNeg", "Pos", "PosFloat", "Ratio", "Settings", "SlackSinkSettings", "SourcesSettings",
-    "TelegramSinkSettings", "WebhookSinkSettings", "dump_yaml", "load", "to_builtins",
-]  # fmt: skip
+    "ENV_PREFIX",
+    "AggregateSettings",
+    "AlertSinksSettings",
+    "AssetSettings",
+    "BurstSettings",
+    "BusSettings",
+    "ContagionSettings",
+    "CrashSettings",
+    "DetectSettings",
+    "DiscordSinkSettings",
+    "HostPort",
+    "HttpSettings",
+    "KafkaPartitions",
+    "KafkaSettings",
+    "LifecycleSettings",
+    "LogSettings",
+    "MarginHikeSettings",
+    "NonNeg",
+    "Pos",
+    "PosFloat",
+    "Ratio",
+    "Settings",
+    "SlackSinkSettings",
+    "SourcesSettings",
+    "TelegramSinkSettings",
+    "WebhookSinkSettings",
+    "dump_yaml",
+    "load",
+    "to_builtins",
+]

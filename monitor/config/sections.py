@@ -86,12 +86,34 @@ class LifecycleSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
     cooldown_s: NonNeg = 3600  # hot again within this after resolved: next wave
 
 
+class MarginHikeSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Margin-hike cascade overlay (DETECTION.md §4).
+
+    A tightening D ≥ ``min_tightening`` arms its asset from the notice until the effective
+    time + ``horizon_h``. The alert fires when the armed asset (or its class) is in a
+    cascade and cascades have reached another asset class within ``spread_h`` of it.
+    """
+
+    min_tightening: Ratio = 0.10
+    horizon_h: PosFloat = 48.0
+    spread_h: PosFloat = 24.0
+
+
+class ContagionSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Cross-asset contagion: cascades firing in at least ``min_classes`` asset classes."""
+
+    min_classes: Pos = 2
+    critical_classes: Pos = 3
+
+
 class DetectSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Detector thresholds (documented defaults; see README)."""
 
     burst: BurstSettings = msgspec.field(default_factory=BurstSettings)
     crash: CrashSettings = msgspec.field(default_factory=CrashSettings)
     lifecycle: LifecycleSettings = msgspec.field(default_factory=LifecycleSettings)
+    margin_hike: MarginHikeSettings = msgspec.field(default_factory=MarginHikeSettings)
+    contagion: ContagionSettings = msgspec.field(default_factory=ContagionSettings)
 
 
 class AssetSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
