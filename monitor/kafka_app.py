@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,11 @@ from monitor.sources.runner import RunnerPolicy
 
 log = logging.getLogger(__name__)
 
-_PUBLISH_CHUNK = 5_000
+_PUBLISH_CHUNK = 50_000
+# The publisher takes from the buffer at most this often (or linger_ms if longer): each take
+# becomes one batch per partition, and every batch costs the broker and the consumers
+# (measured on Tansu: 5 ms cycles, ~18 events/batch, fail at 10k/s; 20 ms hold 40k/s).
+_PUBLISH_EVERY_S = 0.020
 _WATCH_S = 0.5  # refresh of the ingest gauges
 
 
@@ -306,16 +311,30 @@ async def _close_when_done(handle: KafkaHandle, feeders: list[asyncio.Task[None]
 
 
 async def _drain(handle: KafkaHandle) -> None:
-    """The ingest publisher: buffer → Kafka; waits on the producer, never on the sources."""
+    """The ingest publisher: buffer → Kafka; waits on the producer, never on the sources.
+
+    One cycle: take what the buffer holds, publish it (one batch per partition), wait until
+    the broker acknowledged it (aiokafka has one produce request in flight per broker, so
+    taking more meanwhile would only queue smaller batches behind it), and until at least
+    ``_PUBLISH_EVERY_S`` passed since the take. Sources never wait: the buffer takes or
+    drops.
+    """
     buffer, bus, metrics = handle.buffer, handle.bus, handle.metrics
+    settle_s = handle.settings.bus.kafka.request_timeout_ms / 1000
+    cycle_s = max(handle.settings.bus.kafka.linger_ms / 1000, _PUBLISH_EVERY_S)
     while True:
         events = await buffer.take(_PUBLISH_CHUNK)
+        started = time.monotonic()
         if not events:
             return
         try:
             await bus.publish(events, timeout_s=None)
         except BusError as exc:  # BusBackpressure too: the bus counted what it dropped
             log.warning("ingest: %s", exc)
+        await bus.settle(settle_s)  # the next batches form while this request is out
+        wait_s = cycle_s - (time.monotonic() - started)
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
         metrics.queue_depth.labels("kafka").set(buffer.depth() + bus.depth())
 
 

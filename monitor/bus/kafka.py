@@ -1,8 +1,12 @@
 """Kafka bus (DESIGN §2, §6; STYLE §E): aiokafka producer plus one consumer per subscription.
 
-`KafkaBus.publish` never awaits a delivery: ``await producer.send()`` only appends to the
-producer's batch and returns a future, whose done-callback counts the outcome through
-``on_delivery("ok"|"error", 1)``. At most ``max_in_flight`` sends may be unacknowledged;
+`KafkaBus.publish` never awaits a delivery: it encodes the events into one closed batch per
+partition (``create_batch``/``send_batch``, ~1 µs per record against ~10 µs for ``send()``;
+partition by the key as ``send()`` would) and hands them to the producer; each batch's
+future counts the outcome through ``on_delivery("ok"|"error", n)``. `KafkaBus.settle` lets
+the ingest publisher wait for the last publish's acknowledgement before taking more.
+
+At most ``max_in_flight`` events may be unacknowledged;
 past that, publish waits up to its timeout and then drops, reported as
 ``on_drop("queue_full", n)`` exactly like the memory bus. A producer buffer that stays full
 for ``request_timeout_ms`` (aiokafka's ``KafkaTimeoutError``) raises `BusBackpressure`.
@@ -23,12 +27,14 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner
 
 from monitor.bus.base import DropCallback
 from monitor.bus.kafka_common import (
@@ -53,6 +59,8 @@ _TOPIC_EXISTS = TopicAlreadyExistsError.errno
 _ERROR_LOG_EVERY_S = 10.0
 _BACKPRESSURE_RETRY_S = 1.0
 _STALL_S = 5.0  # sends pending and none acknowledged for this long: the broker is down
+_KEY_CACHE_MAX = 100_000  # keys per topic whose partition is cached
+_PARTITIONER = DefaultPartitioner()  # send()'s default: murmur2 of the key, as the Java client
 
 
 def _ignore(reason: str, count: int) -> None:
@@ -92,6 +100,8 @@ class KafkaBus:
         self._closed = False
         self._last_error_log = 0.0
         self.end_offsets: dict[tuple[str, int], int] = {}  # acknowledged end per partition
+        self._partitions: dict[str, tuple[list[int], dict[bytes, int]]] = {}
+        self._last: list[asyncio.Future[Any]] = []  # batch futures of the last publish
         self.last_ok_s = 0.0  # monotonic time of the last acknowledged send
         self.last_error_s = 0.0  # monotonic time of the last failed send
 
@@ -177,33 +187,104 @@ class KafkaBus:
                 "closed" if self._closed else "not started"
             )
             raise BusError(msg)
-        done = 0
-        topics = self._topics
-        on_done = self._on_done
+        self._last = []
+        done = 0  # events handed to a batch (built), in order
+        accepted = 0  # events in batches the producer took
         try:
             async with asyncio.timeout(timeout_s):
-                for event in events:
+                while done < len(events):
                     while self._in_flight >= self._max_in_flight:
                         self._room.clear()
                         await self._room.wait()
-                    future = await producer.send(
-                        topics[type(event)], encode(event), key=key_of(event).encode()
-                    )
-                    self._in_flight += 1
-                    future.add_done_callback(on_done)
-                    done += 1
+                    stop = min(done + self._max_in_flight - self._in_flight, len(events))
+                    batches = await self._build(producer, events[done:stop])
+                    done = stop
+                    for (topic, part), builder in batches:
+                        count = builder.record_count()
+                        future = await producer.send_batch(builder, topic, partition=part)
+                        accepted += count
+                        self._in_flight += count
+                        future.add_done_callback(partial(self._on_batch_done, count))
+                        self._last.append(future)
         except TimeoutError:
             pass  # out of time: the rest is dropped below
         except KafkaTimeoutError:
-            self._report_drop(len(events) - done)
-            msg = "kafka: producer buffer full: %d of %d events sent" % (done, len(events))
+            self._report_drop(len(events) - accepted)
+            msg = "kafka: producer buffer full: %d of %d events sent" % (accepted, len(events))
             raise BusBackpressure(msg, _BACKPRESSURE_RETRY_S) from None
+        except BusError:
+            self._report_drop(len(events) - accepted)
+            raise
         except KafkaError as exc:
-            self._report_drop(len(events) - done)
-            msg = "kafka: send failed after %d of %d events: %r" % (done, len(events), exc)
+            self._report_drop(len(events) - accepted)
+            msg = "kafka: send failed after %d of %d events: %r" % (accepted, len(events), exc)
             raise BusError(msg) from None
-        self._report_drop(len(events) - done)
-        return done
+        self._report_drop(len(events) - accepted)
+        return accepted
+
+    async def _build(
+        self, producer: AIOKafkaProducer, events: Sequence[Event]
+    ) -> list[tuple[tuple[str, int], Any]]:
+        """Encode `events` into closed batches, one per partition (more when one fills).
+
+        A batch costs ~1 µs per record where ``send()`` costs ~10 µs, and one done-callback
+        per batch instead of one per event. The partition is the one ``send()`` would pick
+        (murmur2 of the key, DESIGN §2), cached per key. Returned in send order: the first
+        batch of every partition, then the overflow: a partition's second batch waits in
+        ``send_batch`` until its first is drained, which must not hold up the others.
+        """
+        chains: dict[tuple[str, int], list[Any]] = {}
+        topics = self._topics
+        cache: dict[str, tuple[list[int], dict[bytes, int]]] = {}
+        for event in events:
+            topic = topics[type(event)]
+            key = key_of(event).encode()
+            known = cache.get(topic)
+            if known is None:
+                known = cache[topic] = await self._partitions_of(producer, topic)
+            all_partitions, by_key = known
+            part = by_key.get(key)
+            if part is None:
+                part = by_key[key] = _PARTITIONER(key, all_partitions, all_partitions)
+            chain = chains.get((topic, part))
+            if chain is None:
+                chain = chains[(topic, part)] = [producer.create_batch()]
+            value = encode(event)
+            if chain[-1].append(timestamp=None, key=key, value=value) is None:
+                chain.append(producer.create_batch())  # full: the partition's next batch
+                if chain[-1].append(timestamp=None, key=key, value=value) is None:
+                    msg = "kafka: a %d-byte event exceeds max_batch_bytes" % len(value)
+                    raise BusError(msg)
+        out: list[tuple[tuple[str, int], Any]] = []
+        for i in range(max(map(len, chains.values()), default=0)):
+            for tp, chain in chains.items():
+                if i < len(chain):
+                    chain[i].close()  # nothing else goes in; drained without lingering
+                    out.append((tp, chain[i]))
+        return out
+
+    async def _partitions_of(
+        self, producer: AIOKafkaProducer, topic: str
+    ) -> tuple[list[int], dict[bytes, int]]:
+        """Return the topic's partitions and its key → partition cache (reset on a change)."""
+        all_partitions = sorted(await producer.partitions_for(topic))
+        known = self._partitions.get(topic)
+        if known is None or known[0] != all_partitions or len(known[1]) > _KEY_CACHE_MAX:
+            known = self._partitions[topic] = (all_partitions, {})
+        return known
+
+    async def settle(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` until the last publish's batches are acknowledged or failed.
+
+        The ingest publisher calls this between publishes: aiokafka has one produce request
+        in flight per broker, so events taken while it is out would only queue behind it in
+        smaller batches; taken after it, they go in the next request as one batch per
+        partition. Returns True when nothing of the last publish is pending.
+        """
+        pending = [f for f in self._last if not f.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_s)
+        return all(f.done() for f in self._last)
 
     async def send_raw(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
         """Append one already-encoded record to DESIGN `topic`; return its delivery future.
@@ -247,8 +328,18 @@ class KafkaBus:
             self._on_drop("queue_full", count)
 
     def _on_done(self, future: asyncio.Future[Any]) -> None:
-        """Done-callback of every send future: count the outcome, free in-flight room."""
-        self._in_flight -= 1
+        """Done-callback of one record's future (`send_raw`)."""
+        self._on_batch_done(1, future, per_record=True)
+
+    def _on_batch_done(
+        self, count: int, future: asyncio.Future[Any], *, per_record: bool = False
+    ) -> None:
+        """Count the outcome of `count` records, free their in-flight room.
+
+        `future` is a batch's future (its result holds the base offset) or, with
+        `per_record`, one record's (its own offset).
+        """
+        self._in_flight -= count
         if self._in_flight < self._max_in_flight:
             self._room.set()
         if future.cancelled():
@@ -256,17 +347,18 @@ class KafkaBus:
         else:
             error = future.exception()
         if error is None:
-            self.delivered += 1
+            self.delivered += count
             self.last_ok_s = time.monotonic()
             meta = future.result()
             key = (meta.topic, meta.partition)
-            if meta.offset + 1 > self.end_offsets.get(key, 0):
-                self.end_offsets[key] = meta.offset + 1
-            self._on_delivery("ok", 1)
+            end = meta.offset + (1 if per_record else count)
+            if end > self.end_offsets.get(key, 0):
+                self.end_offsets[key] = end
+            self._on_delivery("ok", count)
             return
-        self.failed += 1
+        self.failed += count
         self.last_error_s = time.monotonic()
-        self._on_delivery("error", 1)
+        self._on_delivery("error", count)
         now = time.monotonic()
         if now - self._last_error_log >= _ERROR_LOG_EVERY_S:
             self._last_error_log = now
