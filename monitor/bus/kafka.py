@@ -32,35 +32,29 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from monitor.bus.base import DropCallback
+from monitor.bus.kafka_batches import PartitionBatcher
 from monitor.bus.kafka_common import (
-    ALL_TOPICS,
     client_options,
     compression_of,
-    partitions_of,
     physical_topic,
 )
 from monitor.bus.kafka_consumer import KafkaSubscription
-from monitor.codec import encode
+from monitor.bus.kafka_topics import ensure_topics
 from monitor.config import KafkaSettings
 from monitor.errors import BusBackpressure, BusError
-from monitor.events import TOPIC_OF_TYPE, Event, key_of
+from monitor.events import TOPIC_OF_TYPE, Event
 
 log = logging.getLogger(__name__)
 
 DeliveryCallback = Callable[[str, int], None]
 """Called as ``on_delivery(outcome, count)`` when sends complete; outcome ``ok`` or ``error``."""
 
-_TOPIC_EXISTS = TopicAlreadyExistsError.errno
 _ERROR_LOG_EVERY_S = 10.0
 _BACKPRESSURE_RETRY_S = 1.0
 _STALL_S = 5.0  # sends pending and none acknowledged for this long: the broker is down
-_KEY_CACHE_MAX = 100_000  # keys per topic whose partition is cached
-_PARTITIONER = DefaultPartitioner()  # send()'s default: murmur2 of the key, as the Java client
 
 
 def _ignore(reason: str, count: int) -> None:
@@ -100,7 +94,7 @@ class KafkaBus:
         self._closed = False
         self._last_error_log = 0.0
         self.end_offsets: dict[tuple[str, int], int] = {}  # acknowledged end per partition
-        self._partitions: dict[str, tuple[list[int], dict[bytes, int]]] = {}
+        self._batcher = PartitionBatcher(self._topics)
         self._last: list[asyncio.Future[Any]] = []  # batch futures of the last publish
         self.last_ok_s = 0.0  # monotonic time of the last acknowledged send
         self.last_error_s = 0.0  # monotonic time of the last failed send
@@ -116,7 +110,7 @@ class KafkaBus:
             return
         compression = compression_of(self.settings)
         if self.settings.create_topics:
-            await self._ensure_topics()
+            await ensure_topics(self.settings)
         producer = AIOKafkaProducer(
             acks="all",
             enable_idempotence=self.settings.idempotent,
@@ -139,34 +133,6 @@ class KafkaBus:
             compression or "none",
             self.settings.idempotent,
         )
-
-    async def _ensure_topics(self) -> None:
-        s = self.settings
-        admin = AIOKafkaAdminClient(**client_options(s))
-        try:
-            async with asyncio.timeout(s.request_timeout_ms / 1000):
-                await admin.start()
-                existing = set(await admin.list_topics())
-                wanted = [
-                    NewTopic(
-                        physical_topic(s, t),
-                        partitions_of(s, t),
-                        s.replication_factor,
-                        topic_configs={"retention.ms": str(s.retention_ms)},
-                    )
-                    for t in ALL_TOPICS
-                    if physical_topic(s, t) not in existing
-                ]
-                if wanted:
-                    response = await admin.create_topics(wanted)
-                    _check_created(response.topic_errors)
-        except TopicAlreadyExistsError:
-            pass  # created by a peer between list and create
-        except (KafkaError, TimeoutError) as exc:
-            msg = "kafka: cannot create topics on %s: %r" % (s.bootstrap_servers, exc)
-            raise BusError(msg) from None
-        finally:
-            await admin.close()
 
     async def publish(self, events: Sequence[Event], *, timeout_s: float | None) -> int:
         """Hand `events` to the producer in order; return how many were accepted.
@@ -197,7 +163,7 @@ class KafkaBus:
                         self._room.clear()
                         await self._room.wait()
                     stop = min(done + self._max_in_flight - self._in_flight, len(events))
-                    batches = await self._build(producer, events[done:stop])
+                    batches = await self._batcher.build(producer, events[done:stop])
                     done = stop
                     for (topic, part), builder in batches:
                         count = builder.record_count()
@@ -221,57 +187,6 @@ class KafkaBus:
             raise BusError(msg) from None
         self._report_drop(len(events) - accepted)
         return accepted
-
-    async def _build(
-        self, producer: AIOKafkaProducer, events: Sequence[Event]
-    ) -> list[tuple[tuple[str, int], Any]]:
-        """Encode `events` into closed batches, one per partition (more when one fills).
-
-        A batch costs ~1 µs per record where ``send()`` costs ~10 µs, and one done-callback
-        per batch instead of one per event. The partition is the one ``send()`` would pick
-        (murmur2 of the key, DESIGN §2), cached per key. Returned in send order: the first
-        batch of every partition, then the overflow: a partition's second batch waits in
-        ``send_batch`` until its first is drained, which must not hold up the others.
-        """
-        chains: dict[tuple[str, int], list[Any]] = {}
-        topics = self._topics
-        cache: dict[str, tuple[list[int], dict[bytes, int]]] = {}
-        for event in events:
-            topic = topics[type(event)]
-            key = key_of(event).encode()
-            known = cache.get(topic)
-            if known is None:
-                known = cache[topic] = await self._partitions_of(producer, topic)
-            all_partitions, by_key = known
-            part = by_key.get(key)
-            if part is None:
-                part = by_key[key] = _PARTITIONER(key, all_partitions, all_partitions)
-            chain = chains.get((topic, part))
-            if chain is None:
-                chain = chains[(topic, part)] = [producer.create_batch()]
-            value = encode(event)
-            if chain[-1].append(timestamp=None, key=key, value=value) is None:
-                chain.append(producer.create_batch())  # full: the partition's next batch
-                if chain[-1].append(timestamp=None, key=key, value=value) is None:
-                    msg = "kafka: a %d-byte event exceeds max_batch_bytes" % len(value)
-                    raise BusError(msg)
-        out: list[tuple[tuple[str, int], Any]] = []
-        for i in range(max(map(len, chains.values()), default=0)):
-            for tp, chain in chains.items():
-                if i < len(chain):
-                    chain[i].close()  # nothing else goes in; drained without lingering
-                    out.append((tp, chain[i]))
-        return out
-
-    async def _partitions_of(
-        self, producer: AIOKafkaProducer, topic: str
-    ) -> tuple[list[int], dict[bytes, int]]:
-        """Return the topic's partitions and its key → partition cache (reset on a change)."""
-        all_partitions = sorted(await producer.partitions_for(topic))
-        known = self._partitions.get(topic)
-        if known is None or known[0] != all_partitions or len(known[1]) > _KEY_CACHE_MAX:
-            known = self._partitions[topic] = (all_partitions, {})
-        return known
 
     async def settle(self, timeout_s: float) -> bool:
         """Wait up to `timeout_s` until the last publish's batches are acknowledged or failed.
@@ -447,12 +362,3 @@ class KafkaBus:
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if self._producer is not None and not self._closed:
             _warn("unclosed KafkaBus", ResourceWarning, source=self)
-
-
-def _check_created(topic_errors: Sequence[Sequence[object]]) -> None:
-    """Raise BusError for a CreateTopics error other than "already exists"."""
-    for topic, code, *rest in topic_errors:
-        if code not in (0, _TOPIC_EXISTS):
-            reason = rest[0] if rest else ""
-            msg = "kafka: cannot create topic %s: error %s %s" % (topic, code, reason)
-            raise BusError(msg)
