@@ -280,7 +280,12 @@ class KafkaBus:
             log.warning("kafka: delivery failed (%d failures so far): %r", self.failed, error)
 
     def subscribe(
-        self, topics: Sequence[str], name: str, *, rewind_on_assign_ns: int | None = None
+        self,
+        topics: Sequence[str],
+        name: str,
+        *,
+        rewind_on_assign_ns: int | None = None,
+        fetch_max_wait_ms: int | None = None,
     ) -> KafkaSubscription:
         """Return a member of consumer group `name` reading the DESIGN topics `topics`.
 
@@ -289,6 +294,9 @@ class KafkaBus:
             name: the consumer group id; members with the same name split the partitions.
             rewind_on_assign_ns: when set, partitions newly assigned to this member are
                 re-read from that long ago (nanoseconds), to rebuild windows.
+            fetch_max_wait_ms: how long the broker may hold a fetch when there is nothing
+                to read (default ``bus.kafka.fetch_max_wait_ms``); longer for low-volume
+                topics, where each empty fetch costs the broker and the client.
         """
         sub = KafkaSubscription(
             [physical_topic(self.settings, t) for t in topics],
@@ -297,6 +305,7 @@ class KafkaBus:
             client_options(self.settings),
             self._on_drop,
             rewind_on_assign_ns,
+            fetch_max_wait_ms,
         )
         self._subs.append(sub)
         return sub

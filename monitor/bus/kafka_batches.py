@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from monitor.codec import encode
 from monitor.errors import BusError
 from monitor.events import Event, key_of
 
 _KEY_CACHE_MAX = 100_000  # keys per topic whose partition is cached
+_ENCODER = msgspec.json.Encoder()  # as `monitor.codec.encode`, without the call around it
 _PARTITIONER = DefaultPartitioner()  # send()'s default: murmur2 of the key, as the Java client
 
 
@@ -35,21 +36,16 @@ class PartitionBatcher:
         ``send_batch`` until its first is drained, which must not hold up the others.
         """
         chains: dict[tuple[str, int], list[Any]] = {}
-        topics = self._topics
-        cache: dict[str, tuple[list[int], dict[bytes, int]]] = {}
+        # (event type, key) → the partition's batch chain and the key's bytes: one dict
+        # lookup per event once a key was seen in this call (~1 µs less per event).
+        routes: dict[tuple[type, str], tuple[list[Any], bytes]] = {}
+        encode = _ENCODER.encode
         for event in events:
-            topic = topics[type(event)]
-            key = key_of(event).encode()
-            known = cache.get(topic)
-            if known is None:
-                known = cache[topic] = await self._partitions_of(producer, topic)
-            all_partitions, by_key = known
-            part = by_key.get(key)
-            if part is None:
-                part = by_key[key] = _PARTITIONER(key, all_partitions, all_partitions)
-            chain = chains.get((topic, part))
-            if chain is None:
-                chain = chains[(topic, part)] = [producer.create_batch()]
+            route_key = (type(event), key_of(event))
+            route = routes.get(route_key)
+            if route is None:
+                route = routes[route_key] = await self._route(producer, event, chains)
+            chain, key = route
             value = encode(event)
             if chain[-1].append(timestamp=None, key=key, value=value) is None:
                 chain.append(producer.create_batch())  # full: the partition's next batch
@@ -63,6 +59,21 @@ class PartitionBatcher:
                     chain[i].close()  # nothing else goes in; drained without lingering
                     out.append((tp, chain[i]))
         return out
+
+    async def _route(
+        self, producer: AIOKafkaProducer, event: Event, chains: dict[tuple[str, int], list[Any]]
+    ) -> tuple[list[Any], bytes]:
+        """Return the batch chain of `event`'s partition (made when new) and its key bytes."""
+        topic = self._topics[type(event)]
+        key = key_of(event).encode()
+        all_partitions, by_key = await self._partitions_of(producer, topic)
+        part = by_key.get(key)
+        if part is None:
+            part = by_key[key] = _PARTITIONER(key, all_partitions, all_partitions)
+        chain = chains.get((topic, part))
+        if chain is None:
+            chain = chains[(topic, part)] = [producer.create_batch()]
+        return chain, key
 
     async def _partitions_of(
         self, producer: AIOKafkaProducer, topic: str

@@ -256,6 +256,44 @@ async def test_a_new_member_resumes_after_the_committed_offset(
     assert sorted(processed + rest, key=repr) == sorted(events, key=repr)
 
 
+async def test_an_unchanged_offset_is_committed_once(bus: KafkaBus) -> None:
+    # Arrange: every record read, its end marked; count the consumer's commit requests
+    events = [liq(i, SYMBOLS[i % len(SYMBOLS)]) for i in range(60)]
+    sub = bus.subscribe([TOPIC_LIQUIDATIONS], group())
+    ends: dict[TopicPartition, int] = {}
+    async with asyncio.timeout(20):
+        await bus.publish(events, timeout_s=5)
+        async for records in sub.records(1000, 50):
+            for tp, messages in records.items():
+                if messages:
+                    ends[tp] = messages[-1].offset + 1
+            if sum(ends.values()) >= len(events):
+                break
+        consumer = sub._consumer
+        real_commit = consumer.commit
+        sent: list[dict[TopicPartition, int]] = []
+
+        async def counting_commit(offsets: dict[TopicPartition, int]) -> None:
+            sent.append(dict(offsets))
+            await real_commit(offsets)
+
+        consumer.commit = counting_commit
+        # Act: commit, re-mark the same offsets and commit again, then move one back
+        for tp, end in ends.items():
+            sub.mark(tp, end)
+        await sub.commit()
+        for tp, end in ends.items():
+            sub.mark(tp, end)
+        await sub.commit()
+        moved = next(iter(ends))
+        sub.mark(moved, 0)
+        await sub.commit()
+        stored = {tp: await consumer.committed(tp) for tp in ends}
+    # Assert: the repeat sent nothing; a changed offset is sent and stored
+    assert sent == [ends, {moved: 0}]
+    assert stored == {**ends, moved: 0}
+
+
 async def drain(sub: KafkaSubscription) -> list[Event]:
     """Read until a 300 ms idle batch follows some data (or two idle batches)."""
     got: list[Event] = []
