@@ -10,7 +10,8 @@ from monitor.errors import InputError
 from monitor.events import Event
 
 _ENCODER: Final = msgspec.json.Encoder()
-_DECODER: Final[msgspec.json.Decoder[Event]] = msgspec.json.Decoder(Event)
+DECODER: Final[msgspec.json.Decoder[Event]] = msgspec.json.Decoder(Event)
+"""The shared decoder (`monitor.io.jsonl` decodes whole chunks of lines with it)."""
 
 
 def encode(event: Event) -> bytes:
@@ -26,6 +27,6 @@ def decode(data: bytes | str) -> Event:
             message says what is wrong (the caller adds where).
     """
     try:
-        return _DECODER.decode(data)
+        return DECODER.decode(data)
     except msgspec.DecodeError as exc:
         raise InputError(str(exc)) from None

@@ -21,12 +21,13 @@ from monitor.clock import SimClock
 from monitor.errors import InputError
 from monitor.events import AssetClass, Event, event_time_ns
 from monitor.io.files import open_read
-from monitor.io.jsonl import EventWriter, read_events
+from monitor.io.jsonl import EventWriter, read_event_batches, read_events
 from monitor.io.klines import read_klines
 
 Format = Literal["auto", "events", "raw", "binance-klines"]
 FORMATS: Final[tuple[str, ...]] = ("auto", "events", "raw", "binance-klines")
 PUBLISH_BATCH: Final = 4096
+FAST_BATCH: Final = 16_384  # --fast: bigger batches cost the engine less per event
 _PACED_BATCH_NS: Final = 100_000_000  # with --speed, publish at least every 100 ms of event time
 Publish = Callable[[Sequence[Event]], Awaitable[int]]
 
@@ -128,9 +129,25 @@ class ReplaySource:
             return streams[0]
         return heapq.merge(*streams, key=event_time_ns)
 
+    def batches(self) -> Iterator[list[Event]] | None:
+        """Return the events in lists as decoded, when no merge or pacing needs them one by one.
+
+        That is a single contract-events file replayed ``--fast``; otherwise None.
+        """
+        if self.speed is not None or len(self.paths) != 1:
+            return None
+        path = self.paths[0]
+        if (detect_format(path) if self.fmt == "auto" else self.fmt) != "events":
+            return None
+        return read_event_batches(path)
+
     async def run(self, publish: Publish) -> None:
         """Publish every event in batches; raises `InputError` on a bad record."""
         self.progress.started_monotonic = time.monotonic()
+        batches = self.batches()
+        if batches is not None:
+            await self._run_batches(publish, batches)
+            return
         first_ts: int | None = None
         batch: list[Event] = []
         try:
@@ -150,6 +167,22 @@ class ReplaySource:
         if batch:
             await self._pace(batch, first_ts)
             await self._publish(publish, batch)
+
+    async def _run_batches(self, publish: Publish, batches: Iterator[list[Event]]) -> None:
+        """Publish decoded lists, joined up to `FAST_BATCH` events, as fast as taken."""
+        pending: list[Event] = []
+        try:
+            for decoded in batches:
+                pending += decoded
+                if len(pending) >= FAST_BATCH:
+                    await self._publish(publish, pending)
+                    pending = []
+        except InputError:  # a bad record ends the replay; what came before it is still fed
+            if pending:
+                await self._publish(publish, pending)
+            raise
+        if pending:
+            await self._publish(publish, pending)
 
     async def _publish(self, publish: Publish, batch: list[Event]) -> None:
         if self.events_out is not None:

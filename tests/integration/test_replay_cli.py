@@ -97,6 +97,20 @@ def test_malformed_line_exits_2_naming_the_line_and_keeps_earlier_events(
     assert "replayed 6 events" in err  # the six good lines before it went through
 
 
+def test_malformed_line_deep_in_a_big_file_keeps_every_earlier_event(tmp_path, capsys, burst_file):
+    # 20,000 good lines (several read chunks, more than one publish batch), then a bad one
+    lines = burst_file.read_text().splitlines()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([*lines[:20_000], '{"type": "tick", "price": 1}', *lines[20_000:]]))
+
+    code = main(["replay", str(bad), "--fast", "--quiet"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"liqmon: {bad}:20001: " in err
+    assert "replayed 20000 events" in err
+
+
 def test_kline_with_bad_row_names_file_and_line(tmp_path, capsys):
     path = tmp_path / "NEARUSDT-1m-2025-11.csv"
     rows = [*NEAR.read_text().splitlines()[:5], "1763683200000,abc,1,1,1,0,0,0,0,0,0,0"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gzip
 
+import msgspec
 import pytest
 import zstandard
 
 from monitor.codec import encode
 from monitor.errors import InputError
 from monitor.events import Alert, Liquidation, Tick
-from monitor.io.jsonl import EventWriter, read_events
+from monitor.io.jsonl import EventWriter, read_event_batches, read_events
 
 EVENTS = [
     Liquidation(
@@ -205,3 +206,92 @@ def test_missing_file_raises_input_error_naming_the_path(tmp_path):
 
     # Assert
     assert str(excinfo.value).startswith(f"{path}: cannot open: ")
+
+
+def collect(batches, into):
+    for batch in batches:
+        into.extend(batch)
+
+
+def many_events(n):
+    return [msgspec.structs.replace(EVENTS[0], event_id="e%d" % i, ts_event_ns=i) for i in range(n)]
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "events.jsonl.gz", "events.jsonl.zst"])
+def test_small_chunks_cut_at_line_ends_give_every_event_once_in_order(tmp_path, name):
+    # Arrange: ~330-byte lines read 1,000 bytes at a time, so most chunks end mid-line
+    path = tmp_path / name
+    events = many_events(50)
+    with EventWriter(path) as writer:
+        writer.write_all(events)
+
+    # Act
+    batches = list(read_event_batches(path, chunk_bytes=1000))
+
+    # Assert
+    assert len(batches) > 10
+    assert [e for batch in batches for e in batch] == events
+
+
+def test_a_line_longer_than_the_chunk_is_read_whole(tmp_path):
+    # Arrange
+    path = tmp_path / "events.jsonl"
+    long_alert = msgspec.structs.replace(EVENTS[2], summary="x" * 5000)
+    path.write_bytes(b"".join(encode(e) + b"\n" for e in [EVENTS[0], long_alert, EVENTS[1]]))
+
+    # Act
+    read = [e for batch in read_event_batches(path, chunk_bytes=512) for e in batch]
+
+    # Assert
+    assert read == [EVENTS[0], long_alert, EVENTS[1]]
+
+
+def test_last_line_without_newline_is_read(tmp_path):
+    # Arrange
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(encode(e) for e in EVENTS))
+
+    # Act
+    read = [e for batch in read_event_batches(path, chunk_bytes=100) for e in batch]
+
+    # Assert
+    assert read == EVENTS
+
+
+def test_bad_record_in_a_later_chunk_names_its_line_after_every_earlier_event(tmp_path):
+    # Arrange: 40 good lines, a bad one (line 41), then more good lines
+    path = tmp_path / "events.jsonl.gz"
+    events = many_events(60)
+    lines = [encode(e) for e in events[:40]] + [b'{"type": "tick", "price": "x"}']
+    lines += [encode(e) for e in events[40:]]
+    with gzip.open(path, "wb") as f:
+        f.write(b"\n".join(lines) + b"\n")
+    seen = []
+
+    # Act
+    with pytest.raises(InputError) as excinfo:
+        collect(read_event_batches(path, chunk_bytes=2000), seen)
+
+    # Assert
+    assert seen == events[:40]
+    assert str(excinfo.value).startswith(f"{path}:41: ")
+    assert "\n" not in str(excinfo.value)
+
+
+def test_truncated_gzip_names_the_file_after_the_events_before_the_cut(tmp_path):
+    # Arrange
+    path = tmp_path / "events.jsonl.gz"
+    events = many_events(200)
+    whole = gzip.compress(b"".join(encode(e) + b"\n" for e in events))
+    path.write_bytes(whole[: len(whole) * 3 // 4])
+    seen = []
+
+    # Act
+    with pytest.raises(InputError) as excinfo:
+        collect(read_event_batches(path, chunk_bytes=4096), seen)
+
+    # Assert
+    assert "corrupt or truncated file" in str(excinfo.value)
+    assert str(excinfo.value).startswith(f"{path}:")
+    assert seen == events[: len(seen)]
+    assert 0 < len(seen) < len(events)
