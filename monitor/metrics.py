@@ -273,7 +273,7 @@ class Metrics:
 
     def observe_batch(self, batch: Sequence[Event], seconds: float) -> None:
         """Count one micro-batch's events by type and how long it took (`seconds`)."""
-        for cls, n in Tally(type(e) for e in batch).items():
+        for cls, n in Tally(map(type, batch)).items():
             name = _TYPE_NAMES.get(cls)
             if name is not None:
                 self.events.labels(name).inc(n)
