@@ -1,13 +1,17 @@
 """``liqmon evaluate``: replay recordings through the pipeline and score them against labels.
 
 ``liqmon evaluate --labels FILE REPLAY... [--format auto|events|raw|binance-klines]
-[--symbol S] [--json-out FILE] [--kinds K,K] [--grace-min M] [--cooldown-min M]``
+[--symbol S] [--json-out FILE] [--kinds K,K] [--grace-min M] [--cooldown-min M]
+[--markdown FILE] [--lookback-min L]``
 
 Each REPLAY is replayed on its own, in process, through `monitor.app.run_app` exactly as
 ``liqmon replay`` does (simulated clock, event time only), and its alert transitions are
 scored together (`monitor.evaluation.scoring`). Prints one row per label and the overall
-numbers; ``--json-out`` writes the same as JSON. Exit 0 ok, 2 bad labels, replay input or
-arguments, 1 a runtime failure.
+numbers; ``--json-out`` writes the same as JSON. ``--markdown FILE`` (``-`` for stdout)
+also writes the crash-calibration tables (`monitor.evaluation.calibration`: crashes caught
+before their low, alerts outside the labels and which are false, false alarms per
+asset-week). Progress goes to stderr, one line per replay. Exit 0 ok, 2 bad labels, replay
+input or arguments, 1 a runtime failure.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from monitor.app import run_app
 from monitor.clock import SimClock
 from monitor.config import Settings
 from monitor.errors import ConfigError, InputError, MonitorError
+from monitor.evaluation.calibration import Calibration, calibrate, write_markdown
 from monitor.evaluation.labels import iso, read_labels
+from monitor.evaluation.moves import PriceBook
 from monitor.evaluation.scoring import Recording, Report, Rules, score
 from monitor.events import ALERT_KINDS, AssetClass, Event, Liquidation, Tick, event_time_ns
 from monitor.replay import FORMATS, Format, Publish, ReplaySource
@@ -48,6 +54,16 @@ def add_parser(
     p.add_argument("--kinds", metavar="K,K", help="alert kinds that count (all but data_gap)")
     p.add_argument("--grace-min", type=float, default=10.0, metavar="M", help="before onset")
     p.add_argument("--cooldown-min", type=float, default=30.0, metavar="M", help="merge gap")
+    p.add_argument(
+        "--markdown", metavar="FILE", help="write the crash-calibration tables (- = stdout)"
+    )
+    p.add_argument(
+        "--lookback-min",
+        type=int,
+        default=60,
+        metavar="L",
+        help="minutes of highs before a low that measure a fall (calibration)",
+    )
     return p
 
 
@@ -58,8 +74,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         labels = read_labels(args.labels)
         _check_files(args.files)
         recordings = []
-        for path in args.files:
+        for n, path in enumerate(args.files, 1):
             started = time.monotonic()
+            sys.stderr.write("replaying %d/%d %s ...\n" % (n, len(args.files), path))
             rec = replay_recording(settings, path, fmt=args.format, symbol=args.symbol)
             sys.stderr.write(
                 "replayed %s: %d alert transitions in %.1f s\n"
@@ -68,6 +85,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             recordings.append(rec)
         report = score(recordings, labels, settings.assets.classes, rules)
         write_table(report, sys.stdout)
+        if args.markdown is not None:
+            cal = calibrate(
+                recordings, labels, settings.assets.classes, rules, lookback_min=args.lookback_min
+            )
+            _write_markdown(cal, args.markdown)
         if args.json_out is not None:
             try:
                 args.json_out.write_bytes(msgspec.json.encode(report_dict(report)) + b"\n")
@@ -84,6 +106,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _write_markdown(cal: Calibration, target: str) -> None:
+    if target == "-":
+        sys.stdout.write("\n")
+        write_markdown(cal, sys.stdout)
+        return
+    try:
+        with Path(target).open("w", encoding="utf-8") as out:
+            write_markdown(cal, out)
+    except OSError as exc:
+        raise InputError(
+            "--markdown %s: cannot write: %s" % (target, exc.strerror or exc)
+        ) from None
+
+
 def _check_files(paths: Sequence[Path]) -> None:
     for path in paths:
         if not path.is_file():
@@ -97,20 +133,21 @@ def _rules(args: argparse.Namespace) -> Rules:
         raise InputError(
             "--kinds: unknown %s (known: %s)" % (", ".join(unknown), ", ".join(ALERT_KINDS))
         )
-    if args.grace_min < 0 or args.cooldown_min < 0:
-        msg = "--grace-min and --cooldown-min must be ≥ 0"
+    if args.grace_min < 0 or args.cooldown_min < 0 or args.lookback_min < 0:
+        msg = "--grace-min, --cooldown-min and --lookback-min must be ≥ 0"
         raise InputError(msg)
     return Rules(grace_s=args.grace_min * 60.0, cooldown_s=args.cooldown_min * 60.0, kinds=kinds)
 
 
 class _Observed:
-    """Wraps a source; notes the first and last event time and every asset's class."""
+    """Wraps a source; notes the first and last event time, every asset's class and prices."""
 
     def __init__(self, inner: ReplaySource) -> None:
         self.inner = inner
         self.first_ns: int | None = None
         self.last_ns = 0
         self.classes: dict[str, AssetClass] = {}
+        self.prices = PriceBook()
 
     async def run(self, publish: Publish) -> None:
         """Run the inner source, observing every batch it publishes."""
@@ -123,6 +160,8 @@ class _Observed:
                 self.last_ns = max(self.last_ns, ts)
                 if isinstance(event, Liquidation | Tick):
                     self.classes[event.asset] = event.asset_class
+                if isinstance(event, Tick):
+                    self.prices.add(event)
             return await publish(batch)
 
         await self.inner.run(observe)
@@ -158,7 +197,14 @@ async def _replay(settings: Settings, path: Path, fmt: Format, symbol: str | Non
     if app.source_errors:
         raise app.source_errors[0]
     first = observed.first_ns if observed.first_ns is not None else 0
-    return Recording(path.name, list(app.alerts), first, observed.last_ns, observed.classes)
+    return Recording(
+        path.name,
+        list(app.alerts),
+        first,
+        observed.last_ns,
+        observed.classes,
+        observed.prices.assets,
+    )
 
 
 # ---- output --------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import Final
 import numpy as np
 
 from monitor.evaluation.labels import Label
+from monitor.evaluation.moves import MinutePrices
 from monitor.events import ASSET_CLASSES, Alert, AssetClass
 
 NS: Final = 1_000_000_000
@@ -43,6 +44,7 @@ class Recording:
         first_ns: the first event time, epoch ns.
         last_ns: the last event time, epoch ns.
         classes: asset → asset class of every asset seen in the recording.
+        prices: asset → its per-minute highs and lows (for `monitor.evaluation.calibration`).
     """
 
     name: str
@@ -50,6 +52,7 @@ class Recording:
     first_ns: int
     last_ns: int
     classes: dict[str, AssetClass] = field(default_factory=dict)
+    prices: dict[str, MinutePrices] = field(default_factory=dict)
 
     @property
     def span_ns(self) -> int:
