@@ -4,6 +4,11 @@ A batch of contract events becomes two small frames: liquidation buckets (one ro
 second × scope, the four measures long/short USD and long/short count, with every event
 counted at all four scope levels) and price buckets (one row per second × instrument with
 high, low and last price). Only buckets are kept afterwards, never raw rows.
+
+The engine makes liquidation buckets with the numpy path in `monitor.aggregate.columns`;
+`liquidation_frame`, `liquidation_buckets` and `totals_by_exchange` are its polars
+reference, which the tests compare it with. Price buckets and the roll-up of the
+partitioned stage's buckets are made here.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ cost per second is proportional to the buckets that enter and leave, never to th
 length. The bucket log holds at most the longest window of buckets.
 
 Numpy does the per-second arithmetic (≈0.2 ms against ≈5 ms for the same in polars,
-measured for the foundation issue); polars makes the buckets from each micro-batch.
+measured for the foundation issue); `monitor.aggregate.columns` makes the buckets of each
+micro-batch.
 """
 
 from __future__ import annotations
