@@ -41,6 +41,7 @@ from monitor.config.sections import (
     LogSettings,
     MarginHikeSettings,
 )
+from monitor.config.signals import check_rules
 from monitor.config.sources import SourcesSettings
 from monitor.errors import ConfigError
 from monitor.margin.settings import MarginSettings
@@ -122,10 +123,14 @@ def _describe(
     if unknown:
         key = "%s.%s" % (where, unknown.group(1)) if where else unknown.group(1)
         return "%s: unknown key (from %s)" % (key, _origin(key, origins, path))
-    key = re.sub(r"\[\d+\]$", "", where)
+    key = re.sub(r"\[\d+\]", "", where)
     value: object = tree
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", where):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            value = value[index] if isinstance(value, list) and index < len(value) else None
+        else:
+            value = value.get(part) if isinstance(value, dict) else None
     if isinstance(value, dict | list) or _secret_key(key):
         value = "…"  # never echo a section (it may hold secrets) or a secret
     return "%s: %s, got %r (from %s)" % (
@@ -143,12 +148,15 @@ def _secret_key(key: str) -> bool:
 
 
 def _origin(key: str, origins: Mapping[str, str], path: Path | None) -> str:
-    if key in origins:
-        return origins[key]
+    parts = re.sub(r"\[\d+\]", "", key).split(".")
+    for end in range(len(parts), 0, -1):  # the key, else the section a flag or env set
+        if ".".join(parts[:end]) in origins:
+            return origins[".".join(parts[:end])]
     return str(path) if path is not None else "defaults"
 
 
 def _check_consistency(settings: Settings) -> None:
+    check_rules(settings.detect.rules, settings.aggregate.windows_s)
     crash = settings.detect.crash
     if len(crash.windows_s) != len(crash.min_drop):
         raise ConfigError(
