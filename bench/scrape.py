@@ -1,0 +1,155 @@
+"""``/metrics`` scrape time with every label set populated (benchmark (e)).
+
+A child process builds the daemon's registry as ``liqmon run`` does (`Metrics` for the
+configured watch list and windows, `SourceMetrics` with every stream of every venue
+registered), gives every series a value (window gauges through `Metrics.set_windows`,
+histograms observed, counters incremented), and serves it with the daemon's `HttpServer`
+(aiohttp) on 127.0.0.1. This process then GETs ``/metrics`` SCRAPES times in sequence over
+HTTP (one kept-alive connection, as Prometheus holds per target) and reports the
+wall time per scrape, p50/p99/max, the body size and the number of series.
+
+Label sets are closed (DESIGN: scopes are the watched assets, the asset classes, ``market``
+and ``other``), so the number of symbols traded does not change the catalogue; the watch
+list does. ``--watch N`` adds N synthetic watched assets to the default list, for a daemon
+that watches many.
+
+Usage: python bench/scrape.py [--scrapes 200] [--watch 0] [--out bench/results/scrape.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+from prometheus_client import CollectorRegistry  # noqa: E402
+
+from monitor import config  # noqa: E402
+from monitor.events import ALERT_KINDS, EXCHANGES, SIDES  # noqa: E402
+from monitor.http import HttpServer, HttpState, Readiness  # noqa: E402
+from monitor.metrics import Metrics, SourceMetrics  # noqa: E402
+from monitor.sources import SOURCES  # noqa: E402
+from monitor.sources.manager import select_venues  # noqa: E402
+
+TARGET_S = 0.050
+
+
+def populated_registry(extra_watch: int) -> CollectorRegistry:
+    """Return a registry holding the daemon's whole catalogue, every series set."""
+    settings = config.load(None, env={})
+    watch = (*settings.assets.watch, *("SYN%d" % i for i in range(extra_watch)))
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, watch, settings.aggregate.windows_s)
+    sources = SourceMetrics(registry)
+    for venue in select_venues(SOURCES, list(SOURCES)):
+        for stream in venue.streams:
+            sources.init_stream(venue.name, stream.name, stream.completeness)
+            sources.messages.labels(venue.name, stream.name).inc(1_234_567)
+            sources.lag.labels(venue.name).observe(0.12)
+    metrics.set_windows(
+        lambda level, key, w: (1_000.0 * w, 2_000.0 * w),
+        lambda level, key: (50_000.0, 3.2, 0.8),
+        lambda asset, w: -0.01,
+    )
+    for exchange in EXCHANGES:
+        for side in SIDES:
+            metrics.add_liquidations(exchange, side, 10, 123_456.0)
+    for kind in ALERT_KINDS:
+        for scope in metrics.scopes:
+            metrics.alert_active.labels(kind, scope).set(1)
+    for i in range(1000):
+        metrics.tick_seconds.observe(i / 10_000)
+        metrics.ingest_to_alert.observe(i / 1_000)
+    return registry
+
+
+def serve(extra_watch: int, conn: Connection) -> None:
+    """Child process: serve the populated registry until the parent closes `conn`."""
+
+    async def main() -> None:
+        state = HttpState(populated_registry(extra_watch), lambda: Readiness(True, {}), lambda: [])
+        server = HttpServer(state, "127.0.0.1", 0)
+        await server.start()
+        conn.send(server.port)
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv_bytes)
+        await server.stop()
+
+    with contextlib.suppress(EOFError):
+        asyncio.run(main())
+
+
+async def scrape(port: int, n: int) -> tuple[list[float], int, int]:
+    """GET /metrics `n` times; return the seconds of each, the body bytes and series count."""
+    times: list[float] = []
+    body = b""
+    url = "http://127.0.0.1:%d/metrics" % port
+    async with aiohttp.ClientSession() as session:  # keep-alive, as Prometheus scrapes
+        for _ in range(n):
+            started = time.perf_counter()
+            async with session.get(url) as response:
+                body = await response.read()
+            times.append(time.perf_counter() - started)
+    series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+    return times, len(body), series
+
+
+def measure(scrapes: int, extra_watch: int) -> dict[str, object]:
+    """Start the server process, scrape it, and return the figures."""
+    parent, child = mp.Pipe()
+    proc = mp.get_context("spawn").Process(target=serve, args=(extra_watch, child), daemon=True)
+    proc.start()
+    try:
+        port = parent.recv()
+        asyncio.run(scrape(port, 5))  # warm up
+        times, size, series = asyncio.run(scrape(port, scrapes))
+    finally:
+        parent.close()
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+    ordered = sorted(times)
+    return {
+        "watch_extra": extra_watch,
+        "scrapes": scrapes,
+        "series": series,
+        "body_bytes": size,
+        "p50_s": statistics.median(ordered),
+        "p99_s": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "max_s": ordered[-1],
+        "target_s": TARGET_S,
+    }
+
+
+def command_line() -> str:
+    """Return how this benchmark was started, relative to the repository (for the report)."""
+    return " ".join([".venv/bin/python", "bench/%s.py" % Path(__file__).stem, *sys.argv[1:]])
+
+
+def main() -> None:
+    """Measure the default catalogue and, with --watch, a big watch list; write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scrapes", type=int, default=200)
+    parser.add_argument("--watch", type=int, default=0, help="extra watched assets")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scrape.json")
+    args = parser.parse_args()
+    result: dict[str, object] = {"command": command_line(), "default": measure(args.scrapes, 0)}
+    if args.watch:
+        result["big_watch"] = measure(args.scrapes, args.watch)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
