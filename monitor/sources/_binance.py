@@ -1,6 +1,7 @@
 """Binance futures wire schema and parsers shared by USDⓈ-M and COIN-M (pure, no I/O).
 
-Both markets send the same ``forceOrder`` and ``markPriceUpdate`` payloads; they differ in
+Liquidations (``forceOrder``) are parsed in `monitor.sources._binance_force`. Both markets
+send the same ``forceOrder`` and ``markPriceUpdate`` payloads; they differ in
 URLs, symbols and units, which the instrument says (COIN-M: ``inverse``, ``contract_size``
 USD per contract). The venue modules `binance_usdm` and `binance_coinm` hold the docstrings
 with the side convention, the constants and the `VenueSpec`.
@@ -13,49 +14,9 @@ from typing import Final
 
 import msgspec
 
-from monitor.events import Event, Liquidation, Tick
-from monitor.sources._checks import (
-    PARSE_ERRORS,
-    checked_notional,
-    known,
-    optional,
-    parse_error,
-    positive,
-    ts_ns,
-)
-from monitor.sources.base import Frame, Instrument, InstrumentBook
-
-
-class Order(msgspec.Struct, frozen=True):
-    """The ``o`` object of a ``forceOrder`` event; field names are the wire names."""
-
-    s: str  # symbol, e.g. "BTCUSDT", "XAUUSDT", "BTCUSD_PERP"
-    S: str  # side of the liquidation ORDER: "SELL" ⇒ long liquidated
-    q: str = "0"  # original quantity (USDⓈ-M base units; COIN-M contracts)
-    p: str = "0"  # order price
-    ap: str = "0"  # average fill price
-    z: str = "0"  # accumulated filled quantity (same unit as q)
-    T: int = 0  # trade time, ms
-    X: str = ""  # order status, e.g. "FILLED"
-    ps: str = ""  # pair, COIN-M only, e.g. "BTCUSD"
-
-
-class ForceOrder(msgspec.Struct, frozen=True):
-    """A ``forceOrder`` payload."""
-
-    e: str = ""  # event type, "forceOrder"
-    E: int = 0  # event time, ms
-    o: Order | None = None  # the liquidation order
-
-
-class ForceOrderFrame(msgspec.Struct, frozen=True):
-    """A combined-stream envelope, a bare payload (``/ws`` route) or a request ack/error."""
-
-    stream: str = ""  # combined stream name, e.g. "!forceOrder@arr"
-    data: ForceOrder | None = None  # the wrapped payload
-    E: int = 0  # bare payload: event time, ms
-    o: Order | None = None  # bare payload: the order
-    error: msgspec.Raw | None = None  # request error {"code":..,"msg":..}
+from monitor.events import Event, Tick
+from monitor.sources._checks import PARSE_ERRORS, known, optional, parse_error, positive, ts_ns
+from monitor.sources.base import Frame, InstrumentBook
 
 
 class MarkUpdate(msgspec.Struct, frozen=True):
@@ -99,7 +60,6 @@ class ExchangeInfo(msgspec.Struct, frozen=True):
     symbols: list[SymbolInfo]
 
 
-_FORCE_DECODER: Final = msgspec.json.Decoder(ForceOrderFrame)
 _MARK_DECODER: Final = msgspec.json.Decoder(MarkFrame | list[MarkUpdate])
 _INFO_DECODER: Final = msgspec.json.Decoder(ExchangeInfo)
 
@@ -114,74 +74,6 @@ def decode_exchange_info(exchange: str, payload: bytes) -> list[SymbolInfo]:
         return _INFO_DECODER.decode(payload).symbols
     except msgspec.DecodeError as exc:
         raise parse_error(exchange, exc, payload) from None
-
-
-def _filled(filled: str, fallback: str) -> str:
-    """Return `filled` (``z``/``ap``) when it is a positive number, else `fallback`."""
-    return filled if filled not in ("", "0") and float(filled) > 0 else fallback
-
-
-def liquidation(
-    exchange: str, inst: Instrument, order: Order, event_ms: int, ts_recv_ns: int
-) -> Liquidation:
-    """Return the sampled `Liquidation` of one force order (linear or inverse)."""
-    if order.S not in ("SELL", "BUY"):
-        raise ValueError("unknown side %r" % order.S)
-    size_text = _filled(order.z, order.q)
-    price_text = _filled(order.ap, order.p)
-    size = positive(size_text, "qty")
-    price = positive(price_text, "price")
-    if inst.inverse:  # COIN-M: size is contracts of contract_size USD each
-        notional = size * inst.contract_size
-        qty = notional / price
-    else:
-        qty = size * inst.contract_size
-        notional = qty * price
-    checked_notional(qty, notional)
-    ms = order.T or event_ms
-    return Liquidation(
-        exchange=exchange,
-        symbol=inst.symbol,
-        venue_symbol=order.s,
-        asset=inst.asset,
-        asset_class=inst.asset_class,
-        position_side="long" if order.S == "SELL" else "short",
-        price=price,
-        qty=qty,
-        notional_usd=notional,
-        ts_event_ns=ts_ns(ms),
-        ts_recv_ns=ts_recv_ns,
-        completeness="sampled",
-        event_id="%s:%s:%d:%s:%s:%s" % (exchange, order.s, ms, order.S, size_text, price_text),
-    )
-
-
-class LiquidationParser:
-    """Parses ``forceOrder`` frames into sampled liquidations.
-
-    Example (``binance_usdm/forceOrder_combined.json``): ``{"stream":"!forceOrder@arr",
-    "data":{"e":"forceOrder","E":1665523974222,"o":{"s":"BTCUSDT","S":"SELL","q":"0.009",
-    "p":"18917.15","ap":"18990.00","z":"0.009","T":1665523974217,...}}}``.
-    """
-
-    exchange: str = ""  # set by the venue subclass
-
-    def __init__(self, book: InstrumentBook) -> None:
-        self.book = book
-
-    def parse(self, frame: Frame, ts_recv_ns: int) -> list[Event]:
-        """Return one `Liquidation`; acks ``{"result":null,"id":1}`` give []."""
-        try:
-            msg = _FORCE_DECODER.decode(frame)
-            if msg.error is not None:
-                raise ValueError("request error %s" % bytes(msg.error).decode())
-            payload = msg.data if msg.data is not None else msg
-            if payload.o is None:
-                return []
-            inst = known(self.book, payload.o.s)
-            return [liquidation(self.exchange, inst, payload.o, payload.E, ts_recv_ns)]
-        except PARSE_ERRORS as exc:
-            raise parse_error(self.exchange, exc, frame) from None
 
 
 def mark_rows(msg: MarkFrame | list[MarkUpdate]) -> Sequence[MarkUpdate | MarkFrame]:

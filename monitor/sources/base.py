@@ -61,6 +61,7 @@ class InstrumentBook:
         self.classes: Mapping[str, AssetClass] = classes or {}
         self._by_symbol = {i.venue_symbol: self._classified(i) for i in instruments}
         self._fallback = fallback
+        self.version = 0  # bumped by every `update`: parsers drop what they derived
 
     def _classified(self, inst: Instrument) -> Instrument:
         wanted = classify(inst.asset, self.classes) if self.classes else inst.asset_class
@@ -86,6 +87,7 @@ class InstrumentBook:
         new = sum(1 for i in instruments if i.venue_symbol not in self._by_symbol)
         for inst in instruments:
             self._by_symbol[inst.venue_symbol] = self._classified(inst)
+        self.version += 1
         return new
 
     def all(self) -> list[Instrument]:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from monitor.events import AssetClass
-from monitor.sources import _binance
+from monitor.sources import _binance, _binance_force
 from monitor.sources import binance_usdm as usdm
 from monitor.sources.base import Instrument, StreamSpec, VenueSpec
 from monitor.symbols import classify, split_concatenated
@@ -36,7 +36,7 @@ BTC_CONTRACT_USD: Final = 100.0  # Binance convention, used only by the name fal
 OTHER_CONTRACT_USD: Final = 10.0
 
 
-class LiquidationParser(_binance.LiquidationParser):
+class LiquidationParser(_binance_force.LiquidationParser):
     """Parses COIN-M ``forceOrder`` frames; sizes are contracts (``forceOrder_*.json``).
 
     Example: ``{"e":"forceOrder","E":1591154240950,"o":{"s":"BTCUSD_200925","ps":"BTCUSD",

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from monitor.events import AssetClass
-from monitor.sources import _binance
+from monitor.sources import _binance, _binance_force
 from monitor.sources.base import Instrument, StreamSpec, VenueSpec
 from monitor.symbols import classify, split_concatenated
 
@@ -37,7 +37,7 @@ MAX_AGE_S: Final = 24 * 3600.0  # Binance closes every connection at 24 h
 TRADFI_CONTRACT: Final = "TRADIFI_PERPETUAL"  # exchangeInfo contractType of XAUUSDT, TSLAUSDT
 
 
-class LiquidationParser(_binance.LiquidationParser):
+class LiquidationParser(_binance_force.LiquidationParser):
     """Parses USDⓈ-M ``forceOrder`` frames (``forceOrder_*.json``); sizes in base units."""
 
     exchange: str = NAME

@@ -138,3 +138,23 @@ def test_property_mutated_real_frames(data):
     name, parser = data.draw(st.sampled_from(GOLDEN))
     frame = data.draw(checks.mutated(checks.payload(NAME, name)))
     checks.outcome_ok(parser(make_book()).parse, frame)
+
+
+def test_catalogue_refresh_reaches_a_live_parser():
+    # Arrange: a parser that has already seen ETHUSD_PERP (10 USD per contract)
+    book = make_book()
+    parser = venue.LiquidationParser(book)
+    frame = checks.payload(NAME, "forceOrder_combined")
+    [before] = parser.parse(frame, TS_RECV_NS)
+    eth = next(i for i in book.all() if i.venue_symbol == "ETHUSD_PERP")
+    # Act: the catalogue now says 20 USD per contract
+    book.update([Instrument(**{**_fields(eth), "contract_size": 20.0})])
+    [after] = parser.parse(frame, TS_RECV_NS)
+    # Assert
+    assert before.notional_usd == pytest.approx(300.0)
+    assert after.notional_usd == pytest.approx(600.0)
+    assert after.event_id == before.event_id
+
+
+def _fields(inst: Instrument) -> dict[str, object]:
+    return {name: getattr(inst, name) for name in Instrument.__slots__}

@@ -198,3 +198,14 @@ def test_property_mutated_real_frames(data):
     name, parser = data.draw(st.sampled_from(GOLDEN))
     frame = data.draw(checks.mutated(checks.payload(NAME, name)))
     checks.outcome_ok(parser(make_book()).parse, frame)
+
+
+@pytest.mark.parametrize(("z", "ap"), [("0", "0"), ("", ""), ("-1", "nan")])
+def test_unfilled_order_falls_back_to_order_qty_and_price(z, ap):
+    frame = (
+        b'{"e":"forceOrder","E":1,"o":{"s":"BTCUSDT","S":"BUY","q":"0.5","p":"100.5",'
+        b'"z":"%s","ap":"%s","T":1700000000000}}' % (z.encode(), ap.encode())
+    )
+    [liq] = venue.LiquidationParser(make_book()).parse(frame, TS_RECV_NS)
+    assert (liq.qty, liq.price, liq.position_side) == (0.5, 100.5, "short")
+    assert liq.event_id == "binance_usdm:BTCUSDT:1700000000000:BUY:0.5:100.5"
