@@ -195,6 +195,9 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
             finally:
                 for task in feeders:
                     task.cancel()
+                # let every source finish its cancellation (a runner flushes what it holds)
+                # before the bus closes: publishing on a closed bus would raise
+                await asyncio.gather(*feeders, return_exceptions=True)
                 await bus.close()
     finally:
         router.close()
