@@ -13,9 +13,11 @@
     log-normal with a median 5× the asset's calm median (σ 1.4, γ 0.3), 80–93 % longs, an
     expected size drawn around the asset's `CASCADE_USD` (log-normal, σ 0.5), the price
     falling by 1.2–3× the asset's daily volatility as the cascade's USD arrives, spreads
-    widening 5–12×. Labels: onset = the first immigrant's ramp start, peak = the UTC minute
-    with the most cascade USD, end = when 95 % of it has arrived (rounded up to a minute).
-    Default span 24 h, ticks every 5 s.
+    widening 5–12×. Labels (every scenario): onset = the first UTC minute, from the ramp
+    start, whose asset liquidations exceed the asset's 1-in-1-day calm minute level
+    (DETECTION.md §2.9; the ramp start itself has zero density and is unobservable), peak =
+    the UTC minute with the most cascade USD, end = when 95 % of it has arrived (rounded up
+    to a minute). Default span 24 h, ticks every 5 s.
 
 ``feb-2026``
     The margin-hike cascade of 2026-02-05/06 (DETECTION.md §3.4), from 2026-02-05T00:00Z for
@@ -24,6 +26,7 @@
 
     =========== ==========================================================================
     06:00–12:00 Shanghai-led metals slide: silver −4.5 %, gold −0.7 %; crypto stress starts
+                as a lull (CoinGlass: BTC $2.7M/h after a $12M/h night)
     12:00       CME notices (T0): GC 8 → 9 %, SI 15 → 18 % of notional (D = 11.1 %, 16.7 %),
                 effective after the close of Feb 6 (22:00Z). Notice time synthetic.
     12:30–15:00 Silver cascade ($60M, 90 % longs, n 0.8): silver −19 % by 14:30; gold −3 %
@@ -228,6 +231,8 @@ FEB_PATHS: Final[dict[str, tuple[tuple[float, float], ...]]] = {
 T0_H: Final = 12.0  # CME notice, hours after the start
 EFFECTIVE_H: Final = 46.0  # after the close of Feb 6 (Globex metals halt, 22:00Z)
 BTC_STRESS_USD: Final = 640e6
+# BTC stress before the US open, USD per hour over 06–12 and 12–15 UTC (see `_stress`)
+STRESS_PRE_US_BTC_USD_H: Final = (0.25e6, 0.25e6)
 BTC_WAVES: Final[tuple[tuple[str, float, float, float, float, float, float], ...]] = (
     # name, onset h, ramp min, branching, USD, long share, spread multiple
     ("wave-1", 15.0, 25.0, 0.7, 220e6, 0.88, 5.0),
@@ -287,12 +292,30 @@ def _feb_cluster(world: World, k: int, b: _Burst) -> Cluster:
 
 
 def _stress(world: World, k: int, asset: str, usd: float) -> Cluster:
-    """Diffuse forced selling from 06:00 through the day, heaviest in the US evening."""
+    """Diffuse forced selling from 06:00 through the day, heaviest in the US evening.
+
+    The morning follows the shape of CoinGlass' BTC hourly liquidations of 2026-02-05
+    rather than a fixed multiple of calm. That night was busy (01:00–05:59 UTC: $4.2M,
+    17.6M, 5.8M, 16.0M, 18.1M; mean $12.3M/h) and 06:00–10:59 was a lull ($0.76M, 5.14M,
+    1.55M, 2.93M, 2.95M; mean $2.7M/h, 0.22× the night), as was 13:00–14:59 ($1.2M, 7.9M).
+    A live detector had learned the busy night as its recent baseline, so the lull raised
+    nothing. The scenario has no such night (it is calm from 00:00), so the lull is kept
+    as a lull against *its* background: `STRESS_PRE_US_BTC_USD_H` adds $0.25M/h (0.5× the
+    calm $0.5M/h) before 15:00. The rest of `usd` goes to 15:00–06:00 (next day) with
+    relative levels 3 : 4 : 2.5 (US afternoon, main-cascade hours, Asia). Amounts scale
+    by the asset's `CRYPTO_USD` share. The earlier profile (a steady ~$11.5M/h from 06:00,
+    20× calm) had no basis in the data and was a burst of its own before silver's.
+    """
     rng = world.rng(_STREAM_FEB, k)
     spec = ASSETS[asset]
     marks = Marks(max(15_000.0 * spec.mark_median_usd / 3_000.0, 1_500.0), sigma=1.3)
     knots = np.array([6.0, 12.0, 15.0, 21.0, 23.0, 30.0]) * H
-    levels = np.array([1.0, 2.0, 3.0, 4.0, 2.5])
+    share = usd / BTC_STRESS_USD  # the asset's USD relative to BTC's
+    pre = np.array(STRESS_PRE_US_BTC_USD_H) * share  # USD per hour, 06–12 and 12–15
+    rest = usd - float(pre @ np.diff(knots[:3])) / H
+    late = np.array([3.0, 4.0, 2.5])
+    late *= rest / float(late @ np.diff(knots[2:]) / H)
+    levels = np.concatenate([pre, late])
     t = profile_times(rng, knots, levels, usd / marks.mean_usd)
     cluster = Cluster(asset, knots[0], t, marks.draw(rng, t.size), 0.80)
     return cluster.scaled_to(usd)

@@ -43,7 +43,8 @@ END_SHARE: Final = 0.95  # a label ends when this share of its cluster's USD has
 BUMP_LEAD_S: Final = 120.0  # spreads start widening this long before a cluster's onset
 
 # random-stream ids (the second element of each generator's seed)
-_S_NOISE, _S_CALM, _S_ROUTE, _S_SIDES = 1, 2, 3, 4
+_S_NOISE, _S_CALM, _S_ROUTE, _S_SIDES, _S_REF = 1, 2, 3, 4, 5
+ONSET_REF_DAYS: Final = 7  # calm days simulated to set an asset's 1-in-1-day minute level
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +138,9 @@ def render(world: World) -> tuple[list[Event], list[Label]]:
         events += liq_events
         events += _ticks(world, spec, instruments, path, grid, cum)
     events.sort(key=event_time_ns)  # stable: ties keep the deterministic build order
+    onsets = _Onsets(world)
     labels = [
-        _label_of(world, c)
+        _label_of(world, c, onsets.onset_s(c))
         for c in world.clusters
         if c.label is not None and c.times_s.size and c.times_s[0] < world.duration_s
     ]
@@ -146,10 +148,12 @@ def render(world: World) -> tuple[list[Event], list[Label]]:
     return events, labels
 
 
-def calm_background(world: World, index: int, spec: AssetSpec) -> tuple[F64, F64]:
+def calm_background(
+    world: World, index: int, spec: AssetSpec, stream: int = _S_CALM
+) -> tuple[F64, F64]:
     """Return the calm liquidations of one asset: (times in s, notionals in USD)."""
     marks = Marks(spec.mark_median_usd, CALM_SIGMA)
-    rng = world.rng(_S_CALM, index)
+    rng = world.rng(stream, index)
     immigrants_per_s = spec.calm_usd_per_h / 3600.0 / marks.mean_usd * (1.0 - CALM_BRANCHING)
     roots = poisson_times(rng, immigrants_per_s, world.duration_s)
     return descendants(rng, roots, CALM_BRANCHING, marks, CALM_KERNEL)
@@ -209,7 +213,65 @@ def _peak_end_s(c: Cluster) -> tuple[float, float]:
     return peak, max(math.ceil(end / 60.0) * 60.0, peak + 60.0)
 
 
-def _label_of(world: World, c: Cluster) -> Label:
+class _Onsets:
+    """Observable onsets of labelled clusters (DETECTION.md §2.9's labelling rule).
+
+    A cluster's onset is the start of the first UTC minute, from the minute its exogenous
+    ramp starts, in which the asset's liquidations (calm background plus every cluster of
+    the asset) exceed the asset's 1-in-1-day calm level: the (1 − 1/1440) quantile of
+    per-minute USD over `ONSET_REF_DAYS` days of its simulated calm background (its own
+    random stream). The ramp start itself is unobservable: the immigrant density is 0
+    there, so a first minute holds ~1 % of the ramp.
+    """
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._minutes: dict[str, tuple[int, F64, float]] = {}
+
+    def _of(self, asset: str) -> tuple[int, F64, float]:
+        if asset not in self._minutes:
+            world = self.world
+            index = next(i for i, s in enumerate(world.assets) if s.asset == asset)
+            spec = world.assets[index]
+            ref = World(
+                world.name, world.seed, 0, ONSET_REF_DAYS * DAY_S, world.tick_s,
+                world.assets, world.classes,
+            )  # fmt: skip
+            rt, rm = calm_background(ref, index, spec, _S_REF)
+            ref_min = np.bincount(
+                (rt // 60).astype(np.int64), weights=rm, minlength=ONSET_REF_DAYS * 1440
+            )
+            level = float(np.quantile(ref_min, 1.0 - 1.0 / 1440.0))
+            parts_t, parts_m = [], []
+            if world.calm:
+                t, m = calm_background(world, index, spec)
+                parts_t.append(t)
+                parts_m.append(m)
+            for c in world.clusters:
+                if c.asset == asset:
+                    parts_t.append(c.times_s)
+                    parts_m.append(c.usd)
+            t, m = np.concatenate(parts_t), np.concatenate(parts_m)
+            keep = (t >= 0.0) & (t < world.duration_s)
+            start_s = world.start_ns // NS
+            minutes = (start_s + np.floor(t[keep]).astype(np.int64)) // 60
+            first = int(minutes.min()) if minutes.size else start_s // 60
+            sums = np.bincount(minutes - first, weights=m[keep]).astype(np.float64)
+            self._minutes[asset] = (first, sums, level)
+        return self._minutes[asset]
+
+    def onset_s(self, c: Cluster) -> float:
+        """Return the cluster's observable onset, seconds after the world start."""
+        first, sums, level = self._of(c.asset)
+        start_s = self.world.start_ns // NS
+        from_min = (start_s + math.floor(c.onset_s)) // 60 - first
+        over = np.flatnonzero(sums[max(from_min, 0) :] > level)
+        if over.size == 0:
+            return c.onset_s
+        return float((first + max(from_min, 0) + int(over[0])) * 60 - start_s)
+
+
+def _label_of(world: World, c: Cluster, onset_s: float) -> Label:
     inside = c.times_s < world.duration_s
     times, usd = c.times_s[inside], c.usd[inside]
     start_s = world.start_ns // NS
@@ -223,7 +285,7 @@ def _label_of(world: World, c: Cluster) -> Label:
     return Label(
         name=c.label or c.asset,
         scope=c.asset,
-        onset_ns=world.start_ns + round(c.onset_s * NS),
+        onset_ns=min(world.start_ns + round(onset_s * NS), peak_ns),
         peak_ns=peak_ns,
         end_ns=end_ns,
     )
