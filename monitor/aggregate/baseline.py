@@ -1,10 +1,12 @@
 """Per-scope EWMA baselines of a log-transformed series, vectorized over scope ids.
 
 x = log(1 + value / ref); mean m and variance v follow the EWMA recursions of
-DETECTION.md §2.2 with α = 1 − 2^(−1/half_life). The z of a new value uses the *previous*
-baseline, so a spike does not raise its own bar. Updates are clipped at m + 4·sd (a
-Huber-style guard, so one extreme minute cannot inflate the baseline), and scopes whose
-alert is open are frozen (not updated) until it resolves.
+DETECTION.md §2.2 with α = 1 − 2^(−1/half_life). Until a scope has seen 1/α periods the
+step is 1/(periods + 1) instead (a running mean), so a young baseline is not biased
+toward its zero start. The z of a new value uses the *previous* baseline, so a spike does
+not raise its own bar. Updates are clipped at m + 4·sd (a Huber-style guard, so one
+extreme minute cannot inflate the baseline), and scopes whose alert is open are frozen
+(not updated) until it resolves.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from monitor.aggregate.scopes import grown
 
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
+CLIP_SD = 4.0  # updates are clipped at mean + this many sd
+
+
+def ewma_step(mean: F64, var: F64, x: F64, alpha: F64 | float, min_sd: float) -> tuple[F64, F64]:
+    """Return the (mean, variance) after folding `x` in with step `alpha` (clipped update)."""
+    sd = np.maximum(np.sqrt(var), min_sd)
+    delta = np.minimum(x, mean + CLIP_SD * sd) - mean
+    return mean + alpha * delta, (1.0 - alpha) * (var + alpha * delta**2)
 
 
 class EwmaBaseline:
@@ -43,22 +53,23 @@ class EwmaBaseline:
         """Fold one period's `values` (one per id, from id 0) into the baselines."""
         n = values.size
         self.ensure(n)
-        x = self.transform(values)
-        m, v = self.mean[:n], self.var[:n]
-        sd = np.maximum(np.sqrt(v), self.min_sd)
-        x = np.minimum(x, m + 4.0 * sd)
         live = np.ones(n, dtype=bool) if frozen is None else ~frozen[:n]
-        delta = x - m
-        a = self.alpha
-        m[live] += a * delta[live]
-        v[live] = (1.0 - a) * (v[live] + a * delta[live] ** 2)
-        self.periods[:n][live] += 1
+        x = self.transform(values)[live]
+        periods = self.periods[:n][live]
+        alpha = np.maximum(self.alpha, 1.0 / (periods + 1.0))
+        m, v = ewma_step(self.mean[:n][live], self.var[:n][live], x, alpha, self.min_sd)
+        self.mean[:n][live] = m
+        self.var[:n][live] = v
+        self.periods[:n][live] = periods + 1
+
+    def sd(self, ids: npt.NDArray[np.int64]) -> F64:
+        """Return the baseline sd (floored at ``min_sd``) of `ids`, log units."""
+        return np.maximum(np.sqrt(self.var[ids]), self.min_sd)
 
     def z(self, ids: npt.NDArray[np.int64], values: F64) -> F64:
         """Return the z of `values` for `ids` against the current (previous-period) baseline."""
         self.ensure(int(ids.max()) + 1 if ids.size else 0)
-        sd = np.maximum(np.sqrt(self.var[ids]), self.min_sd)
-        return (self.transform(values) - self.mean[ids]) / sd
+        return (self.transform(values) - self.mean[ids]) / self.sd(ids)
 
     def level_of(self, ids: npt.NDArray[np.int64]) -> F64:
         """Return the baseline in the original units (ref · (e^m − 1)) for `ids`."""
