@@ -36,57 +36,109 @@ class Signal:
 class BurstCandidates:
     """Scopes whose window sum passed their USD floor, with what the rule needs.
 
-    All arrays are aligned; ``z`` is NaN while a scope's baseline is warming up.
+    All arrays are aligned, one entry per scope. ``warm`` is False while a scope's
+    baselines are warming up (then ``z``, ``cusum`` and ``ratio`` are not used).
+
+    Attributes:
+        long_usd, short_usd: liquidated USD over the window, by side.
+        events: liquidations in the window.
+        floor_usd: the scope's USD floor (already × the warm-up multiple while warming).
+        z: robust z of log(1 + USD/ref) against the hour-of-week baseline.
+        baseline_usd: that baseline, USD per minute.
+        cusum: the per-minute CUSUM S, sd units.
+        ratio: Hawkes intensity ratio λ̂/μ̂.
+        rate_per_min, base_rate_per_min: λ̂ and μ̂, events per minute.
+        window_s: the window, seconds.
     """
 
     scopes: list[str]
     long_usd: F64
     short_usd: F64
+    events: F64
     floor_usd: F64
+    warm: npt.NDArray[np.bool_]
     z: F64
     baseline_usd: F64
+    cusum: F64
+    ratio: F64
+    rate_per_min: F64
+    base_rate_per_min: F64
     window_s: int
 
 
-def detect_bursts(c: BurstCandidates, cfg: BurstSettings) -> list[Signal]:
-    """Return a signal for each candidate with a one-sided burst above its baseline.
+def burst_triggers(z: float, cusum: float, ratio: float, cfg: BurstSettings) -> list[str]:
+    """Return which relative tests pass: ``z`` (robust z), ``cusum``, ``hawkes`` (λ̂/μ̂)."""
+    out = []
+    if z >= cfg.z_warning:
+        out.append("z")
+    if cusum >= cfg.cusum_h:
+        out.append("cusum")
+    if ratio >= cfg.intensity_ratio_warning:
+        out.append("hawkes")
+    return out
 
-    Hot when total ≥ floor, one side's share ≥ ``min_side_share`` and z ≥ ``z_warning``
-    (z is waived during warm-up: the floor alone decides). Critical when z ≥ ``z_critical``
-    or the total ≥ ``critical_floor_multiple`` × floor.
+
+def detect_bursts(c: BurstCandidates, cfg: BurstSettings) -> list[Signal]:
+    """Return a signal for each candidate with a one-sided burst above its baselines.
+
+    Hot when total ≥ floor, one side's share ≥ ``min_side_share``, events ≥ ``min_events``
+    and (once warm) z ≥ ``z_warning`` or CUSUM ≥ ``cusum_h`` or λ̂/μ̂ ≥
+    ``intensity_ratio_warning``, with λ̂/μ̂ ≥ ``intensity_ratio_min`` in every case (the
+    liquidation rate itself must have risen); while warming up the (raised) floor alone
+    decides. Critical when z ≥ ``z_critical``, λ̂/μ̂ ≥ ``intensity_ratio_critical`` or the
+    total ≥ ``critical_floor_multiple`` × floor. Evidence carries every number the rule used.
     """
     signals: list[Signal] = []
     for i, scope in enumerate(c.scopes):
         long_usd, short_usd = float(c.long_usd[i]), float(c.short_usd[i])
         total = long_usd + short_usd
         share = max(long_usd, short_usd) / total if total > 0 else 0.0
-        z = float(c.z[i])
-        warm = not math.isnan(z)
-        if total < c.floor_usd[i] or share < cfg.min_side_share or (warm and z < cfg.z_warning):
+        floor = float(c.floor_usd[i])
+        if total < floor or share < cfg.min_side_share or c.events[i] < cfg.min_events:
             continue
-        big = total >= cfg.critical_floor_multiple * c.floor_usd[i]
-        severity: Severity = "critical" if big or (warm and z >= cfg.z_critical) else "warning"
+        warm = bool(c.warm[i])
+        z, cusum, ratio = float(c.z[i]), float(c.cusum[i]), float(c.ratio[i])
+        triggers = burst_triggers(z, cusum, ratio, cfg) if warm else ["warm-up floor"]
+        if not triggers or (warm and ratio < cfg.intensity_ratio_min):
+            continue  # USD without more liquidations (a few whale prints) is no cascade
+        big = total >= cfg.critical_floor_multiple * floor
+        strong = warm and (z >= cfg.z_critical or ratio >= cfg.intensity_ratio_critical)
+        severity: Severity = "critical" if big or strong else "warning"
         side = "longs" if long_usd >= short_usd else "shorts"
-        z_text = "z %.1f" % z if warm else "warm-up, floor only"
+        detail = (
+            "z %.1f, cusum %.1f, λ/μ %.1f" % (z, cusum, ratio) if warm else "warm-up, floor only"
+        )
         evidence: dict[str, EvidenceValue] = {
             "window_s": c.window_s,
             "liquidated_usd": round(total, 2),
             "long_usd": round(long_usd, 2),
             "short_usd": round(short_usd, 2),
             "side_share": round(share, 4),
-            "floor_usd": float(c.floor_usd[i]),
+            "events": int(c.events[i]),
+            "floor_usd": floor,
             "baseline_usd": round(float(c.baseline_usd[i]), 2),
+            "triggers": triggers,
+            "warm": int(warm),
         }
         if warm:
-            evidence["z"] = round(z, 3)
+            evidence.update(
+                {
+                    "z": round(z, 3),
+                    "cusum": round(cusum, 3),
+                    "intensity_ratio": round(ratio, 3),
+                    "rate_per_min": round(float(c.rate_per_min[i]), 3),
+                    "baseline_rate_per_min": round(float(c.base_rate_per_min[i]), 4),
+                    "excited_share": round(max(0.0, 1.0 - 1.0 / ratio) if ratio > 0 else 0.0, 4),
+                }
+            )
         signals.append(
             Signal(
                 kind="cascade",
                 scope=scope,
                 severity=severity,
-                score=total / float(c.floor_usd[i]),
-                summary="%s: $%s liquidated in %ds, %.0f%% %s (%s)"
-                % (scope, _usd(total), c.window_s, 100 * share, side, z_text),
+                score=total / floor,
+                summary="%s: $%s liquidated in %ds, %.0f%% %s (%s; %s)"
+                % (scope, _usd(total), c.window_s, 100 * share, side, "+".join(triggers), detail),
                 evidence=evidence,
             )
         )

@@ -4,7 +4,7 @@ Fed micro-batches of contract events in bus order, it
 
 1. drops events later than the watermark (``liqmon_late_events_total``), judged per event
    against the newest event before it, so the result does not depend on batch boundaries;
-2. turns the rest into 1-second buckets (polars, `monitor.aggregate.buckets`);
+2. turns the rest into 1-second buckets (numpy, `monitor.aggregate.columns`);
 3. closes every second older than the global watermark (newest event time − grace, or the
    clock when idle): folds it into the sliding windows, rolls the per-minute baselines, and
    evaluates the detectors at that second;
@@ -18,18 +18,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, cast
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from monitor.aggregate import buckets, overlays
-from monitor.aggregate.baseline import EwmaBaseline
+from monitor.aggregate import buckets, columns, overlays
+from monitor.aggregate.cusum import cusum_repeat, cusum_step
 from monitor.aggregate.detectors import BurstCandidates, Signal, detect_bursts, detect_crash
+from monitor.aggregate.extras import ExtraDetectors
+from monitor.aggregate.intensity import ExcitationRate
 from monitor.aggregate.prices import PriceWindows
 from monitor.aggregate.scopes import LEVEL_CODE, MARKET, Level, ScopeIndex, grown
-from monitor.aggregate.windows import LONG_USD, SHORT_USD, LiquidationWindows
+from monitor.aggregate.seasonal import SeasonalBaseline, hour_of_week
+from monitor.aggregate.windows import LONG_N, LONG_USD, SHORT_N, SHORT_USD, LiquidationWindows
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
 from monitor.events import (
@@ -44,7 +47,7 @@ from monitor.metrics import Metrics
 
 NS: Final = 1_000_000_000
 _MAX_ZERO_MINUTES: Final = 7 * 24 * 60  # a longer gap is folded in as one week of zeros
-_LIQ_MEASURES: Final = ["long_usd", "short_usd", "long_n", "short_n"]
+_LIQ_ONLY: Final = frozenset({Liquidation})
 
 
 class Engine:
@@ -58,18 +61,37 @@ class Engine:
         self.scopes = ScopeIndex()
         self.liq = LiquidationWindows(agg.windows_s)
         self._burst_w = self.liq.window_index(det.burst.window_s)
-        self.baseline = EwmaBaseline(
-            det.burst.baseline_half_life_min, det.burst.ref_usd, det.burst.min_sd
+        burst = det.burst
+        self.baseline = SeasonalBaseline(
+            burst.baseline_half_life_min,
+            burst.seasonal_half_life_min,
+            burst.seasonal_prior_min,
+            burst.ref_usd,
+            burst.min_sd,
         )
+        self.intensity = ExcitationRate(
+            burst.intensity_tau_s, burst.baseline_half_life_min, burst.min_rate_per_min
+        )
+        self._cusum: npt.NDArray[np.float64] = np.zeros(0)  # per-minute CUSUM S per scope
+        self._was_open: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        # scopes whose first liquidation second has closed: only they learn baselines, so a
+        # scope's history starts with its data, not when a batch happened to name it
+        self._born: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self._minute_n: npt.NDArray[np.float64] = np.zeros(0)
         self.prices = PriceWindows(det.crash.windows_s, det.crash.baseline_half_life_min)
         self.book = AlertBook(det.lifecycle)
         self.margin_changes: list[MarginChange] = []
         self.spread = overlays.Spread()  # which scopes entered a cascade, and when
         self._inst_info: dict[str, tuple[str, AssetClass]] = {}
+        self.extras = ExtraDetectors(  # liquidity, saturation, rules, downside correlation
+            settings, self.scopes, self.liq, self.book, self.spread, self._inst_info
+        )
         self._floors: npt.NDArray[np.float64] = np.zeros(0)
+        self._n_floors = 0  # scopes whose floor is set (`_floors` has spare capacity)
         self._minute_acc: npt.NDArray[np.float64] = np.zeros(0)
         self._minute: int | None = None
-        self._pending_liq = pl.DataFrame(schema=buckets.LIQ_SCHEMA)
+        self._coder = columns.LiquidationCoder(self.scopes)
+        self._pending_liq = columns.PendingBuckets()
         self._pending_px = pl.DataFrame(schema=buckets.PRICE_SCHEMA)
         self._hot_instruments: set[str] = set()
         self._next_idle = -1
@@ -80,38 +102,59 @@ class Engine:
     # ---- feeding -------------------------------------------------------------------------
 
     def process(self, batch: Sequence[Event]) -> list[Alert]:
-        """Take one micro-batch in bus order; return the alert transitions it caused."""
-        market: list[Liquidation | Tick] = [e for e in batch if isinstance(e, Liquidation | Tick)]
+        """Take one micro-batch in bus order; return the alert transitions it caused.
+
+        Called by the engine loop once per micro-batch (≤ ``micro_batch_max_events``).
+        """
+        self.events_seen += len(batch)
+        liq_only = set(map(type, batch)) <= _LIQ_ONLY  # the usual batch: skip the filters
+        market: list[Liquidation | Tick]
+        market = list(cast("Sequence[Liquidation]", batch)) if liq_only else self._split(batch)
+        ts_ns = columns.event_times(market)
+        on_time = self._on_time(market, ts_ns)
+        if liq_only:
+            self._add_liquidations(cast("list[Liquidation]", on_time), ts_ns, on_time is market)
+        else:
+            self._add_ticks([e for e in on_time if type(e) is Tick])
+            self._add_liquidations([e for e in on_time if type(e) is Liquidation], ts_ns, False)
+        if self.max_ts_ns is None:
+            return []
+        return self._close_until((self.max_ts_ns - self.grace_ns) // NS)
+
+    def _split(self, batch: Sequence[Event]) -> list[Liquidation | Tick]:
+        """Take the margin changes of a mixed batch; return its liquidations and ticks."""
         margins = [e for e in batch if isinstance(e, MarginChange)]
         self.margin_changes += margins
         if self.metrics is not None:
             for change in margins:
                 self.metrics.observe_margin_change(change)
-        self.events_seen += len(batch)
-        on_time = self._on_time(market)
-        liqs = [e for e in on_time if type(e) is Liquidation]
-        ticks = [e for e in on_time if type(e) is Tick]
+        return [e for e in batch if isinstance(e, Liquidation | Tick)]
+
+    def _add_liquidations(
+        self, liqs: list[Liquidation], ts_ns: npt.NDArray[np.int64], same: bool
+    ) -> None:
+        """Bucket on-time liquidations; `ts_ns` are their event times if `same` is true."""
+        if not liqs:
+            return
+        cols = self._coder.columns(liqs, ts_ns if same else None)
+        self.extras.learn_sampled(self._coder, cols, liqs)
+        for _, _, asset, cls in self._coder.present(cols):
+            self.spread.class_of[asset] = cls
+        if self.metrics is not None:
+            for exchange, is_long, n, usd in self._coder.totals_by_exchange(cols):
+                self.metrics.add_liquidations(exchange, "long" if is_long else "short", n, usd)
+        self._pending_liq.add(columns.bucket(cols, self._coder))
+
+    def _add_ticks(self, ticks: list[Tick]) -> None:
         for tick in ticks:
             self.spread.class_of[tick.asset] = tick.asset_class
             self._inst_info["%s:%s" % (tick.exchange, tick.symbol)] = (
                 tick.asset,
                 tick.asset_class,
             )
-        if liqs:
-            frame = buckets.liquidation_frame(liqs)
-            for asset, cls in frame.select("asset", "class").unique().iter_rows():
-                self.spread.class_of[asset] = cls
-            if self.metrics is not None:
-                for exchange, is_long, n, usd in buckets.totals_by_exchange(frame):
-                    self.metrics.add_liquidations(exchange, "long" if is_long else "short", n, usd)
-            self._pending_liq = pl.concat(
-                [self._pending_liq, buckets.liquidation_buckets(frame, self.scopes)]
-            )
         if ticks:
             self._pending_px = pl.concat([self._pending_px, buckets.price_buckets(ticks)])
-        if self.max_ts_ns is None:
-            return []
-        return self._close_until((self.max_ts_ns - self.grace_ns) // NS)
+            self.extras.add_ticks(ticks)
 
     def add_buckets(self, liq: pl.DataFrame, px: pl.DataFrame, max_ts_ns: int) -> None:
         """Take closed instrument-level buckets from the partitioned stage (no lateness here).
@@ -124,9 +167,8 @@ class Engine:
         if self.max_ts_ns is None or max_ts_ns > self.max_ts_ns:
             self.max_ts_ns = max_ts_ns
         if not liq.is_empty():
-            self._pending_liq = pl.concat(
-                [self._pending_liq, buckets.rollup_buckets(liq, self.scopes)]
-            )
+            rolled = buckets.rollup_buckets(liq, self.scopes)
+            self._pending_liq.add(columns.Buckets.from_frame(rolled))
         if not px.is_empty():
             for inst, asset, asset_class in px.select("inst", "asset", "class").iter_rows():
                 self._inst_info[inst] = (asset, asset_class)
@@ -146,10 +188,15 @@ class Engine:
             return []
         return self._close_until(self.max_ts_ns // NS + 1)
 
-    def _on_time(self, events: list[Liquidation | Tick]) -> list[Liquidation | Tick]:
+    def _on_time(
+        self, events: list[Liquidation | Tick], ts: npt.NDArray[np.int64]
+    ) -> list[Liquidation | Tick]:
+        """Return `events` less the late ones (`ts`: their event times, epoch ns).
+
+        Returns `events` itself when none is late.
+        """
         if not events:
             return events
-        ts = np.fromiter((e.ts_event_ns for e in events), dtype=np.int64, count=len(events))
         start = np.iinfo(np.int64).min if self.max_ts_ns is None else self.max_ts_ns
         running = np.maximum.accumulate(np.concatenate([[start], ts]))
         horizon = (running[:-1] - self.grace_ns) // NS
@@ -173,11 +220,9 @@ class Engine:
             return []
         liq = self._take_ready_liq(first_open)
         px = self._take_ready_px(first_open)
-        liq_sec = liq.get_column("sec").to_numpy()
+        liq_sec, liq_sid, liq_vals = liq
         px_sec = px.get_column("sec").to_numpy()
         seconds = np.union1d(liq_sec, px_sec)
-        liq_sid = liq.get_column("sid").to_numpy().astype(np.int64)
-        liq_vals = liq.select(_LIQ_MEASURES).to_numpy()
         px_inst = px.get_column("inst").to_list()
         px_vals = px.select("high", "last").to_numpy()
         out: list[Alert] = []
@@ -190,12 +235,12 @@ class Engine:
         self.closed_sec = first_open
         return out
 
-    def _take_ready_liq(self, first_open: int) -> pl.DataFrame:
-        ready = self._pending_liq.filter(pl.col("sec") < first_open)
-        self._pending_liq = self._pending_liq.filter(pl.col("sec") >= first_open)
-        return buckets.merge_liquidation_buckets(ready)
+    def _take_ready_liq(self, first_open: int) -> columns.Buckets:
+        return self._pending_liq.take(first_open)
 
     def _take_ready_px(self, first_open: int) -> pl.DataFrame:
+        if self._pending_px.is_empty():  # no ticks: skip three polars queries per batch
+            return self._pending_px
         ready = self._pending_px.filter(pl.col("sec") < first_open)
         self._pending_px = self._pending_px.filter(pl.col("sec") >= first_open)
         return buckets.merge_price_buckets(ready)
@@ -228,6 +273,9 @@ class Engine:
         self.liq.close_second(second, sids, vals)
         if sids.size:
             self._minute_acc[sids] += vals[:, LONG_USD] + vals[:, SHORT_USD]
+            self._minute_n[sids] += vals[:, LONG_N] + vals[:, SHORT_N]
+            self._born[sids] = True
+            self.intensity.add(second, sids, vals[:, LONG_N] + vals[:, SHORT_N])
         open_scopes = self.book.open_scopes()
         for key, (high, last) in zip(insts, px.tolist(), strict=True):
             asset, asset_class = self._inst_info[key]
@@ -236,11 +284,24 @@ class Engine:
         ts_ns = (second + 1) * NS
         det = self.settings.detect
         derived = self.spread.signals(ts_ns, self.margin_changes, det.margin_hike, det.contagion)
-        alerts = self.book.update(ts_ns, self._bursts() + self._crashes(second, insts) + derived)
+        found = self._bursts(second) + self._crashes(second, insts)
+        found = self.extras.evaluate(second, sids, insts, px, found)
+        alerts = self.book.update(ts_ns, found + derived)
         self.spread.track(alerts, ts_ns, det.margin_hike)
         return alerts
 
     def _roll_minutes(self, second: int) -> None:
+        """Fold every minute closed before `second` into the burst baselines and CUSUM.
+
+        Called at each evaluated second. The closing minute's USD updates the CUSUM (its
+        z against the hour-of-week baseline, before the baseline learns it), then the
+        baselines and the baseline event rate; minutes without data are folded in as zeros
+        (at most one week of them). Scopes with an open alert keep their baselines frozen;
+        a scope whose alert resolved since the last roll restarts its CUSUM at 0. Scopes
+        whose first data has not closed yet are left alone: the engine may already know them
+        (bucketed from a later part of the batch), and whether it does depends on batch
+        boundaries, which must not change any result.
+        """
         minute = second // 60
         if self._minute is None:
             self._minute = minute
@@ -249,11 +310,29 @@ class Engine:
         n = len(self.scopes)
         self._ensure_scopes()
         frozen = self._open_mask(n)
-        self.baseline.update(self._minute_acc[:n], frozen)
+        cfg = self.settings.detect.burst
+        self._cusum[:n][self._was_open[:n] & ~frozen] = 0.0
+        self._was_open[:n] = frozen
+        born = self._born[:n]
+        skip = frozen | ~born
+        ids = np.arange(n, dtype=np.int64)
+        how = hour_of_week(self._minute)
+        z = self.baseline.z(ids, self._minute_acc[:n], how)
+        self._cusum[:n] = np.where(born, cusum_step(self._cusum[:n], z, cfg.cusum_k), 0.0)
+        self.baseline.update(self._minute_acc[:n], how, skip)
+        self.intensity.update_baseline(self._minute_n[:n], skip)
         zeros = np.zeros(n)
-        for _ in range(min(minute - self._minute - 1, _MAX_ZERO_MINUTES)):
-            self.baseline.update(zeros, frozen)
+        gap = min(minute - self._minute - 1, _MAX_ZERO_MINUTES)
+        if gap > 0:
+            z0 = self.baseline.z(ids, zeros, hour_of_week(self._minute + 1))
+            self._cusum[:n] = np.where(
+                born, cusum_repeat(self._cusum[:n], z0, cfg.cusum_k, gap), 0.0
+            )
+        for k in range(gap):
+            self.baseline.update(zeros, hour_of_week(self._minute + 1 + k), skip)
+            self.intensity.update_baseline(zeros, skip)
         self._minute_acc[:] = 0.0
+        self._minute_n[:] = 0.0
         self._minute = minute
 
     def _open_mask(self, n: int) -> npt.NDArray[np.bool_]:
@@ -267,16 +346,29 @@ class Engine:
 
     def _ensure_scopes(self) -> None:
         n = len(self.scopes)
-        old = self._floors.shape[0]
+        old = self._n_floors
         # scopes are created when a batch is bucketed, before any of its seconds closes
         self.liq.sums = grown(self.liq.sums, n)
         self._minute_acc = grown(self._minute_acc, n)
+        self._minute_n = grown(self._minute_n, n)
+        self._cusum = grown(self._cusum, n)
+        if self._born.shape[0] < n:
+            self._born = np.concatenate([self._born, np.zeros(n - self._born.shape[0], bool)])
+        if self._was_open.shape[0] < n:
+            self._was_open = np.concatenate(
+                [
+                    self._was_open,
+                    np.zeros(self._minute_acc.shape[0] - self._was_open.shape[0], bool),
+                ]
+            )
         self.baseline.ensure(n)
+        self.intensity.ensure(n)
         if n <= old:
             return
         self._floors = grown(self._floors, n, math.inf)
         for sid in range(old, n):
             self._floors[sid] = self._floor_of(self.scopes.levels[sid], self.scopes.keys[sid])
+        self._n_floors = n
 
     def _floor_of(self, level: Level, key: str) -> float:
         cfg = self.settings.detect.burst
@@ -288,23 +380,37 @@ class Engine:
             return cfg.floor_usd_market
         return math.inf  # instruments roll up into their asset; no alert of their own
 
-    def _bursts(self) -> list[Signal]:
+    def _bursts(self, second: int) -> list[Signal]:
+        """Return the burst signals at the end of `second` (epoch s), every evaluation.
+
+        Only scopes over their USD floor are looked at, so the per-scope work is
+        vectorized over a handful of ids.
+        """
         n = len(self.scopes)
+        cfg = self.settings.detect.burst
         totals = self.liq.totals(self._burst_w)[:n]
-        ids = np.flatnonzero(totals >= self._floors[:n])
+        warm = self.baseline.periods[:n] >= cfg.warmup_min
+        floors = np.where(warm, self._floors[:n], self._floors[:n] * cfg.warmup_floor_multiple)
+        ids = np.flatnonzero(totals >= floors)
         if ids.size == 0:
             return []
-        cfg = self.settings.detect.burst
-        z = self.baseline.z(ids, totals[ids])
-        z[self.baseline.periods[ids] < cfg.warmup_min] = np.nan
+        how = hour_of_week(second // 60)
         sums = self.liq.sums[ids, self._burst_w]
+        rate = self.intensity.intensity(ids, second)
+        base_rate = self.intensity.baseline(ids)
         candidates = BurstCandidates(
             scopes=[self.scopes.keys[i] for i in ids.tolist()],
             long_usd=sums[:, LONG_USD],
             short_usd=sums[:, SHORT_USD],
-            floor_usd=self._floors[ids],
-            z=z,
-            baseline_usd=self.baseline.level_of(ids),
+            events=sums[:, LONG_N] + sums[:, SHORT_N],
+            floor_usd=floors[ids],
+            warm=warm[ids],
+            z=self.baseline.z(ids, totals[ids] * 60.0 / cfg.window_s, how),
+            baseline_usd=self.baseline.level_of(ids, how),
+            cusum=self._cusum[ids],
+            ratio=rate / base_rate,
+            rate_per_min=rate * 60.0,
+            base_rate_per_min=base_rate * 60.0,
             window_s=cfg.window_s,
         )
         return detect_bursts(candidates, cfg)
@@ -342,17 +448,20 @@ class Engine:
     def burst_stats(self, level: Level, key: str) -> tuple[float, float, float]:
         """Return (baseline USD per minute, z, score) of one scope's burst window.
 
-        z is the robust z of the window's USD against the scope's baseline (0 when unseen
-        or warming up); score is the window's USD over the scope's floor.
+        z is the robust z of the window's USD against the scope's hour-of-week baseline
+        (0 when unseen or warming up); score is the window's USD over the scope's floor.
+        Called at metrics scrape time.
         """
         sid = self.scopes.find(level, key)
-        if sid is None or sid >= self._floors.shape[0] or sid >= self.liq.sums.shape[0]:
+        if sid is None or sid >= self._n_floors or sid >= self.liq.sums.shape[0]:
             return (0.0, 0.0, 0.0)
+        cfg = self.settings.detect.burst
         ids = np.array([sid], dtype=np.int64)
         total = self.liq.totals(self._burst_w)[ids]
-        warm = self.baseline.periods[sid] >= self.settings.detect.burst.warmup_min
-        z = float(self.baseline.z(ids, total)[0]) if warm else 0.0
-        baseline = float(self.baseline.level_of(ids)[0])
+        how = hour_of_week(self._minute if self._minute is not None else 0)
+        warm = self.baseline.periods[sid] >= cfg.warmup_min
+        z = float(self.baseline.z(ids, total * 60.0 / cfg.window_s, how)[0]) if warm else 0.0
+        baseline = float(self.baseline.level_of(ids, how)[0])
         return (baseline, z, float(total[0]) / float(self._floors[sid]))
 
     def drawdown(self, asset: str, window_s: int) -> float:

@@ -1,16 +1,19 @@
 """Detectors over the alert state rather than the windows: margin-hike cascade, contagion.
 
 Both are pure functions of which scopes are (or recently were) in a cascade, when each
-first fired, and the margin changes received. They report the order in which scopes
-entered alert; that order is evidence, not causality (DETECTION.md §4).
+first fired and last stopped firing, the margin changes received and (contagion) the
+downside correlation across asset classes. They report the order in which scopes entered
+alert; that order is evidence, not causality (DETECTION.md §4).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from monitor.aggregate.correlation import Downside
 from monitor.aggregate.detectors import Signal
 from monitor.config import ContagionSettings, MarginHikeSettings
 from monitor.events import ASSET_CLASSES, Alert, AssetClass, EvidenceValue, MarginChange, Severity
@@ -28,12 +31,22 @@ class Entry:
         asset_class: the class the scope belongs to (itself for a class; None for market).
         first_ns: event time of its first firing in this episode.
         active: still firing now (False: resolved, kept for the spread window).
+        until_ns: when it last stopped firing (None: firing, or not known; then
+            ``first_ns`` stands for it).
     """
 
     scope: str
     asset_class: AssetClass | None
     first_ns: int
     active: bool
+    until_ns: int | None = None
+
+    def fired_since(self, since_ns: int) -> bool:
+        """Return True if the scope was firing at some time at or after `since_ns`."""
+        if self.active:
+            return True
+        last = self.until_ns if self.until_ns is not None else self.first_ns
+        return last >= since_ns
 
 
 def armed(
@@ -145,23 +158,58 @@ def _margin_signal(
     )
 
 
-def detect_contagion(entries: Sequence[Entry], cfg: ContagionSettings) -> list[Signal]:
-    """Return a market-wide signal while cascades fire in ``min_classes`` asset classes."""
-    active = [e for e in _ordered(entries) if e.active and e.asset_class is not None]
-    classes: list[str] = list(dict.fromkeys(e.asset_class for e in active if e.asset_class))
-    if len(classes) < cfg.min_classes:
+def detect_contagion(
+    entries: Sequence[Entry],
+    now_ns: int,
+    cfg: ContagionSettings,
+    downside: Downside | None = None,
+) -> list[Signal]:
+    """Return a market-wide signal when cascades spread across asset classes.
+
+    Breadth: asset classes with a scope whose cascade fired within ``window_h`` before
+    `now_ns`. Hot while some cascade fires now and breadth ≥ ``min_classes``. Critical from
+    ``critical_classes``, or when the downside correlation is ≥ ``corr_critical`` and ≥
+    ``corr_rise`` above its baseline. The correlation is evidence whenever known.
+    """
+    since = now_ns - int(cfg.window_h * HOUR_NS)
+    recent = [e for e in _ordered(entries) if e.asset_class is not None and e.fired_since(since)]
+    classes: list[str] = list(dict.fromkeys(e.asset_class for e in recent if e.asset_class))
+    firing = [e.scope for e in recent if e.active]
+    if len(classes) < cfg.min_classes or not firing:
         return []
-    severity: Severity = "critical" if len(classes) >= cfg.critical_classes else "warning"
-    order = [e.scope for e in active]
+    correlated = (
+        downside is not None
+        and downside.corr >= cfg.corr_critical
+        and downside.rise >= cfg.corr_rise  # False while the baseline is NaN
+    )
+    critical = len(classes) >= cfg.critical_classes or correlated
+    severity: Severity = "critical" if critical else "warning"
+    order = [e.scope for e in recent]
+    evidence: dict[str, EvidenceValue] = {
+        "classes": classes,
+        "entered_order": order,
+        "breadth": len(classes),
+        "firing_now": firing,
+        "window_h": cfg.window_h,
+    }
+    corr_text = ""
+    if downside is not None:
+        evidence["downside_corr"] = round(downside.corr, 4)
+        evidence["downside_minutes"] = downside.minutes
+        evidence["downside_pairs"] = downside.pairs
+        if not math.isnan(downside.baseline):
+            evidence["downside_corr_baseline"] = round(downside.baseline, 4)
+            evidence["downside_corr_rise"] = round(downside.rise, 4)
+        corr_text = "; downside correlation %.2f" % downside.corr
     return [
         Signal(
             kind="contagion",
             scope="market",
             severity=severity,
-            score=float(len(classes)),
-            summary="market: cascades in %d asset classes (%s); entered %s"
-            % (len(classes), ", ".join(classes), ", ".join(order)),
-            evidence={"classes": classes, "entered_order": order, "breadth": len(classes)},
+            score=float(len(classes)) + (1.0 if correlated else 0.0),
+            summary="market: cascades in %d asset classes within %gh (%s); entered %s%s"
+            % (len(classes), cfg.window_h, ", ".join(classes), ", ".join(order), corr_text),
+            evidence=evidence,
         )
     ]
 
@@ -180,6 +228,8 @@ class Spread:
 
     class_of: dict[str, AssetClass] = field(default_factory=dict)  # asset → class
     entered: dict[str, Entry] = field(default_factory=dict)
+    downside: Downside | None = None  # set once a minute by the engine's extra detectors
+    keep_h: float = 0.0  # keep resolved entries at least this long (the contagion window)
 
     def signals(
         self,
@@ -194,7 +244,7 @@ class Spread:
         entries = list(self.entered.values())
         arming = armed(changes, ts_ns, margin) if changes else {}
         found = detect_margin_hike(arming, entries, ts_ns, margin) if arming else []
-        return found + detect_contagion(entries, contagion)
+        return found + detect_contagion(entries, ts_ns, contagion, self.downside)
 
     def track(self, alerts: Iterable[Alert], ts_ns: int, margin: MarginHikeSettings) -> None:
         """Record when each scope's cascade first fired and when it stopped firing."""
@@ -206,9 +256,9 @@ class Spread:
                 first = entry.first_ns if entry is not None else ts_ns
                 cls = self._class_of_scope(alert.scope)
                 self.entered[alert.scope] = Entry(alert.scope, cls, first, active=True)
-            elif entry is not None:
-                self.entered[alert.scope] = dataclasses.replace(entry, active=False)
-        keep_ns = int(2 * margin.spread_h * HOUR_NS)
+            elif entry is not None and entry.active:
+                self.entered[alert.scope] = dataclasses.replace(entry, active=False, until_ns=ts_ns)
+        keep_ns = int(max(2 * margin.spread_h, self.keep_h) * HOUR_NS)
         for scope, entry in list(self.entered.items()):
             if not entry.active and entry.first_ns < ts_ns - keep_ns:
                 del self.entered[scope]

@@ -7,6 +7,7 @@ from typing import Literal
 import msgspec
 
 from monitor.config._base import HostPort, NonNeg, Pos, PosFloat, Ratio, _Section
+from monitor.config.signals import LiquiditySettings, SaturationSettings, ThresholdRule
 from monitor.events import AssetClass
 from monitor.secret import Secret
 
@@ -38,28 +39,46 @@ class AggregateSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class BurstSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Liquidation-burst detector (per asset, asset class and market).
+    """Liquidation-burst detector (per asset, asset class and market; DETECTION.md §2.2–2.4).
 
-    Hot when, over ``window_s``: liquidated USD ≥ the floor of the scope's level, the
-    robust z of log(1 + L / ref_usd) against the scope's per-minute baseline ≥ ``z_warning``,
-    and one side's share ≥ ``min_side_share``.
+    Over ``window_s`` a scope is hot when its liquidated USD ≥ the floor of its level, one
+    side's share ≥ ``min_side_share``, it saw ≥ ``min_events`` liquidations, and at least one
+    of: the robust z of log(1 + L/ref_usd) against the scope's hour-of-week baseline ≥
+    ``z_warning``; the per-minute CUSUM ≥ ``cusum_h``; the Hawkes intensity ratio λ̂/μ̂ ≥
+    ``intensity_ratio_warning``; and, for any of them, λ̂/μ̂ ≥ ``intensity_ratio_min`` (a
+    cascade raises the liquidation rate, a few whale prints only the USD). During the first
+    ``warmup_min`` minutes of a scope only the absolute floor × ``warmup_floor_multiple``
+    decides (with side share and events).
     """
 
     window_s: Pos = 60
-    floor_usd_asset: PosFloat = 1_000_000.0
-    floor_usd_class: PosFloat = 5_000_000.0
-    floor_usd_market: PosFloat = 10_000_000.0
+    # floors near a calm asset's 1-in-1-day minute level: the relative tests then decide,
+    # and a cascade is seen in its first minute (higher floors cost minutes of delay)
+    floor_usd_asset: PosFloat = 50_000.0
+    floor_usd_class: PosFloat = 250_000.0
+    floor_usd_market: PosFloat = 500_000.0
     floor_usd_by_asset: dict[str, PosFloat] = msgspec.field(
-        default_factory=lambda: {"BTC": 5_000_000.0, "ETH": 3_000_000.0}
+        default_factory=lambda: {"BTC": 150_000.0, "ETH": 100_000.0}
     )
     ref_usd: PosFloat = 10_000.0
     z_warning: PosFloat = 4.0
     z_critical: PosFloat = 6.0
     critical_floor_multiple: PosFloat = 5.0  # ≥ this × floor is critical whatever z
-    min_side_share: Ratio = 0.75
+    min_side_share: Ratio = 0.65  # the window mixes a cascade's side with calm two-sided flow
+    min_events: NonNeg = 3  # liquidations in the window: one whale print is not a cascade
     baseline_half_life_min: PosFloat = 1440.0
+    seasonal_half_life_min: PosFloat = 240.0  # per hour-of-week bucket: ~4 weeks of it
+    seasonal_prior_min: PosFloat = 120.0  # bucket minutes that weigh as much as the prior
     min_sd: PosFloat = 0.75  # floor of the baseline's sd, log units
-    warmup_min: NonNeg = 60  # minutes before z counts; the floor alone decides until then
+    cusum_k: PosFloat = 0.5  # allowance, sd units (detects shifts of ~2k quickly)
+    cusum_h: PosFloat = 8.0  # alarm level, sd units (one-sided ARL0 ≈ 19,000 minutes)
+    intensity_tau_s: PosFloat = 30.0  # kernel time constant of λ̂, seconds
+    intensity_ratio_warning: PosFloat = 8.0
+    intensity_ratio_min: PosFloat = 3.0  # every trigger needs λ̂/μ̂ ≥ this
+    intensity_ratio_critical: PosFloat = 50.0
+    min_rate_per_min: PosFloat = 1.0  # floor (prior) of the baseline rate μ̂, events/min
+    warmup_min: NonNeg = 60  # minutes before z, CUSUM and λ̂/μ̂ count
+    warmup_floor_multiple: PosFloat = 2.0  # during warm-up the floor is this × the floor
 
 
 class CrashSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -67,11 +86,16 @@ class CrashSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
 
     Hot when the drawdown from the highest price of a window reaches both the absolute
     floor and ``z_warning`` standard deviations of that window's baseline return.
+    Defaults calibrated on real Binance klines (README "Calibration on real crashes"):
+    the 30-minute window catches the slow waves of 2026-02-05 (5-8 % over 30-50 min),
+    whose 5- and 15-minute drops stay under 3 % and 4-5 %; its 5 % floor sits just under
+    the smallest real crash there (5.3 %); z 5 rather than 6 because those waves came on
+    an already volatile day, and the floors keep calm-day noise out.
     """
 
-    windows_s: tuple[Pos, ...] = (300, 900)
-    min_drop: tuple[Ratio, ...] = (0.03, 0.05)  # per window: minimum fall from its high
-    z_warning: PosFloat = 6.0
+    windows_s: tuple[Pos, ...] = (300, 900, 1800)
+    min_drop: tuple[Ratio, ...] = (0.03, 0.04, 0.05)  # per window: minimum fall from its high
+    z_warning: PosFloat = 5.0
     z_critical: PosFloat = 10.0
     baseline_half_life_min: PosFloat = 1440.0
     prior_sd_1m: PosFloat = 0.003  # 1-minute return sd assumed during warm-up
@@ -100,10 +124,27 @@ class MarginHikeSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class ContagionSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Cross-asset contagion: cascades firing in at least ``min_classes`` asset classes."""
+    """Cross-asset contagion: breadth of cascades across asset classes, downside correlation.
+
+    Breadth is the number of asset classes with a scope whose cascade alert was firing at
+    some time in the last ``window_h``. Hot while a cascade fires now and the breadth is at
+    least ``min_classes``; critical from ``critical_classes``, or when the downside
+    correlation of ``corr_assets`` (1-minute returns over ``corr_lookback_min``, minutes
+    when their mean return is negative, averaged over pairs of different classes) is at
+    least ``corr_critical`` and at least ``corr_rise`` above its EWMA baseline.
+    """
 
     min_classes: Pos = 2
     critical_classes: Pos = 3
+    window_h: PosFloat = 12.0
+    corr_assets: tuple[str, ...] = (
+        "BTC", "ETH", "SOL", "XRP", "XAU", "XAG", "NVDA", "TSLA", "MSTR", "SPX", "NDX", "WTI"
+    )  # fmt: skip
+    corr_lookback_min: Pos = 60
+    corr_min_minutes: Pos = 10  # down minutes needed before the correlation counts
+    corr_critical: Ratio = 0.6
+    corr_rise: Ratio = 0.3
+    corr_baseline_half_life_min: PosFloat = 10080.0  # one week
 
 
 class DetectSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -114,6 +155,9 @@ class DetectSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=
     lifecycle: LifecycleSettings = msgspec.field(default_factory=LifecycleSettings)
     margin_hike: MarginHikeSettings = msgspec.field(default_factory=MarginHikeSettings)
     contagion: ContagionSettings = msgspec.field(default_factory=ContagionSettings)
+    liquidity: LiquiditySettings = msgspec.field(default_factory=LiquiditySettings)
+    saturation: SaturationSettings = msgspec.field(default_factory=SaturationSettings)
+    rules: tuple[ThresholdRule, ...] = ()  # user threshold rules (README: Threshold rules)
 
 
 class AssetSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):

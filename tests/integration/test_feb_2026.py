@@ -39,3 +39,20 @@ def test_margin_changes_arm_metals_and_one_margin_hike_cascade_names_the_order(t
         e.notice_ts_ns for e in read_events(events) if e.__class__.__name__ == "MarginChange"
     )
     assert margin_notice < first_firing["XAG"]
+
+    # contagion: once cascades have fired in metal, crypto and equity it is critical
+    contagion = [a for a in out if a.kind == "contagion" and a.state == "firing"]
+    assert contagion  # one incident per cross-class wave (apart by more than the cooldown)
+    class_of = dict.fromkeys(CRYPTO, "crypto") | dict.fromkeys(EQUITY, "equity")
+    class_of |= {"XAG": "metal", "XAU": "metal", "metal": "metal"}
+    entered = {}  # class → when its first cascade fired
+    for scope, ts in sorted(first_firing.items(), key=lambda kv: kv[1]):
+        if scope in class_of:
+            entered.setdefault(class_of[scope], ts)
+    assert contagion[0].ts_ns >= sorted(entered.values())[1]  # not before a second class
+    critical = next(a for a in contagion if a.severity == "critical")
+    assert critical.ts_ns >= entered["equity"]
+    assert set(critical.evidence["classes"]) == {"metal", "crypto", "equity"}
+    assert critical.evidence["breadth"] == 3
+    assert isinstance(critical.evidence["downside_corr"], float)
+    assert critical.evidence["firing_now"]

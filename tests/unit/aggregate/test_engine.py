@@ -115,3 +115,29 @@ def test_tick_seconds_close_before_any_liquidation_second():
     engine.flush()
 
     assert engine.window_usd("asset", "BTC", 60) == (2_000_000.0, 0.0)
+
+
+def test_scopes_first_seen_in_a_later_batch_get_their_floor():
+    quiet = [liq(s, 10.0) for s in range(0, 100, 10)]
+    burst = [liq(200 + i * 0.1, 100_000.0, asset="DOGE") for i in range(300)]  # $30M in 30 s
+
+    for size in (1, len(quiet) + len(burst)):
+        alerts = run(Engine(Settings()), quiet + burst, size)
+
+        assert ("DOGE", "firing") in {(a.scope, a.state) for a in alerts}, size
+
+
+def test_baselines_start_with_a_scope_s_data_not_when_a_batch_names_it():
+    # XRP's first liquidation closes at 3000 s; a batch holding all events names it at 0 s.
+    # Its warm-up (60 min, floor × 2) must count from its data: the $1.5M burst at
+    # 3720 s is over the floor but under the warm-up floor, whatever the batching.
+    quiet = [liq(s, 10.0) for s in range(0, 4000, 10)]
+    xrp = [liq(3000 + s, 10.0, asset="XRP") for s in range(0, 700, 20)]
+    burst = [liq(3720 + i * 0.5, 30_000.0, asset="XRP") for i in range(50)]
+    events = sorted(quiet + xrp + burst, key=lambda e: e.ts_event_ns)
+
+    cfg = load(None, env={}, overrides={"detect.burst.floor_usd_asset": 1_000_000.0})
+    outputs = [run(Engine(cfg), events, size) for size in (1, len(events))]
+
+    assert [(a.scope, a.state) for a in outputs[0]] == [(a.scope, a.state) for a in outputs[1]]
+    assert "XRP" not in {a.scope for a in outputs[1]}

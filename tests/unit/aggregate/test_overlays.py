@@ -1,3 +1,6 @@
+import math
+
+from monitor.aggregate.correlation import Downside
 from monitor.aggregate.overlays import Entry, armed, detect_contagion, detect_margin_hike
 from monitor.config import ContagionSettings, MarginHikeSettings
 from monitor.events import MarginChange, tightening_of
@@ -62,19 +65,41 @@ def test_margin_hike_episode_ends_after_the_spread_window():
     assert detect_margin_hike(arming, late, T0 + 27 * H, CFG) == []
 
 
-def test_contagion_counts_classes_firing_now():
-    cfg = ContagionSettings(min_classes=2, critical_classes=3)
-    btc, xag, nvda = entry("BTC", "crypto", 1), entry("XAG", "metal", 2), entry("NVDA", "equity", 3)
+def test_contagion_counts_classes_that_fired_within_the_window_while_one_fires():
+    cfg = ContagionSettings(min_classes=2, critical_classes=3, window_h=12.0)
+    xag = Entry("XAG", "metal", T0 + H, active=False, until_ns=T0 + 2 * H)
+    btc, nvda = entry("BTC", "crypto", 3), entry("NVDA", "equity", 11)
+    now = T0 + 11 * H
 
-    assert detect_contagion([btc, entry("ETH", "crypto", 1.5)], cfg) == []
-    (two,) = detect_contagion([btc, xag], cfg)
-    (three,) = detect_contagion([btc, xag, nvda], cfg)
-    assert detect_contagion([btc, entry("XAG", "metal", 2, active=False)], cfg) == []
+    assert detect_contagion([btc, entry("ETH", "crypto", 1.5)], now, cfg) == []  # one class
+    (two,) = detect_contagion([xag, btc], now, cfg)  # silver resolved 9 h ago: still counts
+    (three,) = detect_contagion([xag, btc, nvda], now, cfg)
+    assert detect_contagion([xag, btc], T0 + 14 * H + 1, cfg) == []  # 12 h after it stopped
+    quiet = [xag, Entry("BTC", "crypto", T0 + 3 * H, active=False, until_ns=T0 + 4 * H)]
+    assert detect_contagion(quiet, now, cfg) == []  # nothing fires now
 
     assert (two.scope, two.severity, two.evidence["classes"]) == (
         "market",
         "warning",
-        ["crypto", "metal"],
+        ["metal", "crypto"],
     )
+    assert two.evidence["firing_now"] == ["BTC"]
     assert three.severity == "critical"
-    assert three.evidence["entered_order"] == ["BTC", "XAG", "NVDA"]
+    assert three.evidence["entered_order"] == ["XAG", "BTC", "NVDA"]
+    assert "downside_corr" not in three.evidence
+
+
+def test_contagion_escalates_on_downside_correlation_above_its_baseline():
+    cfg = ContagionSettings(min_classes=2, critical_classes=3, corr_critical=0.6, corr_rise=0.3)
+    entries = [entry("XAG", "metal", 1), entry("BTC", "crypto", 2)]
+    now = T0 + 3 * H
+
+    (risen,) = detect_contagion(entries, now, cfg, Downside(0.7, 0.35, 20, 6))
+    (flat,) = detect_contagion(entries, now, cfg, Downside(0.7, 0.5, 20, 6))  # rise 0.2
+    (cold,) = detect_contagion(entries, now, cfg, Downside(0.7, math.nan, 20, 6))
+
+    assert risen.severity == "critical"
+    assert (flat.severity, cold.severity) == ("warning", "warning")
+    assert risen.evidence["downside_corr"] == 0.7
+    assert risen.evidence["downside_corr_rise"] == 0.35
+    assert "downside_corr_baseline" not in cold.evidence
