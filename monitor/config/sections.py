@@ -78,7 +78,7 @@ class BurstSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     intensity_ratio_critical: PosFloat = 50.0
     min_rate_per_min: PosFloat = 1.0  # floor (prior) of the baseline rate μ̂, events/min
     warmup_min: NonNeg = 60  # minutes before z, CUSUM and λ̂/μ̂ count
-    warmup_floor_multiple: PosFloat = 2.0  # during warm-up the floor is this × the floor
+    warmup_floor_multiple: PosFloat = 20.0  # warm-up floor: 20 × ($1M an asset, $3M BTC)
 
 
 class CrashSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
