@@ -142,22 +142,7 @@ class KafkaSubscription:
         Raises:
             BusError: the consumer failed (after aiokafka's own retries).
         """
-        await self.start()
-        bound_s = timeout_ms / 1000 + self._timeout_s
-        while not self._closed:
-            consumer = self._consumer
-            if consumer is None:
-                return
-            try:
-                async with asyncio.timeout(bound_s):
-                    records = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-            except ConsumerStoppedError:
-                return
-            except TimeoutError:
-                records = {}
-            except KafkaError as exc:
-                msg = "kafka: consumer %r failed: %r" % (self.name, exc)
-                raise BusError(msg) from exc
+        async for records in self.records(max_records, timeout_ms):
             yield self._decode(records)
 
     async def records(
