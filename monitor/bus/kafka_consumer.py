@@ -18,7 +18,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import ConsumerStoppedError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    ConsumerStoppedError,
+    IllegalGenerationError,
+    KafkaError,
+)
 
 from monitor.bus.base import DropCallback
 from monitor.codec import decode
@@ -249,6 +254,11 @@ class KafkaSubscription:
         try:
             async with asyncio.timeout(self._timeout_s):
                 await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalGenerationError) as exc:
+            # the group rebalanced under us: the partitions' new owner re-reads from the last
+            # committed offsets (at-least-once), so this member keeps running and rejoins
+            log.warning("kafka: commit of group %r skipped, group rebalanced: %r", self.name, exc)
+            return
         except (KafkaError, TimeoutError) as exc:
             msg = "kafka: commit of group %r failed: %r" % (self.name, exc)
             raise BusError(msg) from None
