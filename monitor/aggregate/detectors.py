@@ -30,6 +30,7 @@ class Signal:
     score: float  # larger is worse; picks the strongest of several signals for one scope
     summary: str
     evidence: dict[str, EvidenceValue]
+    for_s: float | None = None  # hot this long before firing; None: the lifecycle's for_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,8 @@ class BurstCandidates:
         ratio: Hawkes intensity ratio λ̂/μ̂.
         rate_per_min, base_rate_per_min: λ̂ and μ̂, events per minute.
         window_s: the window, seconds.
+        held: True where the scope's cascade alert is already pending or firing: there the
+            λ̂/μ̂ test passes from ``intensity_ratio_hold`` (hysteresis). None: nowhere.
     """
 
     scopes: list[str]
@@ -64,16 +67,22 @@ class BurstCandidates:
     rate_per_min: F64
     base_rate_per_min: F64
     window_s: int
+    held: npt.NDArray[np.bool_] | None = None
 
 
-def burst_triggers(z: float, cusum: float, ratio: float, cfg: BurstSettings) -> list[str]:
-    """Return which relative tests pass: ``z`` (robust z), ``cusum``, ``hawkes`` (λ̂/μ̂)."""
+def burst_triggers(
+    z: float, cusum: float, ratio: float, cfg: BurstSettings, held: bool = False
+) -> list[str]:
+    """Return which relative tests pass: ``z`` (robust z), ``cusum``, ``hawkes`` (λ̂/μ̂).
+
+    A `held` scope (already in alert) passes ``hawkes`` from ``intensity_ratio_hold``.
+    """
     out = []
     if z >= cfg.z_warning:
         out.append("z")
     if cusum >= cfg.cusum_h:
         out.append("cusum")
-    if ratio >= cfg.intensity_ratio_warning:
+    if ratio >= (cfg.intensity_ratio_hold if held else cfg.intensity_ratio_warning):
         out.append("hawkes")
     return out
 
@@ -87,6 +96,8 @@ def detect_bursts(c: BurstCandidates, cfg: BurstSettings) -> list[Signal]:
     liquidation rate itself must have risen); while warming up the (raised) floor alone
     decides. Critical when z ≥ ``z_critical``, λ̂/μ̂ ≥ ``intensity_ratio_critical`` or the
     total ≥ ``critical_floor_multiple`` × floor. Evidence carries every number the rule used.
+    The signals fire after ``for_s`` of being hot (the rule already asks for several
+    liquidations over the window, so it needs less confirmation than a price test).
     """
     signals: list[Signal] = []
     for i, scope in enumerate(c.scopes):
@@ -98,7 +109,8 @@ def detect_bursts(c: BurstCandidates, cfg: BurstSettings) -> list[Signal]:
             continue
         warm = bool(c.warm[i])
         z, cusum, ratio = float(c.z[i]), float(c.cusum[i]), float(c.ratio[i])
-        triggers = burst_triggers(z, cusum, ratio, cfg) if warm else ["warm-up floor"]
+        held = c.held is not None and bool(c.held[i])
+        triggers = burst_triggers(z, cusum, ratio, cfg, held) if warm else ["warm-up floor"]
         if not triggers or (warm and ratio < cfg.intensity_ratio_min):
             continue  # USD without more liquidations (a few whale prints) is no cascade
         big = total >= cfg.critical_floor_multiple * floor
@@ -119,6 +131,7 @@ def detect_bursts(c: BurstCandidates, cfg: BurstSettings) -> list[Signal]:
             "baseline_usd": round(float(c.baseline_usd[i]), 2),
             "triggers": triggers,
             "warm": int(warm),
+            "held": int(held),
         }
         if warm:
             evidence.update(
@@ -140,6 +153,7 @@ def detect_bursts(c: BurstCandidates, cfg: BurstSettings) -> list[Signal]:
                 summary="%s: $%s liquidated in %ds, %.0f%% %s (%s; %s)"
                 % (scope, _usd(total), c.window_s, 100 * share, side, "+".join(triggers), detail),
                 evidence=evidence,
+                for_s=cfg.for_s,
             )
         )
     return signals

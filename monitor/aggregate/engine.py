@@ -398,8 +398,9 @@ class Engine:
         sums = self.liq.sums[ids, self._burst_w]
         rate = self.intensity.intensity(ids, second)
         base_rate = self.intensity.baseline(ids)
+        scopes = [self.scopes.keys[i] for i in ids.tolist()]
         candidates = BurstCandidates(
-            scopes=[self.scopes.keys[i] for i in ids.tolist()],
+            scopes=scopes,
             long_usd=sums[:, LONG_USD],
             short_usd=sums[:, SHORT_USD],
             events=sums[:, LONG_N] + sums[:, SHORT_N],
@@ -412,6 +413,7 @@ class Engine:
             rate_per_min=rate * 60.0,
             base_rate_per_min=base_rate * 60.0,
             window_s=cfg.window_s,
+            held=np.array([self.book.is_open("cascade", scope) for scope in scopes]),
         )
         return detect_bursts(candidates, cfg)
 

@@ -2,7 +2,8 @@
 
 Keyed by (kind, scope). Times are event time (ns), so replays give identical alerts.
 
-- idle + hot → ``pending`` (a new incident, wave 1); hot for ``for_s`` → ``firing``.
+- idle + hot → ``pending`` (a new incident, wave 1); hot for ``for_s`` → ``firing``
+  (the signal's own ``for_s`` when its detector sets one, else the configured one).
 - pending + cold → ``resolved`` ("cleared before firing"), so every pending ends.
 - firing + hot with a higher severity → ``firing`` again (escalation, same wave).
 - firing + cold for ``resolve_after_s`` → ``resolved``.
@@ -72,6 +73,11 @@ class AlertBook:
         """Return the scopes with a pending or firing alert (their baselines freeze)."""
         return {t.scope for t in self.tracks.values() if t.state != "resolved"}
 
+    def is_open(self, kind: AlertKind, scope: str) -> bool:
+        """Return True while (kind, scope) is pending or firing."""
+        track = self.tracks.get((kind, scope))
+        return track is not None and track.state != "resolved"
+
     def has_open(self) -> bool:
         """Return True while any alert is pending, firing, or inside its cooldown."""
         return bool(self.tracks)
@@ -124,7 +130,8 @@ class AlertBook:
         if escalated:
             track.severity = sig.severity
         if track.state == "pending":
-            if ts_ns - track.hot_since_ns >= self.cfg.for_s * NS:
+            need_s = self.cfg.for_s if sig.for_s is None else sig.for_s
+            if ts_ns - track.hot_since_ns >= need_s * NS:
                 track.state = "firing"
                 return [track.alert(ts_ns, "firing")]
             return []

@@ -74,11 +74,15 @@ class BurstSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     cusum_h: PosFloat = 8.0  # alarm level, sd units (one-sided ARL0 ≈ 19,000 minutes)
     intensity_tau_s: PosFloat = 30.0  # kernel time constant of λ̂, seconds
     intensity_ratio_warning: PosFloat = 8.0
+    intensity_ratio_hold: PosFloat = 7.0  # a scope in alert passes λ̂/μ̂ from here (hysteresis)
     intensity_ratio_min: PosFloat = 3.0  # every trigger needs λ̂/μ̂ ≥ this
     intensity_ratio_critical: PosFloat = 50.0
     min_rate_per_min: PosFloat = 1.0  # floor (prior) of the baseline rate μ̂, events/min
     warmup_min: NonNeg = 60  # minutes before z, CUSUM and λ̂/μ̂ count
     warmup_floor_multiple: PosFloat = 20.0  # warm-up floor: 20 × ($1M an asset, $3M BTC)
+    # hot this long before firing (other detectors: lifecycle.for_s); Hawkes n ≥ 0.7:
+    # median delay 73 s with 20, 54 s with 10, false alarms 0.037 per asset-day with both
+    for_s: NonNeg = 10
 
 
 class CrashSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -105,7 +109,7 @@ class CrashSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
 class LifecycleSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Alert state machine: pending → firing → resolved, waves and cooldown."""
 
-    for_s: NonNeg = 20  # hot this long while pending before firing
+    for_s: NonNeg = 20  # hot this long while pending before firing (bursts: burst.for_s)
     resolve_after_s: Pos = 600  # cold this long while firing before resolved
     cooldown_s: NonNeg = 3600  # hot again within this after resolved: next wave
 

@@ -47,7 +47,10 @@ def add_parser(
         "evaluate", parents=[common], help="replay recordings and score alerts against labels"
     )
     p.add_argument("files", nargs="+", type=Path, metavar="REPLAY")
-    p.add_argument("--labels", type=Path, required=True, metavar="FILE", help="CSV or YAML")
+    p.add_argument(
+        "--labels", type=Path, required=True, action="append", metavar="FILE",
+        help="CSV or YAML; repeat to pool several files",
+    )  # fmt: skip
     p.add_argument("--format", choices=FORMATS, default="auto", help="format of the replays")
     p.add_argument("--symbol", help="venue symbol for kline files whose name lacks it")
     p.add_argument("--json-out", type=Path, metavar="FILE", help="the report as JSON")
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``evaluate``; return the exit code (0 ok, 2 bad input, 1 runtime failure)."""
     try:
         rules = _rules(args)
-        labels = read_labels(args.labels)
+        labels = [lab for path in args.labels for lab in read_labels(path)]
         _check_files(args.files)
         recordings = []
         for n, path in enumerate(args.files, 1):

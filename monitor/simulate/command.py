@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import gzip
 import sys
 import time
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise InputError("simulate: %s" % exc) from None
         write_events(args.out, events)
         if args.labels_out is not None:
+            mine = [dataclasses.replace(lab, recording=args.out.name) for lab in labels]
             try:
-                write_labels(args.labels_out, labels)
+                write_labels(args.labels_out, mine)
             except OSError as exc:
                 raise InputError(
                     "--labels-out %s: cannot write: %s" % (args.labels_out, exc.strerror or exc)

@@ -156,3 +156,22 @@ def test_missing_replay_and_unknown_kind_exit_2(capsys, tmp_path, burst_file):
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "liqmon: %s: no such file" % (tmp_path / "nope.jsonl")
     assert err[1].startswith("liqmon: --kinds: unknown boom")
+
+
+def test_labels_from_several_files_pool_and_bind_to_their_recording(tmp_path, burst_file):
+    times = "BTC,2026-01-01T01:30:00Z,2026-01-01T01:35:00Z,2026-01-01T01:40:00Z,asset"
+    more = tmp_path / "more.csv"
+    more.write_text(
+        "name,scope,onset,peak,end,match,recording\n"
+        "again,%s,%s\nelsewhere,%s,other.jsonl\n" % (times, burst_file.name, times)
+    )
+    out = tmp_path / "report.json"
+
+    code = run(parse("--labels", str(LABELS / "burst.csv"), "--labels", str(more),
+                     str(burst_file), "--json-out", str(out)), SETTINGS)  # fmt: skip
+
+    assert code == 0
+    report = json.loads(out.read_text())
+    covered = {lab["name"]: lab["covered"] for lab in report["labels"]}
+    assert covered == {"btc-burst": True, "again": True, "elsewhere": False}
+    assert report["recall"] == 1.0

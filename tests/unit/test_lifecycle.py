@@ -370,3 +370,24 @@ def test_strongest_signal_per_scope_wins():
 
     # Assert
     assert [(a.severity, a.summary) for a in alerts] == [("critical", "critical")]
+
+
+def test_a_signal_with_its_own_for_s_fires_after_that_long():
+    book = AlertBook(CFG)  # for_s 20
+    short = Signal("cascade", "BTC", "warning", 1.0, "BTC hot", {}, for_s=10)
+
+    book.update(T0, [short])
+    early = book.update(T0 + 9 * S, [short])
+    fired = book.update(T0 + 10 * S, [short])
+
+    assert early == []
+    assert states(fired) == [("firing", "warning", 1, T0 + 10 * S)]
+
+
+def test_a_signal_without_for_s_waits_for_the_configured_for_s():
+    book = AlertBook(CFG)
+
+    book.update(T0, [sig()])
+
+    assert book.update(T0 + 10 * S, [sig()]) == []
+    assert [a.state for a in book.update(T0 + 20 * S, [sig()])] == ["firing"]

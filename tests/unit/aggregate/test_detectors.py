@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -64,6 +65,19 @@ def test_any_relative_test_triggers_a_burst_over_the_floor(z, cusum, ratio, expe
     assert burst_triggers(z, cusum, ratio, CFG) == expected
     signals = detect_bursts(candidates(1_000_000.0, 0.0, z, cusum=cusum, ratio=ratio), CFG)
     assert [s.evidence["triggers"] for s in signals] == ([expected] if expected else [])
+
+
+def test_a_scope_in_alert_stays_hot_down_to_the_hold_ratio():
+    cfg = BurstSettings(
+        intensity_ratio_warning=8.0, intensity_ratio_hold=7.0, intensity_ratio_min=3.0
+    )
+    c = candidates(1e6, 0.0, 0.0, ratio=7.5)
+    held = dataclasses.replace(c, held=np.array([True]))
+
+    assert detect_bursts(c, cfg) == []  # a new scope needs 8
+    (sig,) = detect_bursts(held, cfg)  # pending or firing: 7 keeps it hot
+    assert (sig.evidence["triggers"], sig.evidence["held"]) == (["hawkes"], 1)
+    assert detect_bursts(dataclasses.replace(held, ratio=np.array([6.9])), cfg) == []
 
 
 def test_a_few_prints_are_not_a_cascade():
