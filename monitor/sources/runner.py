@@ -71,6 +71,15 @@ def override_endpoint(url: str, endpoint: str | None) -> str:
     return urlunsplit((target.scheme, target.netloc, original.path, original.query, ""))
 
 
+@dataclass(slots=True)
+class _Watch:
+    """What the staleness watchdog of one reader sees."""
+
+    last_frame: float  # loop time of the last frame
+    last_event: float  # clock monotonic time of the last frame that carried events
+    stale: bool = False  # set by the watchdog before it cancels the reader
+
+
 class _Session:
     """One open connection and what its reader knows."""
 
@@ -215,31 +224,65 @@ class ConnectionRunner:
                 await ws.send(beat.payload)
 
     async def _read(self, session: _Session) -> str:
-        """Read frames until the connection ends or goes stale; return the reason."""
+        """Read frames until the connection ends or goes stale; return the reason.
+
+        Staleness is watched by `_watch`, which cancels this task when a read would have
+        timed out: a timeout per frame cost 28 % of the ingest's CPU at 10k frames/s.
+        """
         parser = self.stream.make_parser(self.book)
-        last_event = self.clock.monotonic()
-        while True:
-            try:
-                async with asyncio.timeout(self._read_timeout(last_event)):
-                    raw = await session.ws.recv()
-            except TimeoutError:
-                if self._is_stale(last_event):
-                    return "stale"
-                continue
-            except ConnectionClosedOK:
-                return "closed"
-            except ConnectionClosed:
-                return "error"
-            session.first_frame.set()
-            carried, reply = self._handle(raw, parser)
-            if carried or self.stream.kind == "prices":
-                last_event = self.clock.monotonic()
-            if reply is not None:
+        loop = asyncio.get_running_loop()
+        watch = _Watch(loop.time(), self.clock.monotonic())
+        reader = asyncio.current_task()
+        watchdog = asyncio.create_task(
+            self._watch(watch, reader), name="watch-%s" % self.stream.name
+        )
+        try:
+            while True:
                 try:
-                    async with asyncio.timeout(self.policy.open_timeout_s):
-                        await session.ws.send(reply)
-                except (ConnectionClosed, TimeoutError):
+                    raw = await session.ws.recv()
+                except ConnectionClosedOK:
+                    return "closed"
+                except ConnectionClosed:
                     return "error"
+                watch.last_frame = loop.time()
+                session.first_frame.set()
+                carried, reply = self._handle(raw, parser)
+                if carried or self.stream.kind == "prices":
+                    watch.last_event = self.clock.monotonic()
+                if reply is not None:
+                    try:
+                        async with asyncio.timeout(self.policy.open_timeout_s):
+                            await session.ws.send(reply)
+                    except (ConnectionClosed, TimeoutError):
+                        return "error"
+        except asyncio.CancelledError:
+            if watch.stale and reader is not None and reader.uncancel() == 0:
+                return "stale"
+            raise
+        finally:
+            watchdog.cancel()
+
+    async def _watch(self, watch: _Watch, reader: asyncio.Task[str] | None) -> None:
+        """Cancel `reader` once its stream is stale; wakes only when a read would time out.
+
+        A read times out ``stale_after_s`` after the last frame (liquidation streams: or
+        when ``quiet_max_s`` without a liquidation runs out, if sooner). A timed-out read
+        of a stream that is not stale (quiet, see `_is_stale`) waits again.
+        """
+        loop = asyncio.get_running_loop()
+        since = watch.last_frame
+        while True:
+            since = max(since, watch.last_frame)
+            left = since + self._read_timeout(watch.last_event) - loop.time()
+            if left > 0:
+                await asyncio.sleep(left)
+                continue
+            if self._is_stale(watch.last_event):
+                watch.stale = True
+                if reader is not None:
+                    reader.cancel()
+                return
+            since = loop.time()
 
     def _read_timeout(self, last_event: float) -> float:
         if self.stream.kind == "prices":
@@ -265,7 +308,7 @@ class ConnectionRunner:
         name, stream = self.venue.name, self.stream.name
         if self.recorder is not None:
             self.recorder.frame(ts_recv_ns, name, stream, raw)
-        self.health.frame(name, stream)
+        self.health.frame(name, stream, ts_recv_ns)
         try:
             text = decode_frame(name, self.stream, raw)
         except ParseError as exc:
