@@ -6,13 +6,16 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from monitor.events import Event, Liquidation, Tick
 from monitor.metrics import SourceMetrics
 from monitor.sources.base import VenueSpec
 
 logger = logging.getLogger(__name__)
+FLUSH_NS: Final = 50_000_000  # frame counts reach the metrics at least this often (ns)
+FLUSH_S: Final = 0.25  # and at least this often while frames wait (seconds)
+LAG_SAMPLE_NS: Final = 10_000_000  # the lag histogram takes one event per stream per 10 ms
 
 
 @dataclass(slots=True)
@@ -25,6 +28,10 @@ class _StreamState:
     sampled: bool = False
     kind: str = "prices"
     last_second: dict[str, int] = field(default_factory=dict)  # symbol → last second seen
+    frames: int = 0  # read since the last flush to the metrics
+    last_recv_ns: int = 0  # receive time of the last frame, epoch ns
+    flushed_ns: int = 0  # receive time of the last frame flushed, epoch ns
+    lag_sampled_ns: int = 0  # receive time of the last lag observation, epoch ns
     # metric children bound once (labels() per frame was ~30 % of an adapter's time)
     messages: Any = None
     last_message: Any = None
@@ -63,6 +70,7 @@ class SourceHealth:
     def connected(self, exchange: str, stream: str, conn_id: int, topics: int) -> None:
         """A connection opened and subscribed `topics` topics."""
         state = self._state(exchange, stream)
+        self._flush(state)
         state.connections[conn_id] = topics
         if state.down_logged or len(state.connections) == 1:
             logger.info("source %s/%s connected (%d topics)", exchange, stream, topics)
@@ -74,6 +82,7 @@ class SourceHealth:
     ) -> None:
         """A connection ended, or a connect failed, for `reason`."""
         state = self._state(exchange, stream)
+        self._flush(state)
         state.connections.pop(conn_id, None)
         self.metrics.reconnects.labels(exchange, stream, reason).inc()
         if reason != "rotation" and (not state.down_logged or reason != state.last_reason):
@@ -91,12 +100,37 @@ class SourceHealth:
         self.metrics.subscriptions.labels(exchange, stream).set(sum(state.connections.values()))
         self.metrics.up.labels(exchange, stream).set(1 if n and n >= state.expected else 0)
 
-    def frame(self, exchange: str, stream: str) -> None:
-        """Count one frame read (called for every frame)."""
+    def frame(self, exchange: str, stream: str, ts_recv_ns: int) -> None:
+        """Count one frame read at `ts_recv_ns` (epoch ns); called for every frame.
+
+        The count and the last-frame time reach the metrics every ``FLUSH_NS`` of frames
+        and when a connection opens or ends, not per frame (the counter's lock and the
+        gauge cost 12 % of the ingest's CPU at 20k frames/s).
+        """
         state = self._state(exchange, stream)
         state.last_frame_monotonic = time.monotonic()
-        state.messages.inc()
-        state.last_message.set(time.time())
+        state.frames += 1
+        state.last_recv_ns = ts_recv_ns
+        if ts_recv_ns - state.flushed_ns >= FLUSH_NS:
+            self._flush(state)
+
+    def flush(self, exchange: str) -> None:
+        """Bring the metrics of `exchange`'s streams up to the last frame read.
+
+        Called every ``FLUSH_S`` by the venue's runner, so a stream that went quiet
+        right after a burst still reports every frame.
+        """
+        for (venue, _), state in self._streams.items():
+            if venue == exchange:
+                self._flush(state)
+
+    @staticmethod
+    def _flush(state: _StreamState) -> None:
+        if state.frames:
+            state.messages.inc(state.frames)
+            state.last_message.set(state.last_recv_ns / 1e9)
+            state.frames = 0
+            state.flushed_ns = state.last_recv_ns
 
     def parse_error(self, exchange: str, stream: str, exc: Exception) -> None:
         """Count one bad frame; log the first of a run at WARNING, the rest at DEBUG."""
@@ -104,13 +138,18 @@ class SourceHealth:
         logger.debug("parse error on %s/%s: %s", exchange, stream, exc)
 
     def events(self, exchange: str, stream: str, events: Sequence[Event], ts_recv_ns: int) -> None:
-        """Observe lag and, on sampled streams, saturation."""
+        """Observe lag (one event per ``LAG_SAMPLE_NS``) and, on sampled streams, saturation."""
         state = self._state(exchange, stream)
-        lag = state.lag
+        if ts_recv_ns - state.lag_sampled_ns >= LAG_SAMPLE_NS:
+            for event in events:
+                if isinstance(event, Liquidation | Tick):
+                    state.lag.observe(max(ts_recv_ns - event.ts_event_ns, 0) / 1e9)
+                    state.lag_sampled_ns = ts_recv_ns
+                    break
+        if not state.sampled:
+            return
         for event in events:
-            if isinstance(event, Liquidation | Tick):
-                lag.observe(max(ts_recv_ns - event.ts_event_ns, 0) / 1e9)
-            if state.sampled and isinstance(event, Liquidation):
+            if isinstance(event, Liquidation):
                 second = event.ts_event_ns // 1_000_000_000
                 if state.last_second.get(event.symbol) != second:
                     state.last_second[event.symbol] = second

@@ -24,7 +24,7 @@ from monitor.events import AssetClass, Event
 from monitor.sources.backoff import Backoff
 from monitor.sources.base import Instrument, InstrumentBook, VenueSpec
 from monitor.sources.catalogue import fetch_instruments, load_instruments, write_cache
-from monitor.sources.health import SourceHealth
+from monitor.sources.health import FLUSH_S, SourceHealth
 from monitor.sources.recorder import Recorder
 from monitor.sources.runner import ConnectionRunner, Deduplicator, RunnerPolicy, VenueContext
 
@@ -157,12 +157,19 @@ class VenueRunner:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(pump.run(), name="pump-%s" % name)
             tg.create_task(self._refresh_forever(plan.book), name="catalogue-%s" % name)
+            tg.create_task(self._flush_forever(), name="health-%s" % name)
             conn_id = 0
             for stream in self.venue.streams:
                 for chunk in plan.chunks[stream.name]:
                     runner = ConnectionRunner(ctx, stream, chunk, conn_id)
                     tg.create_task(runner.run(), name="ws-%s-%s-%d" % (name, stream.name, conn_id))
                     conn_id += 1
+
+    async def _flush_forever(self) -> None:
+        """Bring the venue's frame metrics up to date every ``FLUSH_S`` seconds."""
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            self.options.health.flush(self.venue.name)
 
     async def _refresh_forever(self, book: InstrumentBook) -> None:
         """Re-fetch the catalogue every ``refresh_s`` seconds.

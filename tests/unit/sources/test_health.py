@@ -28,7 +28,7 @@ def test_sampled_stream_counts_symbol_seconds_and_lag():
 
     value = registry.get_sample_value
     assert value("liqmon_sampled_symbol_seconds_total", {"exchange": "binance_usdm"}) == 3
-    assert value("liqmon_event_lag_seconds_count", {"exchange": "binance_usdm"}) == 4
+    assert value("liqmon_event_lag_seconds_count", {"exchange": "binance_usdm"}) == 1  # sampled
     assert (
         value(
             "liqmon_source_completeness_info",
@@ -63,3 +63,38 @@ def test_readiness_lines_say_up_or_down_and_why():
         "okx/prices": "down (stale)",  # one of its two connections is missing
     }
     assert health.any_up()
+
+
+def test_lag_takes_one_event_per_stream_every_10_ms():
+    registry = CollectorRegistry()
+    health = SourceHealth(SourceMetrics(registry))
+    health.register(SOURCES["bybit"], {})
+    ms = 1_000_000
+
+    for at_ms in (1000, 1005, 1009, 1010, 1030):
+        health.events("bybit", "liquidations_linear", [liq("A", 1.0)], ts_recv_ns=NS + at_ms * ms)
+
+    labels = {"exchange": "bybit"}
+    assert registry.get_sample_value("liqmon_event_lag_seconds_count", labels) == 3
+
+
+def test_frames_reach_the_metrics_in_batches_and_when_a_connection_ends():
+    registry = CollectorRegistry()
+    health = SourceHealth(SourceMetrics(registry))
+    health.register(SOURCES["bybit"], {"liquidations_linear": 1})
+    labels = {"exchange": "bybit", "stream": "liquidations_linear"}
+    ms = 1_000_000
+
+    def frames() -> float | None:
+        return registry.get_sample_value("liqmon_ws_messages_received_total", labels)
+
+    health.frame("bybit", "liquidations_linear", 1000 * ms)  # first frame: flushed
+    for at_ms in (1010, 1020, 1040):
+        health.frame("bybit", "liquidations_linear", at_ms * ms)
+    assert frames() == 1
+    health.frame("bybit", "liquidations_linear", 1050 * ms)  # 50 ms after the last flush
+    assert frames() == 5
+    assert registry.get_sample_value("liqmon_ws_last_message_timestamp_seconds", labels) == 1.05
+    health.frame("bybit", "liquidations_linear", 1060 * ms)
+    health.disconnected("bybit", "liquidations_linear", 0, "closed", None)
+    assert frames() == 6
