@@ -18,10 +18,10 @@ Latency is measured from the burst's first frame leaving the feeder (on loopback
 within microseconds of the daemon's socket receiving it; it makes the figure an upper
 bound) to each of: pending on /metrics, pending at the webhook, firing on /metrics, firing
 at the webhook. Firing comes ``for_s`` after pending by design; the lifecycle here is
-shortened (burst window 10 s, ``for_s`` 5 s, resolve after 3 s, no lifecycle or sink
-cooldown) so that one cascade cycle takes CYCLE_S seconds; everything else is the default
-configuration,
-including ``aggregate.grace_ms`` (2 s: a second closes only once events 2 s newer arrived).
+shortened (burst window 10 s, ``for_s`` 5 s for bursts and the rest, resolve after 3 s,
+no lifecycle or sink cooldown) so that one cascade cycle takes CYCLE_S seconds; everything
+else is the default configuration, including ``aggregate.grace_ms`` (2 s: a second
+closes only once events 2 s newer arrived).
 
 ``--grace-ms`` shows what a shorter lateness grace gives (the floor it sets on latency).
 
@@ -142,7 +142,7 @@ def daemon_config(
         },
         "alerts": {"webhook": {"url": hook_url}, "cooldown_s": 0},  # every cascade delivered
         "detect": {
-            "burst": {"window_s": 10},
+            "burst": {"window_s": 10, "for_s": 5},
             "lifecycle": {"for_s": 5, "resolve_after_s": 3, "cooldown_s": 0},
         },
     }
