@@ -357,7 +357,9 @@ class SourceMetrics:
             "liqmon_parse_errors", "Frames that could not be parsed (skipped)."
         )
         self.lag = Histogram(
-            "liqmon_event_lag_seconds", "Receive time minus venue event time.", ["exchange"],
+            "liqmon_event_lag_seconds",
+            "Receive time minus venue event time; one event per stream every 10 ms (sampled).",
+            ["exchange"],
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
             registry=r,
         )  # fmt: skip
