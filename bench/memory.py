@@ -111,7 +111,7 @@ def run(hours: float, rate: int, symbols: int, tick_share: float) -> dict[str, o
         batch = day.span(first, min(span_s, total_s - first))
         engine.process(batch)
         metrics.observe_batch(batch, 0.0)
-        metrics.set_windows(engine.window_usd, engine.burst_stats, engine.drawdown)
+        metrics.set_windows(engine.window_usd, engine.bursts.stats, engine.drawdown)
         events += len(batch)
         if first + span_s >= next_sample:
             samples.append({"hour": next_sample / 3600, "rss_mib": rss_mib()})

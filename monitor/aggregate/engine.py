@@ -16,7 +16,6 @@ alert is open, so alerts resolve when data stops. All of it runs in event time.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Final, cast
 
@@ -25,14 +24,12 @@ import numpy.typing as npt
 import polars as pl
 
 from monitor.aggregate import buckets, columns, overlays
-from monitor.aggregate.cusum import cusum_repeat, cusum_step
-from monitor.aggregate.detectors import BurstCandidates, Signal, detect_bursts, detect_crash
+from monitor.aggregate.bursts import BurstState
+from monitor.aggregate.detectors import Signal, detect_crash
 from monitor.aggregate.extras import ExtraDetectors
-from monitor.aggregate.intensity import ExcitationRate
 from monitor.aggregate.prices import PriceWindows
 from monitor.aggregate.scopes import LEVEL_CODE, MARKET, Level, ScopeIndex, grown
-from monitor.aggregate.seasonal import SeasonalBaseline, hour_of_week
-from monitor.aggregate.windows import LONG_N, LONG_USD, SHORT_N, SHORT_USD, LiquidationWindows
+from monitor.aggregate.windows import LONG_USD, SHORT_USD, LiquidationWindows
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
 from monitor.events import (
@@ -46,7 +43,6 @@ from monitor.events import (
 from monitor.metrics import Metrics
 
 NS: Final = 1_000_000_000
-_MAX_ZERO_MINUTES: Final = 7 * 24 * 60  # a longer gap is folded in as one week of zeros
 _LIQ_ONLY: Final = frozenset({Liquidation})
 
 
@@ -60,36 +56,15 @@ class Engine:
         self.grace_ns = agg.grace_ms * 1_000_000
         self.scopes = ScopeIndex()
         self.liq = LiquidationWindows(agg.windows_s)
-        self._burst_w = self.liq.window_index(det.burst.window_s)
-        burst = det.burst
-        self.baseline = SeasonalBaseline(
-            burst.baseline_half_life_min,
-            burst.seasonal_half_life_min,
-            burst.seasonal_prior_min,
-            burst.ref_usd,
-            burst.min_sd,
-        )
-        self.intensity = ExcitationRate(
-            burst.intensity_tau_s, burst.baseline_half_life_min, burst.min_rate_per_min
-        )
-        self._cusum: npt.NDArray[np.float64] = np.zeros(0)  # per-minute CUSUM S per scope
-        self._was_open: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
-        # scopes whose first liquidation second has closed: only they learn baselines, so a
-        # scope's history starts with its data, not when a batch happened to name it
-        self._born: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
-        self._minute_n: npt.NDArray[np.float64] = np.zeros(0)
         self.prices = PriceWindows(det.crash.windows_s, det.crash.baseline_half_life_min)
         self.book = AlertBook(det.lifecycle)
+        self.bursts = BurstState(settings, self.scopes, self.liq, self.book)
         self.margin_changes: list[MarginChange] = []
         self.spread = overlays.Spread()  # which scopes entered a cascade, and when
         self._inst_info: dict[str, tuple[str, AssetClass]] = {}
         self.extras = ExtraDetectors(  # liquidity, saturation, rules, downside correlation
             settings, self.scopes, self.liq, self.book, self.spread, self._inst_info
         )
-        self._floors: npt.NDArray[np.float64] = np.zeros(0)
-        self._n_floors = 0  # scopes whose floor is set (`_floors` has spare capacity)
-        self._minute_acc: npt.NDArray[np.float64] = np.zeros(0)
-        self._minute: int | None = None
         self._coder = columns.LiquidationCoder(self.scopes)
         self._pending_liq = columns.PendingBuckets()
         self._pending_px = pl.DataFrame(schema=buckets.PRICE_SCHEMA)
@@ -268,14 +243,11 @@ class Engine:
         insts: list[str],
         px: npt.NDArray[np.float64],
     ) -> list[Alert]:
-        self._roll_minutes(second)
+        self.bursts.roll_minutes(second)
         self._ensure_scopes()
         self.liq.close_second(second, sids, vals)
         if sids.size:
-            self._minute_acc[sids] += vals[:, LONG_USD] + vals[:, SHORT_USD]
-            self._minute_n[sids] += vals[:, LONG_N] + vals[:, SHORT_N]
-            self._born[sids] = True
-            self.intensity.add(second, sids, vals[:, LONG_N] + vals[:, SHORT_N])
+            self.bursts.add(second, sids, vals)
         open_scopes = self.book.open_scopes()
         for key, (high, last) in zip(insts, px.tolist(), strict=True):
             asset, asset_class = self._inst_info[key]
@@ -284,138 +256,16 @@ class Engine:
         ts_ns = (second + 1) * NS
         det = self.settings.detect
         derived = self.spread.signals(ts_ns, self.margin_changes, det.margin_hike, det.contagion)
-        found = self._bursts(second) + self._crashes(second, insts)
+        found = self.bursts.signals(second) + self._crashes(second, insts)
         found = self.extras.evaluate(second, sids, insts, px, found)
         alerts = self.book.update(ts_ns, found + derived)
         self.spread.track(alerts, ts_ns, det.margin_hike)
         return alerts
 
-    def _roll_minutes(self, second: int) -> None:
-        """Fold every minute closed before `second` into the burst baselines and CUSUM.
-
-        Called at each evaluated second. The closing minute's USD updates the CUSUM (its
-        z against the hour-of-week baseline, before the baseline learns it), then the
-        baselines and the baseline event rate; minutes without data are folded in as zeros
-        (at most one week of them). Scopes with an open alert keep their baselines frozen;
-        a scope whose alert resolved since the last roll restarts its CUSUM at 0. Scopes
-        whose first data has not closed yet are left alone: the engine may already know them
-        (bucketed from a later part of the batch), and whether it does depends on batch
-        boundaries, which must not change any result.
-        """
-        minute = second // 60
-        if self._minute is None:
-            self._minute = minute
-        if minute <= self._minute:
-            return
-        n = len(self.scopes)
-        self._ensure_scopes()
-        frozen = self._open_mask(n)
-        cfg = self.settings.detect.burst
-        self._cusum[:n][self._was_open[:n] & ~frozen] = 0.0
-        self._was_open[:n] = frozen
-        born = self._born[:n]
-        skip = frozen | ~born
-        ids = np.arange(n, dtype=np.int64)
-        how = hour_of_week(self._minute)
-        z = self.baseline.z(ids, self._minute_acc[:n], how)
-        self._cusum[:n] = np.where(born, cusum_step(self._cusum[:n], z, cfg.cusum_k), 0.0)
-        self.baseline.update(self._minute_acc[:n], how, skip)
-        self.intensity.update_baseline(self._minute_n[:n], skip)
-        zeros = np.zeros(n)
-        gap = min(minute - self._minute - 1, _MAX_ZERO_MINUTES)
-        if gap > 0:
-            z0 = self.baseline.z(ids, zeros, hour_of_week(self._minute + 1))
-            self._cusum[:n] = np.where(
-                born, cusum_repeat(self._cusum[:n], z0, cfg.cusum_k, gap), 0.0
-            )
-        for k in range(gap):
-            self.baseline.update(zeros, hour_of_week(self._minute + 1 + k), skip)
-            self.intensity.update_baseline(zeros, skip)
-        self._minute_acc[:] = 0.0
-        self._minute_n[:] = 0.0
-        self._minute = minute
-
-    def _open_mask(self, n: int) -> npt.NDArray[np.bool_]:
-        mask = np.zeros(n, dtype=bool)
-        for scope in self.book.open_scopes():
-            for level in ("asset", "class", "market"):
-                sid = self.scopes.find(level, scope)
-                if sid is not None and sid < n:
-                    mask[sid] = True
-        return mask
-
     def _ensure_scopes(self) -> None:
-        n = len(self.scopes)
-        old = self._n_floors
         # scopes are created when a batch is bucketed, before any of its seconds closes
-        self.liq.sums = grown(self.liq.sums, n)
-        self._minute_acc = grown(self._minute_acc, n)
-        self._minute_n = grown(self._minute_n, n)
-        self._cusum = grown(self._cusum, n)
-        if self._born.shape[0] < n:
-            self._born = np.concatenate([self._born, np.zeros(n - self._born.shape[0], bool)])
-        if self._was_open.shape[0] < n:
-            self._was_open = np.concatenate(
-                [
-                    self._was_open,
-                    np.zeros(self._minute_acc.shape[0] - self._was_open.shape[0], bool),
-                ]
-            )
-        self.baseline.ensure(n)
-        self.intensity.ensure(n)
-        if n <= old:
-            return
-        self._floors = grown(self._floors, n, math.inf)
-        for sid in range(old, n):
-            self._floors[sid] = self._floor_of(self.scopes.levels[sid], self.scopes.keys[sid])
-        self._n_floors = n
-
-    def _floor_of(self, level: Level, key: str) -> float:
-        cfg = self.settings.detect.burst
-        if level == "asset":
-            return cfg.floor_usd_by_asset.get(key, cfg.floor_usd_asset)
-        if level == "class":
-            return cfg.floor_usd_class
-        if level == "market":
-            return cfg.floor_usd_market
-        return math.inf  # instruments roll up into their asset; no alert of their own
-
-    def _bursts(self, second: int) -> list[Signal]:
-        """Return the burst signals at the end of `second` (epoch s), every evaluation.
-
-        Only scopes over their USD floor are looked at, so the per-scope work is
-        vectorized over a handful of ids.
-        """
-        n = len(self.scopes)
-        cfg = self.settings.detect.burst
-        totals = self.liq.totals(self._burst_w)[:n]
-        warm = self.baseline.periods[:n] >= cfg.warmup_min
-        floors = np.where(warm, self._floors[:n], self._floors[:n] * cfg.warmup_floor_multiple)
-        ids = np.flatnonzero(totals >= floors)
-        if ids.size == 0:
-            return []
-        how = hour_of_week(second // 60)
-        sums = self.liq.sums[ids, self._burst_w]
-        rate = self.intensity.intensity(ids, second)
-        base_rate = self.intensity.baseline(ids)
-        scopes = [self.scopes.keys[i] for i in ids.tolist()]
-        candidates = BurstCandidates(
-            scopes=scopes,
-            long_usd=sums[:, LONG_USD],
-            short_usd=sums[:, SHORT_USD],
-            events=sums[:, LONG_N] + sums[:, SHORT_N],
-            floor_usd=floors[ids],
-            warm=warm[ids],
-            z=self.baseline.z(ids, totals[ids] * 60.0 / cfg.window_s, how),
-            baseline_usd=self.baseline.level_of(ids, how),
-            cusum=self._cusum[ids],
-            ratio=rate / base_rate,
-            rate_per_min=rate * 60.0,
-            base_rate_per_min=base_rate * 60.0,
-            window_s=cfg.window_s,
-            held=np.array([self.book.is_open("cascade", scope) for scope in scopes]),
-        )
-        return detect_bursts(candidates, cfg)
+        self.liq.sums = grown(self.liq.sums, len(self.scopes))
+        self.bursts.ensure()
 
     def _crashes(self, second: int, updated: list[str]) -> list[Signal]:
         cfg = self.settings.detect.crash
@@ -446,25 +296,6 @@ class Engine:
             return (0.0, 0.0)
         row = self.liq.sums[sid, self.liq.window_index(window_s)]
         return (max(float(row[LONG_USD]), 0.0), max(float(row[SHORT_USD]), 0.0))
-
-    def burst_stats(self, level: Level, key: str) -> tuple[float, float, float]:
-        """Return (baseline USD per minute, z, score) of one scope's burst window.
-
-        z is the robust z of the window's USD against the scope's hour-of-week baseline
-        (0 when unseen or warming up); score is the window's USD over the scope's floor.
-        Called at metrics scrape time.
-        """
-        sid = self.scopes.find(level, key)
-        if sid is None or sid >= self._n_floors or sid >= self.liq.sums.shape[0]:
-            return (0.0, 0.0, 0.0)
-        cfg = self.settings.detect.burst
-        ids = np.array([sid], dtype=np.int64)
-        total = self.liq.totals(self._burst_w)[ids]
-        how = hour_of_week(self._minute if self._minute is not None else 0)
-        warm = self.baseline.periods[sid] >= cfg.warmup_min
-        z = float(self.baseline.z(ids, total * 60.0 / cfg.window_s, how)[0]) if warm else 0.0
-        baseline = float(self.baseline.level_of(ids, how)[0])
-        return (baseline, z, float(total[0]) / float(self._floors[sid]))
 
     def drawdown(self, asset: str, window_s: int) -> float:
         """Return the deepest fall from the window high among the asset's instruments (≤ 0)."""
