@@ -4,7 +4,12 @@ For every scope id and every window length W (10 s … 1 h) the store keeps the 
 the four measures over the seconds (s − W, s], where s is the last closed second. Closing a
 second adds its buckets once and subtracts the buckets that fall out of each window, so the
 cost per second is proportional to the buckets that enter and leave, never to the window
-length. The bucket log holds at most the longest window of buckets.
+length. The bucket log holds at most the longest window of buckets, as int32 ids and
+float32 values: it is most of the aggregate's memory (3,000 symbols at 10k events/s fill
+about 3,000 rows a second: 430 MB per hour of log at 40 bytes a row, 215 MB at the 20 of
+int32 and float32). Each bucket is rounded
+to float32 once, before it is added, so the running sums (float64) subtract exactly what
+they added; a bucket's USD keeps 7 significant digits.
 
 Numpy does the per-second arithmetic (≈0.2 ms against ≈5 ms for the same in polars,
 measured for the foundation issue); `monitor.aggregate.columns` makes the buckets of each
@@ -27,6 +32,8 @@ _EPS: Final = 1e-6  # running sums drift by float rounding; below this is zero
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
+I32 = npt.NDArray[np.int32]
 
 
 class LiquidationWindows:
@@ -37,7 +44,7 @@ class LiquidationWindows:
         self.sums: F64 = np.zeros((0, len(self.windows_s), 4))
         # The bucket log: one (second, ids, values) chunk per closed second with data, oldest
         # first; _head[w] is the first chunk still inside window w.
-        self._log: list[tuple[int, I64, F64]] = []
+        self._log: list[tuple[int, I32, F32]] = []
         self._head = [0] * len(self.windows_s)
         self.last_second: int | None = None
 
@@ -54,8 +61,9 @@ class LiquidationWindows:
             self.sums = grown(self.sums, int(sids.max()) + 1)
         self._expire(second)
         if sids.size:
-            self.sums[sids] += values[:, None, :]
-            self._log.append((second, sids, values))
+            ids, vals = sids.astype(np.int32), values.astype(np.float32)
+            self.sums[ids] += vals[:, None, :]
+            self._log.append((second, ids, vals))
         self.last_second = second
 
     def _expire(self, second: int) -> None:
