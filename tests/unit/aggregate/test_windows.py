@@ -98,3 +98,14 @@ def test_windows_frame_splits_sides():
         {"level": "asset", "scope": "BTC", "window_s": 10, "position_side": "short",
          "notional_usd": 2.0, "count": 2},
     ]  # fmt: skip
+
+
+def test_the_log_keeps_the_longest_window_and_at_most_64_seconds_more():
+    w = LiquidationWindows((10, 600))
+    one, value = np.array([0]), np.array([[1.0, 0.0, 1.0, 0.0]])
+
+    for second in range(5000):
+        w.close_second(second, one, value)
+
+    assert len(w._log) <= 600 + 64
+    assert w.totals(1)[0] == 600.0  # the 600 s window still holds its 600 seconds
