@@ -61,7 +61,8 @@ from monitor.evaluation.labels import Label
 from monitor.events import AssetClass, Event, MarginChange, tightening_of
 from monitor.simulate.hawkes import Kernel, Marks, descendants, profile_times, ramp_immigrants
 from monitor.simulate.market import ASSETS
-from monitor.simulate.world import NS, Cluster, World, render, specs_of
+from monitor.simulate.model import NS, Cluster, World
+from monitor.simulate.world import render, specs_of
 
 SCENARIOS: Final[tuple[str, ...]] = ("calm", "hawkes", "feb-2026")
 CASCADE_USD: Final[dict[str, float]] = {

@@ -1,9 +1,10 @@
 """Rendering a scenario (`World`) into contract events and ground-truth labels.
 
-A `World` says what happens: which assets trade, the calm background, price anchors (the
-scenario's intended path), liquidation clusters (cascades) with the price fall each one
-drives, spread widening, margin changes. `render` turns it into `Tick`, `Liquidation` and
-`MarginChange` events sorted by event time, and one `Label` per labelled cluster.
+A `World` (`monitor.simulate.model`) says what happens: which assets trade, the calm
+background, price anchors (the scenario's intended path), liquidation clusters (cascades)
+with the price fall each one drives, spread widening, margin changes. `render` turns it
+into `Tick`, `Liquidation` and `MarginChange` events sorted by event time, and one `Label`
+per labelled cluster (`monitor.simulate.labelling`).
 
 Determinism: every random stream is a `numpy.random.Generator` seeded from
 ``(seed, stream, index)``, so a component draws the same numbers whatever else the
@@ -14,16 +15,15 @@ same seed and span), and the output is identical byte for byte for identical arg
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.evaluation.labels import Label
-from monitor.events import AssetClass, Event, Liquidation, MarginChange, Tick, event_time_ns
-from monitor.simulate.hawkes import F64, Kernel, Marks, descendants, poisson_times
+from monitor.events import Event, Liquidation, Tick, event_time_ns
+from monitor.simulate.hawkes import F64
+from monitor.simulate.labelling import END_SHARE, Onsets, label_of
 from monitor.simulate.market import (
     ASSETS,
     VENUE_BASIS_BPS,
@@ -32,89 +32,18 @@ from monitor.simulate.market import (
     Instrument,
     instruments_of,
 )
-
-NS: Final = 1_000_000_000
-DAY_S: Final = 86_400.0
-CALM_BRANCHING: Final = 0.3
-CALM_KERNEL: Final = Kernel(fast_s=10.0, slow_s=120.0, fast_weight=0.6)
-CALM_SIGMA: Final = 1.3
-SLIPPAGE: Final = 0.0008  # a liquidation fills this far through the mark, fraction
-END_SHARE: Final = 0.95  # a label ends when this share of its cluster's USD has arrived
-BUMP_LEAD_S: Final = 120.0  # spreads start widening this long before a cluster's onset
-
-# random-stream ids (the second element of each generator's seed)
-_S_NOISE, _S_CALM, _S_ROUTE, _S_SIDES, _S_REF = 1, 2, 3, 4, 5
-ONSET_REF_DAYS: Final = 7  # calm days simulated to set an asset's 1-in-1-day minute level
-
-
-@dataclass(frozen=True, slots=True)
-class Cluster:
-    """A group of liquidations on one asset (a cascade or a diffuse stress component).
-
-    Attributes:
-        asset: asset code.
-        onset_s: when the cluster starts, seconds after the world's start.
-        times_s: event times, seconds after the start, sorted.
-        usd: notionals, USD, aligned with `times_s`.
-        long_share: probability that an event liquidates a long, 0..1.
-        label: ground-truth label name, or None for an unlabelled component.
-        drop: fraction the asset's price falls as the cluster's USD arrives (0: none; the
-            scenario's anchors carry the path instead).
-        spread_mult: spread multiple at the cluster's peak (1: no widening).
-    """
-
-    asset: str
-    onset_s: float
-    times_s: F64
-    usd: F64
-    long_share: float
-    label: str | None = None
-    drop: float = 0.0
-    spread_mult: float = 1.0
-
-    def scaled_to(self, total_usd: float) -> Cluster:
-        """Return a copy whose notionals sum to `total_usd` (the shape is kept)."""
-        factor = total_usd / float(self.usd.sum()) if self.usd.size else 0.0
-        return Cluster(
-            self.asset, self.onset_s, self.times_s, self.usd * factor, self.long_share,
-            self.label, self.drop, self.spread_mult,
-        )  # fmt: skip
-
-
-@dataclass
-class World:
-    """Everything a scenario specifies; `render` makes it events.
-
-    Attributes:
-        name: scenario name (part of every event id).
-        seed: the random seed.
-        start_ns: epoch ns of the first tick.
-        duration_s: span, seconds; nothing is emitted at or after start + duration.
-        tick_s: seconds between two ticks of one instrument.
-        assets: the assets simulated, in output order.
-        classes: asset → asset class (the config's table).
-        clusters: liquidation clusters on top of the calm background.
-        anchors: per asset, (seconds after start, price relative to the start price)
-            points the price path passes through (a Brownian bridge between them).
-        margin_changes: margin-change events, emitted at their notice time.
-        calm: whether to add the calm background liquidations.
-    """
-
-    name: str
-    seed: int
-    start_ns: int
-    duration_s: float
-    tick_s: float
-    assets: list[AssetSpec]
-    classes: Mapping[str, AssetClass]
-    clusters: list[Cluster] = field(default_factory=list)
-    anchors: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    margin_changes: list[MarginChange] = field(default_factory=list)
-    calm: bool = True
-
-    def rng(self, stream: int, index: int = 0) -> np.random.Generator:
-        """Return the generator of one random stream (independent of all others)."""
-        return np.random.default_rng([self.seed, stream, index])
+from monitor.simulate.model import (
+    BUMP_LEAD_S,
+    DAY_S,
+    NS,
+    S_NOISE,
+    S_ROUTE,
+    S_SIDES,
+    SLIPPAGE,
+    Cluster,
+    World,
+    calm_background,
+)
 
 
 @dataclass
@@ -138,9 +67,9 @@ def render(world: World) -> tuple[list[Event], list[Label]]:
         events += liq_events
         events += _ticks(world, spec, instruments, path, grid, cum)
     events.sort(key=event_time_ns)  # stable: ties keep the deterministic build order
-    onsets = _Onsets(world)
+    onsets = Onsets(world)
     labels = [
-        _label_of(world, c, onsets.onset_s(c))
+        label_of(world, c, onsets.onset_s(c))
         for c in world.clusters
         if c.label is not None and c.times_s.size and c.times_s[0] < world.duration_s
     ]
@@ -148,21 +77,10 @@ def render(world: World) -> tuple[list[Event], list[Label]]:
     return events, labels
 
 
-def calm_background(
-    world: World, index: int, spec: AssetSpec, stream: int = _S_CALM
-) -> tuple[F64, F64]:
-    """Return the calm liquidations of one asset: (times in s, notionals in USD)."""
-    marks = Marks(spec.mark_median_usd, CALM_SIGMA)
-    rng = world.rng(stream, index)
-    immigrants_per_s = spec.calm_usd_per_h / 3600.0 / marks.mean_usd * (1.0 - CALM_BRANCHING)
-    roots = poisson_times(rng, immigrants_per_s, world.duration_s)
-    return descendants(rng, roots, CALM_BRANCHING, marks, CALM_KERNEL)
-
-
 def _price_path(
     world: World, index: int, spec: AssetSpec, grid: F64, clusters: list[Cluster]
 ) -> _AssetPath:
-    rng = world.rng(_S_NOISE, index)
+    rng = world.rng(S_NOISE, index)
     sd_step = spec.daily_vol * math.sqrt(world.tick_s / DAY_S)
     walk = np.concatenate([[0.0], np.cumsum(rng.normal(0.0, sd_step, grid.size - 1))])
     log_price = math.log(spec.price) + walk
@@ -213,84 +131,6 @@ def _peak_end_s(c: Cluster) -> tuple[float, float]:
     return peak, max(math.ceil(end / 60.0) * 60.0, peak + 60.0)
 
 
-class _Onsets:
-    """Observable onsets of labelled clusters (DETECTION.md §2.9's labelling rule).
-
-    A cluster's onset is the start of the first UTC minute, from the minute its exogenous
-    ramp starts, in which the asset's liquidations (calm background plus every cluster of
-    the asset) exceed the asset's 1-in-1-day calm level: the (1 − 1/1440) quantile of
-    per-minute USD over `ONSET_REF_DAYS` days of its simulated calm background (its own
-    random stream). The ramp start itself is unobservable: the immigrant density is 0
-    there, so a first minute holds ~1 % of the ramp.
-    """
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self._minutes: dict[str, tuple[int, F64, float]] = {}
-
-    def _of(self, asset: str) -> tuple[int, F64, float]:
-        if asset not in self._minutes:
-            world = self.world
-            index = next(i for i, s in enumerate(world.assets) if s.asset == asset)
-            spec = world.assets[index]
-            ref = World(
-                world.name, world.seed, 0, ONSET_REF_DAYS * DAY_S, world.tick_s,
-                world.assets, world.classes,
-            )  # fmt: skip
-            rt, rm = calm_background(ref, index, spec, _S_REF)
-            ref_min = np.bincount(
-                (rt // 60).astype(np.int64), weights=rm, minlength=ONSET_REF_DAYS * 1440
-            )
-            level = float(np.quantile(ref_min, 1.0 - 1.0 / 1440.0))
-            parts_t, parts_m = [], []
-            if world.calm:
-                t, m = calm_background(world, index, spec)
-                parts_t.append(t)
-                parts_m.append(m)
-            for c in world.clusters:
-                if c.asset == asset:
-                    parts_t.append(c.times_s)
-                    parts_m.append(c.usd)
-            t, m = np.concatenate(parts_t), np.concatenate(parts_m)
-            keep = (t >= 0.0) & (t < world.duration_s)
-            start_s = world.start_ns // NS
-            minutes = (start_s + np.floor(t[keep]).astype(np.int64)) // 60
-            first = int(minutes.min()) if minutes.size else start_s // 60
-            sums = np.bincount(minutes - first, weights=m[keep]).astype(np.float64)
-            self._minutes[asset] = (first, sums, level)
-        return self._minutes[asset]
-
-    def onset_s(self, c: Cluster) -> float:
-        """Return the cluster's observable onset, seconds after the world start."""
-        first, sums, level = self._of(c.asset)
-        start_s = self.world.start_ns // NS
-        from_min = (start_s + math.floor(c.onset_s)) // 60 - first
-        over = np.flatnonzero(sums[max(from_min, 0) :] > level)
-        if over.size == 0:
-            return c.onset_s
-        return float((first + max(from_min, 0) + int(over[0])) * 60 - start_s)
-
-
-def _label_of(world: World, c: Cluster, onset_s: float) -> Label:
-    inside = c.times_s < world.duration_s
-    times, usd = c.times_s[inside], c.usd[inside]
-    start_s = world.start_ns // NS
-    minutes = (start_s + np.floor(times).astype(np.int64)) // 60
-    first = int(minutes[0])
-    sums = np.bincount(minutes - first, weights=usd)
-    peak_ns = (first + int(np.argmax(sums))) * 60 * NS
-    cum = np.cumsum(usd)
-    end_s = start_s + float(times[int(np.searchsorted(cum, END_SHARE * cum[-1]))])
-    end_ns = max(math.ceil(end_s / 60.0) * 60 * NS, peak_ns + 60 * NS)
-    return Label(
-        name=c.label or c.asset,
-        scope=c.asset,
-        onset_ns=min(world.start_ns + round(onset_s * NS), peak_ns),
-        peak_ns=peak_ns,
-        end_ns=end_ns,
-    )
-
-
 def _liquidations(
     world: World,
     index: int,
@@ -310,13 +150,13 @@ def _liquidations(
         p_long = np.clip(0.5 - 60.0 * ret_5m, 0.1, 0.9)
         parts_t.append(t)
         parts_m.append(m)
-        parts_long.append(world.rng(_S_SIDES, 1000 + index).random(t.size) < p_long)
+        parts_long.append(world.rng(S_SIDES, 1000 + index).random(t.size) < p_long)
     for k, c in enumerate(world.clusters):
         if c.asset != spec.asset:
             continue
         parts_t.append(c.times_s)
         parts_m.append(c.usd)
-        parts_long.append(world.rng(_S_SIDES, k).random(c.times_s.size) < c.long_share)
+        parts_long.append(world.rng(S_SIDES, k).random(c.times_s.size) < c.long_share)
     if not parts_t:
         return [], np.zeros((len(instruments), grid_n))
     times = np.concatenate(parts_t)
@@ -325,7 +165,7 @@ def _liquidations(
     order = np.argsort(times, kind="stable")
     keep = order[(times[order] >= 0.0) & (times[order] < world.duration_s)]
     times, usd, is_long = times[keep], usd[keep], is_long[keep]
-    rng = world.rng(_S_ROUTE, index)
+    rng = world.rng(S_ROUTE, index)
     shares = np.array([i.share for i in instruments])
     venue = rng.choice(len(instruments), size=times.size, p=shares / shares.sum())
     latency_ns = rng.integers(20_000_000, 150_000_000, size=times.size)
