@@ -681,7 +681,8 @@ def sources() -> Json:
                    "the interval). Liquidation streams batched by the venue lag by design.",
                    [quantile("0.5"), quantile("0.99")], unit="s"),
         timeseries("Late events per second",
-                   "Events older than the watermark, dropped, per venue (aggregate.grace_ms).",
+                   "Events older than the watermark per venue (aggregate.grace_ms): counted "
+                   "in the first open second, or dropped beyond aggregate.allowed_lateness_ms.",
                    [target("sum by (exchange) (rate(liqmon_late_events_total{%s}[%s]))"
                            % (venue, RATE), "{{exchange}}")]),
     ]  # fmt: skip
@@ -726,8 +727,8 @@ def pipeline() -> Json:
                    "margin changes.",
                    [target("sum by (type) (rate(liqmon_events_total[%s]))" % RATE, "{{type}}")]),
         timeseries("Drops per second by reason",
-                   "Events dropped per second: queue_full (back-pressure), late (behind the "
-                   "watermark), decode (bad bus payload). Should be 0.",
+                   "Events dropped per second: queue_full (back-pressure), late (beyond "
+                   "aggregate.allowed_lateness_ms), decode (bad bus payload). Should be 0.",
                    [target("sum by (reason) (rate(liqmon_events_dropped_total[%s]))" % RATE,
                            "{{reason}}")]),
         timeseries("Bus queue depth", "Events waiting in the fullest bus queue.",

@@ -112,6 +112,7 @@ class BucketStage:
         self._rebalances = 0
         self._idle_sent: set[TopicPartition] = set()
         self._grace_ns = settings.aggregate.grace_ms * 1_000_000
+        self._lateness_ns = settings.aggregate.allowed_lateness_ms * 1_000_000
         self._budget_s = settings.aggregate.micro_batch_ms / 1000
         self._tick_budget_s = settings.aggregate.tick_budget_ms / 1000
         self.paused = False  # fetching paused: the last batch overran its budget
@@ -171,12 +172,12 @@ class BucketStage:
             part = self.parts.get(tp)
             if part is None:
                 source = "%s:%d" % (tp.topic, tp.partition)
-                part = self.parts[tp] = PartitionBuckets(source, self._grace_ns)
+                part = self.parts[tp] = PartitionBuckets(source, self._grace_ns, self._lateness_ns)
             if self.record_latency:
                 self.latency_s += [(now_ns - e.ts_recv_ns) / 1e9 for e in events]
             self.metrics.observe_batch(events, 0.0)
-            for exchange in part.add(events, offsets):
-                self.metrics.late(exchange)
+            for exchange, dropped in part.add(events, offsets):
+                self.metrics.late(exchange, dropped=dropped)
 
     def _decode(self, messages: list[Any]) -> tuple[list[Liquidation | Tick], list[int]]:
         """Return the market events of `messages` with their offsets; count what is bad.

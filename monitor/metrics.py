@@ -101,7 +101,8 @@ class Metrics:
         )
         self.late_events = Counter(
             "liqmon_late_events",
-            "Events older than the watermark (dropped), by venue.",
+            "Events older than the watermark, by venue: counted in the first open second, "
+            "or dropped beyond aggregate.allowed_lateness_ms.",
             ["exchange"],
             registry=r,
         )
@@ -254,10 +255,11 @@ class Metrics:
         count_child.inc(count)
         usd_child.inc(usd)
 
-    def late(self, exchange: str) -> None:
-        """Count one late event."""
+    def late(self, exchange: str, *, dropped: bool) -> None:
+        """Count one late event; `dropped` (beyond the allowed lateness) also as dropped."""
         self._late_children.get(exchange, self._late_children[OTHER]).inc()
-        self.dropped.labels("late").inc()
+        if dropped:
+            self.dropped.labels("late").inc()
 
     def observe_alert(self, alert: Alert, firing_delta: int) -> None:
         """Count a transition; `firing_delta` (+1/−1/0) moves the active gauge."""

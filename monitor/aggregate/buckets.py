@@ -114,13 +114,16 @@ def merge_liquidation_buckets(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def price_buckets(events: list[Tick]) -> pl.DataFrame:
-    """Return per-second, per-instrument high, low and last price (see `PRICE_SCHEMA`)."""
+def price_buckets(events: list[Tick], seconds: list[int] | None = None) -> pl.DataFrame:
+    """Return per-second, per-instrument high, low and last price (see `PRICE_SCHEMA`).
+
+    `seconds` (epoch s) replaces the events' own seconds when given (late ticks).
+    """
     if not events:
         return pl.DataFrame(schema=PRICE_SCHEMA)
     frame = pl.DataFrame(
         {
-            "sec": [e.ts_event_ns // NS for e in events],
+            "sec": [e.ts_event_ns // NS for e in events] if seconds is None else seconds,
             "inst": ["%s:%s" % (e.exchange, e.symbol) for e in events],
             "price": [e.price for e in events],
         },

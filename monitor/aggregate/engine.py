@@ -2,8 +2,10 @@
 
 Fed micro-batches of contract events in bus order, it
 
-1. drops events later than the watermark (``liqmon_late_events_total``), judged per event
-   against the newest event before it, so the result does not depend on batch boundaries;
+1. judges lateness per event, against the newest event before it, so the result does not
+   depend on batch boundaries (``liqmon_late_events_total``): an event whose second has
+   closed counts in the first open second, unless its second is below that of the newest
+   event − ``allowed_lateness_ms``: then it is dropped;
 2. turns the rest into 1-second buckets (numpy, `monitor.aggregate.columns`);
 3. closes every second older than the global watermark (newest event time − grace, or the
    clock when idle): folds it into the sliding windows, rolls the per-minute baselines, and
@@ -54,6 +56,7 @@ class Engine:
         self.metrics = metrics
         agg, det = settings.aggregate, settings.detect
         self.grace_ns = agg.grace_ms * 1_000_000
+        self.lateness_ns = agg.allowed_lateness_ms * 1_000_000
         self.scopes = ScopeIndex()
         self.liq = LiquidationWindows(agg.windows_s)
         self.prices = PriceWindows(det.crash.windows_s, det.crash.baseline_half_life_min)
@@ -85,13 +88,16 @@ class Engine:
         liq_only = set(map(type, batch)) <= _LIQ_ONLY  # the usual batch: skip the filters
         market: list[Liquidation | Tick]
         market = list(cast("Sequence[Liquidation]", batch)) if liq_only else self._split(batch)
-        ts_ns = columns.event_times(market)
-        on_time = self._on_time(market, ts_ns)
+        kept, ts_ns = self._on_time(market, columns.event_times(market))
         if liq_only:
-            self._add_liquidations(cast("list[Liquidation]", on_time), ts_ns, on_time is market)
+            self._add_liquidations(cast("list[Liquidation]", kept), ts_ns)
         else:
-            self._add_ticks([e for e in on_time if type(e) is Tick])
-            self._add_liquidations([e for e in on_time if type(e) is Liquidation], ts_ns, False)
+            is_liq = [type(e) is Liquidation for e in kept]
+            ticks = [e for e, is_l in zip(kept, is_liq, strict=True) if not is_l]
+            liqs = [e for e, is_l in zip(kept, is_liq, strict=True) if is_l]
+            mask = np.array(is_liq, np.bool_)
+            self._add_ticks(cast("list[Tick]", ticks), ts_ns[~mask])
+            self._add_liquidations(cast("list[Liquidation]", liqs), ts_ns[mask])
         if self.max_ts_ns is None:
             return []
         return self._close_until((self.max_ts_ns - self.grace_ns) // NS)
@@ -105,13 +111,14 @@ class Engine:
                 self.metrics.observe_margin_change(change)
         return [e for e in batch if isinstance(e, Liquidation | Tick)]
 
-    def _add_liquidations(
-        self, liqs: list[Liquidation], ts_ns: npt.NDArray[np.int64], same: bool
-    ) -> None:
-        """Bucket on-time liquidations; `ts_ns` are their event times if `same` is true."""
+    def _add_liquidations(self, liqs: list[Liquidation], ts_ns: npt.NDArray[np.int64]) -> None:
+        """Bucket liquidations at `ts_ns`, one time per liquidation (epoch ns).
+
+        The times are the event times, or for a late event the first open second's start.
+        """
         if not liqs:
             return
-        cols = self._coder.columns(liqs, ts_ns if same else None)
+        cols = self._coder.columns(liqs, ts_ns)
         self.extras.learn_sampled(self._coder, cols, liqs)
         for _, _, asset, cls in self._coder.present(cols):
             self.spread.class_of[asset] = cls
@@ -120,7 +127,8 @@ class Engine:
                 self.metrics.add_liquidations(exchange, "long" if is_long else "short", n, usd)
         self._pending_liq.add(columns.bucket(cols, self._coder))
 
-    def _add_ticks(self, ticks: list[Tick]) -> None:
+    def _add_ticks(self, ticks: list[Tick], ts_ns: npt.NDArray[np.int64]) -> None:
+        """Bucket ticks at `ts_ns` (epoch ns, as `_add_liquidations`); note their scopes."""
         for tick in ticks:
             self.spread.class_of[tick.asset] = tick.asset_class
             self._inst_info["%s:%s" % (tick.exchange, tick.symbol)] = (
@@ -128,8 +136,9 @@ class Engine:
                 tick.asset_class,
             )
         if ticks:
-            self._pending_px = pl.concat([self._pending_px, buckets.price_buckets(ticks)])
-            self.extras.add_ticks(ticks)
+            seconds = (ts_ns // NS).tolist()
+            self._pending_px = pl.concat([self._pending_px, buckets.price_buckets(ticks, seconds)])
+            self.extras.add_ticks(ticks, seconds)
 
     def add_buckets(self, liq: pl.DataFrame, px: pl.DataFrame, max_ts_ns: int) -> None:
         """Take closed instrument-level buckets from the partitioned stage (no lateness here).
@@ -165,16 +174,22 @@ class Engine:
 
     def _on_time(
         self, events: list[Liquidation | Tick], ts: npt.NDArray[np.int64]
-    ) -> list[Liquidation | Tick]:
-        """Return `events` less the late ones (`ts`: their event times, epoch ns).
+    ) -> tuple[list[Liquidation | Tick], npt.NDArray[np.int64]]:
+        """Return the events to bucket and their times (`ts`: event times, epoch ns).
 
-        Returns `events` itself when none is late.
+        An event is late when its second is below the first open one, judged against the
+        newest event before it, so batch boundaries do not matter. A late event is kept and
+        counted in the first open second (its time becomes that second's start), unless its
+        second is below that of the newest event − ``allowed_lateness_ms``: then it is
+        dropped (the rule that ``grace_ms`` alone applied before it was shortened).
+        Returns `events` and `ts` themselves when none is late.
         """
         if not events:
-            return events
+            return events, ts
         start = np.iinfo(np.int64).min if self.max_ts_ns is None else self.max_ts_ns
         running = np.maximum.accumulate(np.concatenate([[start], ts]))
-        horizon = (running[:-1] - self.grace_ns) // NS
+        newest = running[:-1]
+        horizon = (newest - self.grace_ns) // NS
         if self.closed_sec is not None:
             horizon = np.maximum(horizon, self.closed_sec)
         late = ts // NS < horizon
@@ -182,11 +197,16 @@ class Engine:
             late[0] = False
         self.max_ts_ns = int(running[-1])
         if not late.any():
-            return events
+            return events, ts
+        drop = late & (ts // NS < (newest - self.lateness_ns) // NS)
         if self.metrics is not None:
-            for i in np.flatnonzero(late):
-                self.metrics.late(events[i].exchange)
-        return [e for e, is_late in zip(events, late, strict=True) if not is_late]
+            for i in np.flatnonzero(late).tolist():
+                self.metrics.late(events[i].exchange, dropped=bool(drop[i]))
+        moved = np.where(late, horizon * NS, ts)
+        if not drop.any():
+            return events, moved
+        keep = ~drop
+        return [e for e, k in zip(events, keep.tolist(), strict=True) if k], moved[keep]
 
     # ---- closing seconds -----------------------------------------------------------------
 

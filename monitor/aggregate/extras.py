@@ -1,6 +1,6 @@
 """The engine's one hook for liquidity stress, saturation, threshold rules and correlation.
 
-The engine feeds on-time ticks to `add_ticks` and each coded liquidation batch to
+The engine feeds ticks to `add_ticks` and each coded liquidation batch to
 `learn_sampled`; at every evaluated second, after bursts and crashes, it calls `evaluate`
 with that second's buckets and price updates and the signals found so far, and passes the
 result to the alert book. Per second the work is limited to the instruments and assets
@@ -55,9 +55,9 @@ class ExtraDetectors:
 
     # ---- feed path ----------------------------------------------------------------------
 
-    def add_ticks(self, ticks: Iterable[Tick]) -> None:
-        """Queue the spreads of on-time ticks (called by the engine for every tick batch)."""
-        self.spreads.add(ticks)
+    def add_ticks(self, ticks: Iterable[Tick], seconds: Iterable[int]) -> None:
+        """Queue the spreads of ticks at `seconds` (epoch s; called per tick batch)."""
+        self.spreads.add(ticks, seconds)
 
     def learn_sampled(
         self, coder: LiquidationCoder, cols: Columns, events: Sequence[Liquidation]

@@ -142,15 +142,19 @@ class SpreadWindows:
         self._pending: list[tuple[int, int, str, str, float]] = []  # (sec, seq, key, asset, bps)
         self._seq = 0
 
-    def add(self, ticks: Iterable[Tick]) -> None:
-        """Queue the spreads of on-time ticks until their second closes (engine feed path)."""
-        for tick in ticks:
+    def add(self, ticks: Iterable[Tick], seconds: Iterable[int]) -> None:
+        """Queue the spreads of ticks until their second closes (engine feed path).
+
+        `seconds` are the ticks' seconds (epoch s): their event time's, or for a late tick
+        the first open second.
+        """
+        for tick, second in zip(ticks, seconds, strict=True):
             bps = spread_bps(tick.bid, tick.ask)
             if bps is None:
                 continue
             key = "%s:%s" % (tick.exchange, tick.symbol)
             self._seq += 1
-            item = (tick.ts_event_ns // 1_000_000_000, self._seq, key, tick.asset, bps)
+            item = (second, self._seq, key, tick.asset, bps)
             heapq.heappush(self._pending, item)
 
     def due(self, second: int) -> bool:

@@ -2,7 +2,8 @@
 
 Each Kafka input partition (``liqmon.liquidations.v1`` / ``liqmon.ticks.v1``) gets a
 `PartitionBuckets`. It judges lateness per event exactly like `monitor.aggregate.engine`
-(against the newest event before it, in partition order), folds on-time events into
+(against the newest event before it, in partition order; a late event counts in the first
+open second unless it is older than the allowed lateness), folds the events into
 instrument-level buckets, and when the partition's watermark (newest event − grace) passes a
 second, hands that second's buckets out as a `WindowSummary` for the cross-asset stage,
 which runs the windows and detectors (`monitor.aggregate.merge`).
@@ -29,12 +30,15 @@ class PartitionBuckets:
 
     Args:
         source: ``"<topic>:<partition>"``, the summary's source id.
-        grace_ns: events older than newest − grace are late (nanoseconds).
+        grace_ns: a second closes once an event this much newer than its end was seen (ns).
+        lateness_ns: a late event whose second is below that of newest − this is dropped,
+            not folded into the first open second (nanoseconds).
     """
 
-    def __init__(self, source: str, grace_ns: int) -> None:
+    def __init__(self, source: str, grace_ns: int, lateness_ns: int) -> None:
         self.source = source
         self.grace_ns = grace_ns
+        self.lateness_ns = lateness_ns
         self.max_ts_ns: int | None = None
         self.closed_before: int | None = None  # every second below is published
         self.next_offset = 0  # the offset after the last record taken
@@ -45,9 +49,16 @@ class PartitionBuckets:
         self._info: dict[str, tuple[str, AssetClass]] = {}
         self._first_offset: dict[int, int] = {}
 
-    def add(self, events: Sequence[Liquidation | Tick], offsets: Sequence[int]) -> list[str]:
-        """Fold `events` (partition order, with their record offsets) in; return late venues."""
-        late: list[str] = []
+    def add(
+        self, events: Sequence[Liquidation | Tick], offsets: Sequence[int]
+    ) -> list[tuple[str, bool]]:
+        """Fold `events` (partition order, with their record offsets) in.
+
+        Returns (venue, dropped) per late event: as in the engine, a late event counts in
+        the first open second unless its second is below that of the newest event before it
+        minus the allowed lateness; then it is dropped.
+        """
+        late: list[tuple[str, bool]] = []
         for event, offset in zip(events, offsets, strict=True):
             ts = event.ts_event_ns
             sec = ts // NS
@@ -59,8 +70,11 @@ class PartitionBuckets:
                 if ts > prev:
                     self.max_ts_ns = ts
                 if sec < horizon:
-                    late.append(event.exchange)
-                    continue
+                    dropped = sec < (prev - self.lateness_ns) // NS
+                    late.append((event.exchange, dropped))
+                    if dropped:
+                        continue
+                    sec = horizon
             else:
                 self.max_ts_ns = ts
             self._take(event, sec, offset)

@@ -31,7 +31,11 @@ class AggregateSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
 
     micro_batch_ms: Pos = 250  # engine pulls a batch at least this often
     micro_batch_max_events: Pos = 50_000
-    grace_ms: NonNeg = 2_000  # events older than watermark are late and dropped
+    # A second closes once an event grace_ms newer than its end was seen (the watermark).
+    # An event whose second has closed is late: it counts in the first open second, unless
+    # its second is below that of (newest event - allowed_lateness_ms): then it is dropped.
+    grace_ms: NonNeg = 250
+    allowed_lateness_ms: NonNeg = 2_000
     windows_s: tuple[Pos, ...] = (10, 60, 300, 900, 3600)
     idle_eval_s: Pos = 10  # evaluation step while alerts are open and no data arrives
     # Kafka stage 1: a micro-batch that takes longer pauses its partitions for the overrun

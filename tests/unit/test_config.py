@@ -58,7 +58,8 @@ def test_no_file_and_no_env_gives_defaults():
     # Assert
     assert settings == Settings()
     assert settings.http.listen == "127.0.0.1:9464"
-    assert settings.aggregate.grace_ms == 2_000
+    assert settings.aggregate.grace_ms == 250
+    assert settings.aggregate.allowed_lateness_ms == 2_000
 
 
 @pytest.mark.parametrize(
@@ -308,7 +309,7 @@ def test_settings_are_frozen():
         settings.http = None  # type: ignore[misc]
     with pytest.raises(AttributeError):
         settings.aggregate.grace_ms = 1  # type: ignore[misc]
-    assert settings.aggregate.grace_ms == 2_000
+    assert settings.aggregate.grace_ms == 250
 
 
 def test_all_digit_api_token_from_env():

@@ -265,13 +265,13 @@ def test_unknown_exchange_is_counted_as_other(metrics, registry):
 
 def test_late_unknown_exchange_is_counted_as_other(metrics, registry):
     # Act
-    metrics.late("some_new_dex")
-    metrics.late("okx")
+    metrics.late("some_new_dex", dropped=True)
+    metrics.late("okx", dropped=False)
 
     # Assert
     assert registry.get_sample_value("liqmon_late_events_total", {"exchange": "other"}) == 1.0
     assert registry.get_sample_value("liqmon_late_events_total", {"exchange": "okx"}) == 1.0
-    assert registry.get_sample_value("liqmon_events_dropped_total", {"reason": "late"}) == 2.0
+    assert registry.get_sample_value("liqmon_events_dropped_total", {"reason": "late"}) == 1.0
 
 
 @pytest.mark.parametrize(

@@ -35,29 +35,46 @@ def run(engine, events, batch_size):
     return alerts + engine.flush()
 
 
-def test_late_events_are_dropped_and_counted():
+def test_a_late_event_counts_in_the_first_open_second():
     registry = CollectorRegistry()
     engine = Engine(settings(grace_ms=1000), Metrics(registry))
 
     engine.process([liq(10), liq(20)])  # closes every second before 19
-    engine.process([liq(18.5), liq(19.5)])  # 18 is closed: late; 19 is still open
+    engine.process([liq(18.5, 500.0), liq(19.5)])  # 18 is closed: late; 19 is still open
+    before = engine.windows_frame().filter(window_s=10, level="asset", position_side="long")
     engine.flush()
 
     assert registry.get_sample_value("liqmon_late_events_total", {"exchange": "bybit"}) == 1
+    assert registry.get_sample_value("liqmon_events_dropped_total", {"reason": "late"}) == 0
+    assert engine.window_usd("asset", "BTC", 3600) == (3500.0, 0.0)
+    assert before.get_column("notional_usd").to_list() == [1000.0]  # seconds 9-18: 10 only
+    assert engine.window_usd("asset", "BTC", 10) == (2500.0, 0.0)  # 19 (with 18.5) and 20
+
+
+def test_events_beyond_the_allowed_lateness_are_dropped():
+    registry = CollectorRegistry()
+    engine = Engine(settings(grace_ms=1000, allowed_lateness_ms=3000), Metrics(registry))
+
+    engine.process([liq(10), liq(20)])
+    engine.process([liq(16.5), liq(17.5, 500.0)])  # 16 < 20 - 3 s: dropped; 17 folded
+
+    engine.flush()
+    assert registry.get_sample_value("liqmon_late_events_total", {"exchange": "bybit"}) == 2
     assert registry.get_sample_value("liqmon_events_dropped_total", {"reason": "late"}) == 1
-    assert engine.window_usd("asset", "BTC", 3600) == (3000.0, 0.0)
+    assert engine.window_usd("asset", "BTC", 3600) == (2500.0, 0.0)
 
 
 def test_lateness_does_not_depend_on_batch_boundaries():
-    events = [liq(10), liq(30), liq(12), liq(29.5), liq(31), liq(5)]
+    events = [liq(10), liq(30), liq(12), liq(29.5), liq(28.5, 500.0), liq(31), liq(5)]
 
     results = []
-    for size in (1, 2, 6):
+    for size in (1, 2, 7):
         engine = Engine(settings(grace_ms=1000))
         run(engine, events, size)
         results.append(engine.window_usd("asset", "BTC", 3600))
 
-    assert results == [(4000.0, 0.0)] * 3  # 12 and 5 are late whatever the batching
+    # 12 and 5 are beyond the 2 s allowed lateness, 28.5 counts in 29, whatever the batching
+    assert results == [(4500.0, 0.0)] * 3
 
 
 def test_alerts_are_identical_for_any_batch_size():
@@ -142,3 +159,25 @@ def test_baselines_start_with_a_scope_s_data_not_when_a_batch_names_it():
 
     assert [(a.scope, a.state) for a in outputs[0]] == [(a.scope, a.state) for a in outputs[1]]
     assert "XRP" not in {a.scope for a in outputs[1]}
+
+
+def test_a_late_tick_counts_in_the_first_open_second_of_a_mixed_batch():
+    from monitor.events import Tick
+
+    registry = CollectorRegistry()
+    engine = Engine(settings(grace_ms=1000), Metrics(registry))
+    engine.process([liq(10), liq(20)])  # closes every second before 19
+
+    late_tick = Tick(
+        exchange="bybit", symbol="BTC-USDT-PERP", venue_symbol="BTCUSDT", asset="BTC",
+        asset_class="crypto", price=100.0, bid=99.9, ask=100.1, ts_event_ns=T0 + 18 * NS,
+        ts_recv_ns=T0 + 18 * NS,
+    )  # fmt: skip
+    engine.process([late_tick, liq(19.5, 500.0)])
+    engine.flush()
+
+    assert registry.get_sample_value("liqmon_late_events_total", {"exchange": "bybit"}) == 1
+    assert registry.get_sample_value("liqmon_events_dropped_total", {"reason": "late"}) == 0
+    assert engine.window_usd("asset", "BTC", 3600) == (2500.0, 0.0)
+    state = engine.prices.instruments["bybit:BTC-USDT-PERP"]
+    assert (state.second, state.last) == (T0 // NS + 19, 100.0)  # 18 had closed: in 19

@@ -68,7 +68,8 @@ def test_windows_hold_spreads_until_their_second_closes_and_take_the_asset_media
                         100 + half * (20 if wide else 1),
                         venue,
                     )
-                ]
+                ],
+                [T0 + 60 * minute],
             )
 
     assert windows.close(T0 + 59, set()) == {"BTC"}
