@@ -24,8 +24,9 @@ acknowledged to ingest, events stage 1 processed, latency, and the CPU each proc
 are not). Stepping stops at p99 > 250 ms or when stage 1 processed < 95 % of the offered rate.
 
 Usage: python bench/kafka_e2e.py [--source binance|bybit|synthetic] [--conns N]
-[--per-frame K] [STEP_S] [RATES...]   (defaults binance, 4 connections, 20 events a frame,
-10 s; 5k 10k 20k 40k 60k 80k 100k). Prints a table and writes bench/results/kafka_e2e.json.
+[--per-frame K] [--out FILE] [STEP_S] [RATES...]   (defaults binance, 4 connections, 20 events
+a frame, 10 s; 5k 10k 20k 40k 60k 80k 100k). Prints a table and writes FILE (default
+bench/results/kafka_e2e.json).
 Profiles: BENCH_PROFILE=FILE (aggregate process), BENCH_PROFILE_INGEST=FILE (this one).
 """
 
@@ -413,6 +414,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ap.add_argument("--source", choices=("binance", "bybit", "synthetic"), default="binance")
     ap.add_argument("--conns", type=int, default=4, help="feeder connections")
     ap.add_argument("--per-frame", type=int, default=20, help="events per bybit frame")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
     ap.add_argument("step_s", nargs="?", type=float, default=10.0)
     ap.add_argument("rates", nargs="*", type=int, default=list(RATES))
     return ap.parse_args(argv)
@@ -446,9 +448,9 @@ def main(argv: Sequence[str]) -> int:
         "steps": rows,
         "max_sustained_rate": max(sustained, default=0),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print("max sustained: %d events/s; wrote %s" % (result["max_sustained_rate"], RESULTS))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print("max sustained: %d events/s; wrote %s" % (result["max_sustained_rate"], args.out))
     return 0
 
 

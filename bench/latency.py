@@ -4,8 +4,10 @@ Three processes, as an operator runs them:
 
 * a feeder (child process): a local Binance USDⓈ-M look-alike WebSocket server. Every 5 ms
   it sends each ``!forceOrder@arr`` connection the calm background due at RATE frames/s
-  (12 symbols, tiny sizes, both sides: nothing fires), and every CYCLE_S seconds, after a
-  warm-up, one cascade: BURST frames of large BTC long liquidations in one 5-ms tick. It
+  (12 symbols, tiny sizes, each symbol both sides in turn: nothing fires), and every
+  CYCLE_S seconds, after a
+  warm-up, one cascade: BURST frames of large BTC long liquidations in one 5-ms tick, at a
+  point of its wall-clock second that moves from cascade to cascade (`burst_phase`). It
   reports the wall time (``time.time_ns``) just before writing the first burst frame;
 * ``liqmon run`` (child process, memory bus, the real CLI) pointed at the feeder
   (``sources.endpoint_override``) with its webhook sink pointed at this process;
@@ -20,10 +22,10 @@ bound) to each of: pending on /metrics, pending at the webhook, firing on /metri
 at the webhook. Firing comes ``for_s`` after pending by design; the lifecycle here is
 shortened (burst window 10 s, ``for_s`` 5 s for bursts and the rest, resolve after 3 s,
 no lifecycle or sink cooldown) so that one cascade cycle takes CYCLE_S seconds; everything
-else is the default configuration, including ``aggregate.grace_ms`` (2 s: a second
-closes only once events 2 s newer arrived).
+else is the default configuration, including ``aggregate.grace_ms`` (250 ms: a second
+closes once an event 250 ms newer than its end arrived).
 
-``--grace-ms`` shows what a shorter lateness grace gives (the floor it sets on latency).
+``--grace-ms`` shows what another grace gives (it sets a floor under the latency).
 
 Usage: python bench/latency.py [--cascades 10] [--rate 10000] [--grace-ms MS]
                                [--out bench/results/latency.json]
@@ -35,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import multiprocessing as mp
 import os
 import socket
@@ -60,6 +63,7 @@ WARMUP_S = 15.0
 CYCLE_S = 40.0  # > for_s + burst window + resolve_after_s + the pipeline lag
 BURST = 50
 TARGET_S = 1.0
+GOLDEN = (5**0.5 - 1) / 2  # 0.618…: successive phases fill [0, 1) evenly
 SYMBOLS = (
     ("BTCUSDT", 95_000.0), ("ETHUSDT", 3_300.0), ("SOLUSDT", 180.0), ("XRPUSDT", 2.4),
     ("DOGEUSDT", 0.3), ("AVAXUSDT", 30.0), ("LINKUSDT", 20.0), ("NEARUSDT", 4.0),
@@ -78,10 +82,19 @@ def frame(seq: int, now_ms: int, *, burst: bool) -> str:
         symbol, price, side, qty = "BTCUSDT", 95_000.0, "SELL", "20.%06d" % seq
     else:
         symbol, price = SYMBOLS[seq % len(SYMBOLS)]
-        side = "SELL" if seq % 2 else "BUY"
+        side = "SELL" if (seq // len(SYMBOLS)) % 2 else "BUY"  # each symbol: both sides
         qty = "0.000%d%06d" % (seq % 7 + 1, seq % 1_000_000)
     px = "%.2f" % price
     return FRAME % (now_ms, symbol, side, qty, px, px, qty, qty, now_ms)
+
+
+def burst_phase(k: int) -> float:
+    """Return where in its wall-clock second cascade `k` starts (0–1 s, evenly spread).
+
+    The wait for a second to close depends on this phase, so the cascades sweep it (golden
+    ratio steps) rather than all landing at the same point of their second.
+    """
+    return (k * GOLDEN) % 1.0
 
 
 def feeder(rate: float, cascades: int, conn: Connection) -> None:
@@ -92,12 +105,15 @@ def feeder(rate: float, cascades: int, conn: Connection) -> None:
             await ws.wait_closed()  # the other streams stay open and quiet
             return
         seq, sent, started = 0, 0, time.monotonic()
-        next_burst, bursts = started + WARMUP_S, 0
+        next_burst, bursts, fire_at = started + WARMUP_S, 0, None
         with contextlib.suppress(Exception):
             while True:
                 now = time.monotonic()
                 now_ms = time.time_ns() // 1_000_000
-                if bursts < cascades and now >= next_burst:
+                if bursts < cascades and now >= next_burst and fire_at is None:
+                    fire_at = math.floor(time.time()) + 1 + burst_phase(bursts)
+                if fire_at is not None and time.time() >= fire_at:
+                    fire_at = None
                     conn.send(time.time_ns())
                     for k in range(BURST):
                         await ws.send(frame(seq + k, now_ms, burst=True))

@@ -173,10 +173,17 @@ def row_kafka(data: dict[str, Any]) -> list[Row]:
     measured = f"{rate:,} events/s sustained" if rate else "no sustained rate"
     if p99 is not None:
         measured += " (p99 %.0f ms there)" % (1000 * p99)
+    source = get(data, "source", default="binance")
+    per_frame = get(data, "events_per_frame", default=1)
+    feed = {
+        "binance": "real Binance forceOrder frames, 1 event each",
+        "bybit": f"Bybit allLiquidation frames, {per_frame} events each",
+        "synthetic": "the Kafka path alone: in-process source, no feeder or adapter",
+    }.get(source, source)
     return [
         Row(
             "kafka_e2e",
-            "(c) ingest → Kafka → aggregate",
+            f"(c) ingest → Kafka → aggregate ({feed})",
             measured,
             "≥ 100,000 events/s at p99 ≤ 250 ms",
             verdict_min(rate, 100_000, "events/s"),
@@ -199,8 +206,9 @@ def row_latency(data: dict[str, Any]) -> list[Row]:
     ):
         p50, p99, n = get(data, key, "p50"), get(data, key, "p99"), get(data, key, "n", default=0)
         measured = "p50 %.2f s, p99 %.2f s (n %d)" % (p50, p99, n) if p99 is not None else "none"
-        target = "p99 ≤ 1 s" if "pending" in key else "—"
-        verdict = verdict_max(p99, 1.0, "s") if "pending" in key else "—"
+        judged = "pending" in key and grace == "default"  # other graces: for comparison
+        target = "p99 ≤ 1 s" if judged else "—"
+        verdict = verdict_max(p99, 1.0, "s") if judged else "—"
         rows.append(
             Row(
                 "latency",
@@ -319,10 +327,26 @@ def benches() -> list[Bench]:
                             "40000", "60000", "80000", "100000"],
               [PY, "bench/kafka_e2e.py", "4", "5000", "10000", "20000"],
               "kafka_e2e.json", row_kafka),
+        Bench("kafka_e2e_bybit", [PY, "bench/kafka_e2e.py", "--source", "bybit", "--per-frame",
+                                  "20", "--out", f"{r}/kafka_e2e_bybit.json", "10", "20000",
+                                  "40000", "60000", "80000", "100000"],
+              [PY, "bench/kafka_e2e.py", "--source", "bybit", "--out",
+               f"{r}/kafka_e2e_bybit.json", "4", "20000", "40000"],
+              "kafka_e2e_bybit.json", row_kafka),
+        Bench("kafka_path", [PY, "bench/kafka_e2e.py", "--source", "synthetic", "--out",
+                             f"{r}/kafka_path.json", "10", "40000", "60000", "80000", "100000"],
+              [PY, "bench/kafka_e2e.py", "--source", "synthetic", "--out",
+               f"{r}/kafka_path.json", "4", "40000"],
+              "kafka_path.json", row_kafka),
         Bench("latency", [PY, "bench/latency.py", "--cascades", "20", "--out",
                           f"{r}/latency.json"],
               [PY, "bench/latency.py", "--cascades", "3", "--out", f"{r}/latency.json"],
               "latency.json", row_latency),
+        Bench("latency_grace2000", [PY, "bench/latency.py", "--cascades", "20", "--grace-ms",
+                                    "2000", "--out", f"{r}/latency_grace2000.json"],
+              [PY, "bench/latency.py", "--cascades", "3", "--grace-ms", "2000", "--out",
+               f"{r}/latency_grace2000.json"],
+              "latency_grace2000.json", row_latency),
         Bench("scrape", [PY, "bench/scrape.py", "--scrapes", "200", "--watch", "100", "--out",
                          f"{r}/scrape.json"],
               [PY, "bench/scrape.py", "--scrapes", "50", "--out", f"{r}/scrape.json"],
