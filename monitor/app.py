@@ -13,12 +13,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry
 
 from monitor.aggregate.engine import Engine
-from monitor.alerts.factory import build_sinks, start_sinks, stop_sinks
 from monitor.alerts.sinks import AlertSink, LogSink
 from monitor.bus.memory import MemoryBus, MemorySubscription
 from monitor.clock import Clock, SystemClock
@@ -31,9 +30,6 @@ from monitor.events import (
     Liquidation,
     Tick,
 )
-from monitor.http import HttpServer, HttpState, Readiness, split_host_port
-from monitor.margin.http import margin_route
-from monitor.margin.wiring import build_margin_sources
 from monitor.metrics import Metrics, SourceMetrics
 from monitor.replay import Publish
 from monitor.sources.base import VenueSpec
@@ -41,6 +37,10 @@ from monitor.sources.health import SourceHealth
 from monitor.sources.manager import VenueRunner, build_options
 from monitor.sources.recorder import Recorder
 from monitor.sources.runner import RunnerPolicy
+
+if TYPE_CHECKING:  # aiohttp is imported only by what serves HTTP or delivers alerts
+    from monitor.alerts.delivery import QueuedSink
+    from monitor.http import HttpServer, Readiness
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,8 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
     sources = [*sources, *handle.venue_runners]
     publish = _publisher(bus, settings, live)
     if margin_inputs:  # live daemon only: these sources never finish
+        from monitor.margin.wiring import build_margin_sources  # noqa: PLC0415  (aiohttp)
+
         sources = [
             *sources,
             *build_margin_sources(
@@ -169,10 +171,13 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
                 on_skip=lambda n: metrics.dropped.labels("decode").inc(n),
             ),
         ]  # fmt: skip
-    direct = build_sinks(settings.alerts, metrics) if live else []  # replays: no chat spam
+    direct = _direct_sinks(settings, metrics) if live else []  # replays: no chat spam
     routed: list[AlertSink] = [*([LogSink()] * log_alerts), *sinks, *direct]
     router = AlertRouter(metrics, routed, handle.alerts)
     if serve_http:
+        from monitor.http import HttpServer, HttpState, split_host_port  # noqa: PLC0415
+        from monitor.margin.http import margin_route  # noqa: PLC0415
+
         host, port = split_host_port(settings.http.listen)
         state = HttpState(registry, lambda: _readiness(handle, sources), engine.active_alerts)
         routes = [margin_route(settings.http.api_token, publish, classes=settings.assets.classes)]
@@ -180,7 +185,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
         await handle.http.start()
     subscription = bus.subscribe(INPUT_TOPICS, "aggregate")
     aggregator = _Aggregator(handle, subscription, router, clock, live=live)
-    await start_sinks(direct)
+    await _start_sinks(direct)
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(aggregator.run(), name="aggregate")
@@ -201,9 +206,32 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
                 await bus.close()
     finally:
         router.close()
-        await stop_sinks(direct, settings.alerts.stop_timeout_s)
+        await _stop_sinks(direct, settings.alerts.stop_timeout_s)
         if handle.http is not None:
             await handle.http.stop()
+
+
+def _direct_sinks(settings: Settings, metrics: Metrics) -> list[QueuedSink]:
+    """Return the configured chat and webhook sinks (live daemons only)."""
+    from monitor.alerts.factory import build_sinks  # noqa: PLC0415  (aiohttp: not in replays)
+
+    return build_sinks(settings.alerts, metrics)
+
+
+async def _start_sinks(direct: list[QueuedSink]) -> None:
+    """Start the delivery workers of the chat and webhook sinks (none in replays)."""
+    if direct:
+        from monitor.alerts.factory import start_sinks  # noqa: PLC0415
+
+        await start_sinks(direct)
+
+
+async def _stop_sinks(direct: list[QueuedSink], timeout_s: float) -> None:
+    """Drain and stop the delivery workers, waiting at most `timeout_s` seconds."""
+    if direct:
+        from monitor.alerts.factory import stop_sinks  # noqa: PLC0415
+
+        await stop_sinks(direct, timeout_s)
 
 
 def _publisher(bus: MemoryBus, settings: Settings, live: bool) -> Publish:
@@ -239,6 +267,8 @@ async def _close_when_done(
 
 def _readiness(handle: AppHandle, sources: Sequence[EventSource]) -> Readiness:
     """Ready while the pipeline runs and, when venues are configured, one of them is up."""
+    from monitor.http import Readiness  # noqa: PLC0415  (called only while HTTP serves)
+
     running = handle.started and not handle.pipeline_done.is_set()
     checks = {
         "aggregator": "running" if running else "stopped",

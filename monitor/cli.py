@@ -27,7 +27,6 @@ from monitor.clock import SimClock
 from monitor.config import Settings
 from monitor.errors import ConfigError, InputError, MonitorError
 from monitor.io.jsonl import EventWriter
-from monitor.kafka_app import drain_to_end, published_ends, run_kafka
 from monitor.log import configure_logging
 from monitor.margin import cli as margin_cli
 from monitor.replay import FORMATS, Format, Progress, ReplaySource
@@ -143,6 +142,8 @@ def _role(args: argparse.Namespace, settings: Settings) -> int:
     """``ingest``, ``aggregate`` and ``run --bus kafka``: the Kafka roles (`run_kafka`)."""
     if settings.bus.kind != "kafka":
         raise ConfigError("config: bus.kind: %s needs kafka (--bus kafka)" % args.command)
+    from monitor.kafka_app import run_kafka  # noqa: PLC0415  (aiokafka: Kafka commands only)
+
     venues = select_venues(SOURCES, settings.sources.enabled)
     ingest = args.command in ("ingest", "run")
     aggregate = args.command in ("aggregate", "run")
@@ -323,6 +324,8 @@ async def _replay_kafka_async(
     it neither feeds nor reads the topics of running ``aggregate`` processes, and its alerts
     are those of the memory replay.
     """
+    from monitor.kafka_app import drain_to_end, published_ends, run_kafka  # noqa: PLC0415
+
     run_id = uuid.uuid4().hex[:8]
     kafka = msgspec.structs.replace(
         settings.bus.kafka,
@@ -353,6 +356,8 @@ async def _replay_kafka_async(
 
 async def _publish_async(settings: Settings, source: ReplaySource) -> list[MonitorError]:
     """Publish a recording to the Kafka input topics; return the source's errors."""
+    from monitor.kafka_app import run_kafka  # noqa: PLC0415
+
     async with run_kafka(
         settings, aggregate=False, sources=[source], live=False, serve_http=False
     ) as app:

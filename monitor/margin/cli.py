@@ -27,15 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 import yaml
 
 from monitor.codec import encode
 from monitor.errors import InputError, MonitorError
 from monitor.events import ASSET_CLASSES, MarginChange
 from monitor.margin.calendar import REQUIRED_COLUMNS, parse_calendar
-from monitor.margin.http import PATH
-from monitor.margin.model import BASES, FieldError, build_change, format_ts
+from monitor.margin.model import BASES, PATH, FieldError, build_change, format_ts
 
 if TYPE_CHECKING:
     from monitor.config import Settings
@@ -194,6 +192,8 @@ async def post_change(
         InputError: the daemon refused it (4xx).
         MonitorError: the daemon could not be reached or failed (5xx).
     """
+    import aiohttp  # noqa: PLC0415  (only --post needs it: keep it off every command's start-up)
+
     parts = urlsplit(url)
     if parts.path in ("", "/"):
         url = urlunsplit((parts.scheme, parts.netloc, PATH, "", ""))

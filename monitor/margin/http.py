@@ -35,12 +35,11 @@ from aiohttp import web
 from monitor.errors import BusBackpressure, BusError
 from monitor.events import AssetClass, MarginChange
 from monitor.margin.calendar import MarginPublish
-from monitor.margin.model import FieldError, build_change
+from monitor.margin.model import PATH, FieldError, build_change
 from monitor.secret import Secret
 
 logger = logging.getLogger(__name__)
 
-PATH: Final = "/api/v1/margin-changes"
 MAX_ITEMS: Final = 1000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -49,6 +49,8 @@ import msgspec
 from monitor.events import ASSET_CLASSES, AssetClass, MarginBasis, MarginChange, tightening_of
 from monitor.symbols import classify
 
+PATH: Final = "/api/v1/margin-changes"
+"""Where the daemon takes margin changes over HTTP (`monitor.margin.http`, ``margin add``)."""
 BASES: Final[tuple[MarginBasis, ...]] = (
     "pct_notional",
     "usd_per_contract",

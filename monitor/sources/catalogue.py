@@ -13,10 +13,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import aiohttp
 import msgspec
 
-from monitor.errors import ParseError
+from monitor.errors import SourceError
 from monitor.events import AssetClass
 from monitor.sources.base import Instrument, VenueSpec
 from monitor.sources.runner import override_endpoint
@@ -35,20 +34,25 @@ async def fetch_instruments(
     """GET every instruments URL of `venue` and parse them.
 
     Raises:
-        aiohttp.ClientError, TimeoutError: the venue is unreachable.
+        SourceError, TimeoutError: the venue is unreachable or answered with an error.
         ParseError: the response is not what the venue documents.
     """
+    import aiohttp  # noqa: PLC0415  (live venues only: keep it off replays' start-up)
+
     if venue.parse_instruments is None or not venue.instruments_urls:
         return []
     out: list[Instrument] = []
     timeout = aiohttp.ClientTimeout(total=timeout_s)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        for url in venue.instruments_urls:
-            target = override_endpoint(url, rest_override) if rest_override else url
-            async with session.get(target) as resp:
-                resp.raise_for_status()
-                body = await resp.read()
-            out.extend(venue.parse_instruments(body, classes))
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for url in venue.instruments_urls:
+                target = override_endpoint(url, rest_override) if rest_override else url
+                async with session.get(target) as resp:
+                    resp.raise_for_status()
+                    body = await resp.read()
+                out.extend(venue.parse_instruments(body, classes))
+    except aiohttp.ClientError as exc:
+        raise SourceError(str(exc) or type(exc).__name__) from exc
     return out
 
 
@@ -89,7 +93,7 @@ async def load_instruments(
         fresh = await fetch_instruments(
             venue, classes, timeout_s=timeout_s, rest_override=rest_override
         )
-    except (aiohttp.ClientError, TimeoutError, ParseError, ValueError) as exc:
+    except (SourceError, TimeoutError, ValueError) as exc:  # ParseError is a SourceError
         reason = str(exc) or type(exc).__name__
     else:
         if fresh:

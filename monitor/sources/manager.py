@@ -15,11 +15,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-
 from monitor.clock import Clock
 from monitor.config import SourcesSettings
-from monitor.errors import ConfigError, ParseError
+from monitor.errors import ConfigError, SourceError
 from monitor.events import AssetClass, Event
 from monitor.sources.backoff import Backoff
 from monitor.sources.base import Instrument, InstrumentBook, VenueSpec
@@ -191,7 +189,7 @@ class VenueRunner:
                 self.venue, o.classes, timeout_s=o.rest_timeout_s,
                 rest_override=o.rest_override.get(self.venue.name),
             )  # fmt: skip
-        except (aiohttp.ClientError, TimeoutError, ParseError, ValueError) as exc:
+        except (SourceError, TimeoutError, ValueError) as exc:  # ParseError is a SourceError
             logger.warning("catalogue %s refresh failed, keeping %d instruments: %s",
                            self.venue.name, len(book), exc)  # fmt: skip
             return 0
