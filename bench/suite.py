@@ -319,7 +319,7 @@ def benches() -> list[Bench]:
     r = "bench/results"
     return [
         Bench("parsers", ["bash", "bench/run_parsers.sh"], ["bash", "bench/run_parsers.sh"],
-              "parsers.json", row_parsers, quick_env={"REPEATS": "2", "MIN_TIME": "0.1",
+              "parsers.json", row_parsers, quick_env={"REPEATS": "3", "MIN_TIME": "0.1",
                                                       "ROUNDS": "1"}),
         Bench("windows", ["bash", "bench/run_windows.sh"], ["bash", "bench/run_windows.sh"],
               "windows.json", row_windows, quick_env={"QUICK": "1"}),
