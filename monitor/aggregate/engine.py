@@ -88,16 +88,13 @@ class Engine:
         liq_only = set(map(type, batch)) <= _LIQ_ONLY  # the usual batch: skip the filters
         market: list[Liquidation | Tick]
         market = list(cast("Sequence[Liquidation]", batch)) if liq_only else self._split(batch)
-        kept, ts_ns = self._on_time(market, columns.event_times(market))
+        kept, ts_ns = self._judge_lateness(market, columns.event_times(market))
         if liq_only:
             self._add_liquidations(cast("list[Liquidation]", kept), ts_ns)
         else:
-            is_liq = [type(e) is Liquidation for e in kept]
-            ticks = [e for e, is_l in zip(kept, is_liq, strict=True) if not is_l]
-            liqs = [e for e, is_l in zip(kept, is_liq, strict=True) if is_l]
-            mask = np.array(is_liq, np.bool_)
-            self._add_ticks(cast("list[Tick]", ticks), ts_ns[~mask])
-            self._add_liquidations(cast("list[Liquidation]", liqs), ts_ns[mask])
+            is_liq = np.fromiter((type(e) is Liquidation for e in kept), np.bool_, len(kept))
+            self._add_ticks([e for e in kept if type(e) is Tick], ts_ns[~is_liq])
+            self._add_liquidations([e for e in kept if type(e) is Liquidation], ts_ns[is_liq])
         if self.max_ts_ns is None:
             return []
         return self._close_until((self.max_ts_ns - self.grace_ns) // NS)
@@ -172,7 +169,7 @@ class Engine:
             return []
         return self._close_until(self.max_ts_ns // NS + 1)
 
-    def _on_time(
+    def _judge_lateness(
         self, events: list[Liquidation | Tick], ts: npt.NDArray[np.int64]
     ) -> tuple[list[Liquidation | Tick], npt.NDArray[np.int64]]:
         """Return the events to bucket and their times (`ts`: event times, epoch ns).
