@@ -195,11 +195,10 @@ class BucketStage:
             except msgspec.DecodeError:
                 bad += 1
                 continue
-            cls = type(event)
-            if cls is Liquidation or cls is Tick:
+            if isinstance(event, Liquidation | Tick):
                 add_event(event)
                 add_offset(message.offset)
-            elif cls is MarginChange:
+            elif isinstance(event, MarginChange):
                 self.metrics.observe_margin_change(event)
         if bad:
             self.metrics.dropped.labels("decode").inc(bad)
