@@ -18,9 +18,12 @@ RUN groupadd --system --gid 10001 liqmon \
 
 # Only what the package build needs (.dockerignore keeps the rest out of the context).
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# Exactly the locked versions (requirements/runtime.lock, refreshed by scripts/lock).
+COPY pyproject.toml README.md requirements/runtime.lock ./
 COPY monitor ./monitor
-RUN pip install . && rm -rf /src
+RUN pip install --require-hashes -r runtime.lock \
+ && pip install --no-deps --no-build-isolation . \
+ && rm -rf /src
 
 USER liqmon
 WORKDIR /home/liqmon

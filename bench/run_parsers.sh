@@ -65,7 +65,8 @@ if [[ -x "$PEERS/bin/python" ]] && ! is_313 "$PEERS/bin/python"; then
     rm -rf "$PEERS"
 fi
 run "$PEER_PY" -m venv "$PEERS"
-run "$PEERS/bin/python" -m pip install -q --disable-pip-version-check cryptofeed==3.0.1
+run "$PEERS/bin/python" -m pip install -q --disable-pip-version-check --require-hashes \
+    -r requirements/bench-cryptofeed.lock  # cryptofeed 3.0.1, locked (scripts/lock)
 
 if [[ "$CONTROL" == 1 ]]; then
     mapfile -t PINS < <(.venv/bin/python - <<'EOF'

@@ -70,8 +70,8 @@ if [[ -x "$PEERS/bin/python" ]] && ! in_range "$PEERS/bin/python"; then
     rm -rf "$PEERS/bin" "$PEERS/lib" "$PEERS/include" "$PEERS/pyvenv.cfg"
 fi
 run "$PEER_PY" -m venv "$PEERS"
-run "$PEERS/bin/python" -m pip install -q --disable-pip-version-check \
-    quixstreams==3.28.1 bytewax==0.21.1
+run "$PEERS/bin/python" -m pip install -q --disable-pip-version-check --require-hashes \
+    -r requirements/bench-windows.lock  # quixstreams 3.28.1, bytewax 0.21.1, locked (scripts/lock)
 
 mkdir -p "$DATA"
 gen() {

@@ -666,7 +666,9 @@ def test_dockerfile_instructions():
     first = dict(reversed(instructions))  # the first value of each instruction
     last = dict(instructions)
     assert first["FROM"] == "python:3.11-slim"
-    assert any(w == "RUN" and "pip install ." in r for w, r in instructions)
+    runs = " ".join(r for w, r in instructions if w == "RUN")
+    assert "pip install --require-hashes -r runtime.lock" in runs  # exactly the lock
+    assert "pip install --no-deps --no-build-isolation ." in runs
     assert last["USER"] not in {"root", "0"}
     assert words.index("USER") < words.index("ENTRYPOINT")
     assert last["EXPOSE"] == "9464"
