@@ -65,9 +65,7 @@ def test_this_environment_is_exactly_the_dev_lock():
             pytest.fail("CI runs in the .venv of scripts/venv.sh, which writes %s" % stamp)
         pytest.skip("this interpreter's environment was not made by scripts/venv.sh")
     assert stamp.read_text(encoding="utf-8").split()[0] == "requirements/dev.lock"
-    installed = {
-        canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()
-    }
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
     for name in _NOT_LOCKED:
         installed.pop(name, None)
     assert installed == pins(LOCKS / "dev.lock")
