@@ -246,6 +246,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         symbol=args.symbol,
         classes=settings.assets.classes,
         events_out=events_out,
+        cache_dir=Path(settings.sources.cache_dir).expanduser(),
     )
     sinks: list[AlertSink] = [] if args.quiet else [TextSink(sys.stdout)]
     if args.alerts_out:

@@ -1,6 +1,8 @@
 """Replay: recorded files become a stream of contract events, fed through the same pipeline.
 
-Formats: ``events`` (contract JSON lines), ``binance-klines`` (public kline CSV → ticks);
+Formats: ``events`` (contract JSON lines), ``binance-klines`` (public kline CSV → ticks),
+``raw`` (``liqmon record`` frames), ``tardis`` (Tardis.dev liquidations / derivative_ticker
+CSV, `monitor.io.tardis`);
 ``auto`` picks by content. Several files are merged by event time (each file is expected to
 be in time order; out-of-order records are handled by the engine's lateness rule). The
 simulated clock follows the newest event fed, so the replay runs in the recording's time.
@@ -23,9 +25,10 @@ from monitor.events import AssetClass, Event, event_time_ns
 from monitor.io.files import open_read
 from monitor.io.jsonl import EventWriter, read_event_batches, read_events
 from monitor.io.klines import read_klines
+from monitor.io.tardis import is_tardis, read_tardis
 
-Format = Literal["auto", "events", "raw", "binance-klines"]
-FORMATS: Final[tuple[str, ...]] = ("auto", "events", "raw", "binance-klines")
+Format = Literal["auto", "events", "raw", "binance-klines", "tardis"]
+FORMATS: Final[tuple[str, ...]] = ("auto", "events", "raw", "binance-klines", "tardis")
 PUBLISH_BATCH: Final = 4096
 FAST_BATCH: Final = 16_384  # --fast: bigger batches cost the engine less per event
 _PACED_BATCH_NS: Final = 100_000_000  # with --speed, publish at least every 100 ms of event time
@@ -53,13 +56,15 @@ def detect_format(path: Path) -> Format:
         InputError: when the file cannot be read or matches no known format.
     """
     name = path.name.removesuffix(".gz").removesuffix(".zst")
-    if name.endswith(".csv"):
-        return "binance-klines"
     try:
         with open_read(path) as stream:
             first = next((line for line in stream if line.strip()), b"")
     except OSError as exc:
         raise InputError("%s: cannot open: %s" % (path, exc.strerror or exc)) from None
+    if is_tardis(first):
+        return "tardis"
+    if name.endswith(".csv"):
+        return "binance-klines"
     try:
         record = json.loads(first) if first else {}
     except ValueError:
@@ -72,12 +77,19 @@ def detect_format(path: Path) -> Format:
 
 
 def open_stream(
-    path: Path, fmt: Format, *, symbol: str | None, classes: Mapping[str, AssetClass]
+    path: Path,
+    fmt: Format,
+    *,
+    symbol: str | None,
+    classes: Mapping[str, AssetClass],
+    cache_dir: Path | None = None,
 ) -> Iterator[Event]:
-    """Return the events of one file in file order."""
+    """Return the events of one file in file order (`cache_dir`: instrument catalogues)."""
     chosen = detect_format(path) if fmt == "auto" else fmt
     if chosen == "binance-klines":
         return read_klines(path, venue_symbol=symbol, classes=classes)
+    if chosen == "tardis":
+        return read_tardis(path, classes, cache_dir)
     if chosen == "raw":
         from monitor.rawreplay import raw_events  # noqa: PLC0415  (imports every venue adapter)
         from monitor.sources import SOURCES  # noqa: PLC0415
@@ -98,6 +110,7 @@ class ReplaySource:
         symbol: the venue symbol for kline files whose name does not say.
         classes: asset → asset class table.
         events_out: also write every event fed (``--events-out``: raw → events in one step).
+        cache_dir: the instrument catalogue cache (contract sizes for Tardis files).
     """
 
     def __init__(
@@ -110,6 +123,7 @@ class ReplaySource:
         symbol: str | None = None,
         classes: Mapping[str, AssetClass] | None = None,
         events_out: EventWriter | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.paths = list(paths)
         self.fmt = fmt
@@ -118,12 +132,16 @@ class ReplaySource:
         self.symbol = symbol
         self.classes = classes or {}
         self.events_out = events_out
+        self.cache_dir = cache_dir
         self.progress = Progress()
 
     def events(self) -> Iterator[Event]:
         """Return all files' events merged by event time (stable across runs)."""
         streams = [
-            open_stream(p, self.fmt, symbol=self.symbol, classes=self.classes) for p in self.paths
+            open_stream(
+                p, self.fmt, symbol=self.symbol, classes=self.classes, cache_dir=self.cache_dir
+            )
+            for p in self.paths
         ]
         if len(streams) == 1:
             return streams[0]
