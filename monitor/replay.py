@@ -1,11 +1,11 @@
 """Replay: recorded files become a stream of contract events, fed through the same pipeline.
 
 Formats: ``events`` (contract JSON lines), ``binance-klines`` (public kline CSV → ticks),
-``raw`` (``liqmon record`` frames), ``tardis`` (Tardis.dev liquidations / derivative_ticker
-CSV, `monitor.io.tardis`);
-``auto`` picks by content. Several files are merged by event time (each file is expected to
-be in time order; out-of-order records are handled by the engine's lateness rule). The
-simulated clock follows the newest event fed, so the replay runs in the recording's time.
+``binance-oi`` (open-interest history → ticks with OI), ``raw`` (``liqmon record`` frames),
+``tardis`` (Tardis.dev liquidations / derivative_ticker CSV); ``auto`` picks by content.
+Several files are merged by event time (each file is expected to be in time order;
+out-of-order records are handled by the engine's lateness rule). The simulated clock
+follows the newest event fed, so the replay runs in the recording's time.
 """
 
 from __future__ import annotations
@@ -25,10 +25,18 @@ from monitor.events import AssetClass, Event, event_time_ns
 from monitor.io.files import open_read
 from monitor.io.jsonl import EventWriter, read_event_batches, read_events
 from monitor.io.klines import read_klines
+from monitor.io.open_interest import is_open_interest, read_open_interest
 from monitor.io.tardis import is_tardis, read_tardis
 
-Format = Literal["auto", "events", "raw", "binance-klines", "tardis"]
-FORMATS: Final[tuple[str, ...]] = ("auto", "events", "raw", "binance-klines", "tardis")
+Format = Literal["auto", "events", "raw", "binance-klines", "binance-oi", "tardis"]
+FORMATS: Final[tuple[str, ...]] = (
+    "auto",
+    "events",
+    "raw",
+    "binance-klines",
+    "binance-oi",
+    "tardis",
+)
 PUBLISH_BATCH: Final = 4096
 FAST_BATCH: Final = 16_384  # --fast: bigger batches cost the engine less per event
 _PACED_BATCH_NS: Final = 100_000_000  # with --speed, publish at least every 100 ms of event time
@@ -63,6 +71,8 @@ def detect_format(path: Path) -> Format:
         raise InputError("%s: cannot open: %s" % (path, exc.strerror or exc)) from None
     if is_tardis(first):
         return "tardis"
+    if is_open_interest(first):
+        return "binance-oi"
     if name.endswith(".csv"):
         return "binance-klines"
     try:
@@ -88,6 +98,8 @@ def open_stream(
     chosen = detect_format(path) if fmt == "auto" else fmt
     if chosen == "binance-klines":
         return read_klines(path, venue_symbol=symbol, classes=classes)
+    if chosen == "binance-oi":
+        return read_open_interest(path, venue_symbol=symbol, classes=classes)
     if chosen == "tardis":
         return read_tardis(path, classes, cache_dir)
     if chosen == "raw":

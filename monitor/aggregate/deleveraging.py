@@ -1,0 +1,200 @@
+"""Deleveraging: open interest falling faster than the scope's own history allows.
+
+A forced unwind shows as open interest (OI) falling fast while the price moves against
+the side being closed, whether or not the liquidation feeds print it (Binance sends at
+most one liquidation per symbol per second; OKX's feed is partial). This module watches
+OI per scope (an asset, summed over its venues' instruments) and says when the scope's OI
+drop over the window is rarer than its budget allows.
+
+The statistic, evaluated once per `step_s` of event time: over the last `window_s`, each
+instrument's OI drop from its highest reading, in base units, valued at the current price,
+summed over the scope's instruments and divided by the same instruments' highest OI in
+USD (so a price fall alone is not an OI fall, and a venue that joins mid-window only
+counts from its first reading). The threshold is the scope's own: the
+(1 − 1/`return_period_days`) quantile of its daily maxima of that statistic over the last
+`history_days`, once it has `min_days` of them; before that, `prior_pct`. A signal also
+needs the price to have moved at least `min_price_move_pct` since the OI high: price down
+means longs were unwound, price up shorts.
+
+Calibrated on Binance USDⓈ-M 5-minute OI (BTC, AVAX, Dec 2025 – Jun 2026); the figures
+and the command are in docs/detection.md. Called by the aggregator for every tick that
+carries ``open_interest_usd`` (`observe`) and once per evaluation (`evaluate`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final
+
+from monitor.events import Side
+
+NS: Final = 1_000_000_000
+DAY_NS: Final = 86_400 * NS
+
+
+@dataclass(frozen=True, slots=True)
+class DeleveragingSettings:
+    """Knobs of the rule; defaults from the real-data calibration (docs/detection.md)."""
+
+    window_s: int = 3600  # the OI drop is measured over this many seconds
+    step_s: int = 60  # one OI sample per instrument per step (seconds of event time)
+    return_period_days: float = 60.0  # an ordinary scope may signal once per this many days
+    history_days: int = 90  # daily maxima kept for the threshold
+    min_days: int = 14  # daily maxima needed before the scope's own threshold is used
+    prior_pct: float = 3.0  # threshold (% of OI) until then: BTC's 1-in-60-days level
+    floor_pct: float = 1.0  # never signal below this drop, whatever the history says
+    min_price_move_pct: float = 0.5  # |price move| since the OI high needed to signal
+    stale_s: int = 900  # an instrument without an OI reading for this long is left out
+
+
+@dataclass(frozen=True, slots=True)
+class Deleveraging:
+    """One scope's OI unwind at one evaluation.
+
+    Attributes:
+        scope: the asset.
+        ts_ns: evaluation time, epoch ns.
+        drop_pct: OI fall over the window, % of the window's high (base units).
+        drop_usd: that fall valued at the current prices, USD.
+        price_move_pct: price change since the OI high, % (negative: fell).
+        side: the side unwound (price down: ``long``; up: ``short``).
+        threshold_pct: the scope's threshold at that time, %.
+        rarity_days: how many days of the scope's history one such drop takes (the
+            inverse of the share of days whose maximum reached it; the number of days
+            kept when none did, a lower bound), None while warming up.
+        instruments: instruments that contributed.
+    """
+
+    scope: str
+    ts_ns: int
+    drop_pct: float
+    drop_usd: float
+    price_move_pct: float
+    side: Side
+    threshold_pct: float
+    rarity_days: float | None
+    instruments: int
+
+
+@dataclass(slots=True)
+class _Series:
+    """Step samples of one instrument: (step, OI in base units, price), oldest first."""
+
+    samples: deque[tuple[int, float, float]] = field(default_factory=deque)
+
+    def add(self, step: int, oi_base: float, price: float, keep_steps: int) -> None:
+        if self.samples and self.samples[-1][0] == step:
+            self.samples[-1] = (step, oi_base, price)
+        else:
+            self.samples.append((step, oi_base, price))
+        while self.samples and self.samples[0][0] <= step - keep_steps:
+            self.samples.popleft()
+
+
+@dataclass(slots=True)
+class _Scope:
+    """OI state of one scope: its instruments' series and its daily maxima."""
+
+    series: dict[str, _Series] = field(default_factory=dict)
+    day: int = -1
+    day_max: float = 0.0
+    maxima: deque[float] = field(default_factory=deque)
+
+
+class DeleveragingDetector:
+    """Tracks OI per scope and reports drops beyond each scope's own threshold."""
+
+    def __init__(self, settings: DeleveragingSettings | None = None) -> None:
+        self.cfg = settings or DeleveragingSettings()
+        self._keep_steps = max(1, self.cfg.window_s // self.cfg.step_s) + 1
+        self._stale_steps = max(1, self.cfg.stale_s // self.cfg.step_s)
+        self._scopes: dict[str, _Scope] = {}
+
+    def observe(
+        self, scope: str, instrument: str, ts_ns: int, open_interest_usd: float, price: float
+    ) -> None:
+        """Fold one OI reading in (from a tick); ignores non-finite or non-positive input."""
+        if not (open_interest_usd > 0 and price > 0 and math.isfinite(open_interest_usd)):
+            return
+        if not math.isfinite(price):
+            return
+        state = self._scopes.setdefault(scope, _Scope())
+        series = state.series.setdefault(instrument, _Series())
+        step = ts_ns // (self.cfg.step_s * NS)
+        series.add(step, open_interest_usd / price, price, self._keep_steps)
+
+    def evaluate(self, ts_ns: int) -> list[Deleveraging]:
+        """Return the scopes whose OI drop passes their threshold now (event time `ts_ns`)."""
+        out: list[Deleveraging] = []
+        step = ts_ns // (self.cfg.step_s * NS)
+        for scope, state in self._scopes.items():
+            found = self._measure(scope, state, step, ts_ns)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def threshold_pct(self, scope: str) -> float:
+        """Return the scope's current threshold, % of OI."""
+        state = self._scopes.get(scope)
+        if state is None or len(state.maxima) < self.cfg.min_days:
+            return max(self.cfg.prior_pct, self.cfg.floor_pct)
+        ordered = sorted(state.maxima)
+        q = 1.0 - 1.0 / self.cfg.return_period_days
+        pos = q * (len(ordered) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(ordered) - 1)
+        level = ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+        return max(level, self.cfg.floor_pct)
+
+    def _measure(self, scope: str, state: _Scope, step: int, ts_ns: int) -> Deleveraging | None:
+        drop_usd = high_usd = 0.0
+        move_weight = move_sum = 0.0
+        used = 0
+        for series in state.series.values():
+            live = [s for s in series.samples if s[0] > step - self._keep_steps]
+            if not live or live[-1][0] < step - self._stale_steps:
+                continue  # stale: this instrument stopped reporting OI
+            top = max(live, key=lambda s: s[1])
+            _, oi_now, px_now = live[-1]
+            drop_usd += max(0.0, top[1] - oi_now) * px_now
+            high_usd += top[1] * px_now
+            move_sum += (px_now / top[2] - 1.0) * top[1] * px_now
+            move_weight += top[1] * px_now
+            used += 1
+        if used == 0 or high_usd <= 0:
+            return None
+        drop_pct = 100.0 * drop_usd / high_usd
+        threshold = self.threshold_pct(scope)  # before today's maximum joins the history
+        self._fold_daily(state, ts_ns, drop_pct)
+        move_pct = 100.0 * move_sum / move_weight
+        if drop_pct < threshold or abs(move_pct) < self.cfg.min_price_move_pct:
+            return None
+        return Deleveraging(
+            scope=scope,
+            ts_ns=ts_ns,
+            drop_pct=drop_pct,
+            drop_usd=drop_usd,
+            price_move_pct=move_pct,
+            side="long" if move_pct < 0 else "short",
+            threshold_pct=threshold,
+            rarity_days=self._rarity_days(state, drop_pct),
+            instruments=used,
+        )
+
+    def _fold_daily(self, state: _Scope, ts_ns: int, drop_pct: float) -> None:
+        day = ts_ns // DAY_NS
+        if day != state.day:
+            if state.day >= 0:
+                state.maxima.append(state.day_max)
+                while len(state.maxima) > self.cfg.history_days:
+                    state.maxima.popleft()
+            state.day, state.day_max = day, 0.0
+        state.day_max = max(state.day_max, drop_pct)
+
+    def _rarity_days(self, state: _Scope, drop_pct: float) -> float | None:
+        if len(state.maxima) < self.cfg.min_days:
+            return None
+        reached = sum(1 for m in state.maxima if m >= drop_pct)
+        return len(state.maxima) / max(reached, 1) if reached else float(len(state.maxima))

@@ -1,0 +1,128 @@
+"""The deleveraging rule: OI falling past the scope's own threshold while the price moves."""
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from monitor.aggregate.deleveraging import DeleveragingDetector, DeleveragingSettings
+from monitor.errors import InputError
+from monitor.evaluation import deleveraging as evaluation
+from monitor.evaluation.labels import read_labels
+from monitor.io.open_interest import read_open_interest
+from monitor.replay import detect_format
+
+NS = 1_000_000_000
+MIN = 60 * NS
+T0 = 1_767_225_600 * NS  # 2026-01-01 00:00 UTC
+ROOT = Path(__file__).resolve().parents[3]
+EXCERPT = ROOT / "tests/fixtures/open_interest/BTC_oi_5m-2026-01-29.csv.gz"
+
+
+def _feed(det: DeleveragingDetector, path: list[tuple[float, float]], *, scope: str = "BTC",
+          inst: str = "BTC-USDT-PERP", start_ns: int = T0) -> list:  # fmt: skip
+    """Feed one (OI in base units, price) reading per minute; return the last evaluation."""
+    out: list = []
+    for i, (oi_base, price) in enumerate(path):
+        ts = start_ns + i * MIN
+        det.observe(scope, inst, ts, oi_base * price, price)
+        out = det.evaluate(ts)
+    return out
+
+
+def test_an_oi_fall_with_a_price_fall_is_a_long_unwind() -> None:
+    det = DeleveragingDetector()
+    path = [(100.0, 50.0)] * 30 + [(100.0 - i, 50.0 - 0.1 * i) for i in range(1, 6)]
+    (sig,) = _feed(det, path)
+    assert sig.side == "long"
+    assert sig.drop_pct == pytest.approx(5.0)
+    assert sig.drop_usd == pytest.approx(5 * 49.5)
+    assert sig.price_move_pct == pytest.approx(-1.0)
+    assert sig.threshold_pct == pytest.approx(3.0)  # the prior: no history yet
+    assert sig.rarity_days is None
+
+
+def test_a_short_squeeze_is_a_short_unwind_and_a_flat_price_is_no_signal() -> None:
+    up = [(100.0, 50.0)] * 10 + [(100.0 - i, 50.0 + 0.2 * i) for i in range(1, 6)]
+    (sig,) = _feed(DeleveragingDetector(), up)
+    assert sig.side == "short"
+    flat = [(100.0, 50.0)] * 10 + [(100.0 - i, 50.0) for i in range(1, 6)]
+    assert _feed(DeleveragingDetector(), flat) == []
+
+
+def test_a_price_fall_alone_is_not_an_oi_fall() -> None:
+    """OI in USD falls with the price; the rule measures base units."""
+    path = [(100.0, 50.0 - 0.5 * i) for i in range(20)]  # price −19 %, OI unchanged
+    assert _feed(DeleveragingDetector(), path) == []
+
+
+def test_a_venue_joining_or_going_stale_does_not_fake_a_drop() -> None:
+    det = DeleveragingDetector(DeleveragingSettings(stale_s=300))
+    for i in range(30):
+        ts = T0 + i * MIN
+        det.observe("BTC", "a", ts, 100.0 * (50.0 - 0.1 * i), 50.0 - 0.1 * i)
+        if i < 10:  # venue b reports 10 minutes, then goes silent
+            det.observe("BTC", "b", ts, 900.0 * 50.0, 50.0)
+        assert det.evaluate(ts) == []
+
+
+def test_the_threshold_comes_from_the_scopes_daily_maxima() -> None:
+    cfg = DeleveragingSettings(min_days=5, return_period_days=5.0, prior_pct=9.0)
+    det = DeleveragingDetector(cfg)
+    day = 86_400 * NS
+    for d, drop in enumerate([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]):
+        start = T0 + d * day
+        _feed(det, [(100.0, 50.0)] * 5 + [(100.0 - drop, 49.0)], start_ns=start)
+    # five complete days folded (1..5 %), the sixth still open: q = 1 − 1/5 of [1..5]
+    assert det.threshold_pct("BTC") == pytest.approx(4.2)
+    assert det.threshold_pct("ETH") == pytest.approx(9.0)  # no history: the prior
+    sigs = _feed(det, [(100.0, 50.0)] * 5 + [(95.0, 49.0)], start_ns=T0 + 7 * day)
+    assert sigs[0].rarity_days == pytest.approx(6 / 2)  # 2 of 6 days reached 5 %
+
+
+def test_the_real_btc_unwinds_are_caught_before_the_oi_low() -> None:
+    """Binance BTC open interest, 2026-01-29 → 02-07 (deploy/labels/oi_unwinds.yaml)."""
+    ticks = read_open_interest(EXCERPT, classes={})
+    found, spans = evaluation.incidents(ticks, DeleveragingDetector())
+    labels = read_labels(ROOT / "deploy/labels/oi_unwinds.yaml")
+    (btc,) = [r for r in evaluation.score(found, spans, labels) if r.asset == "BTC"]
+    assert [lab.name for lab, _ in btc.caught] == [
+        "BTC unwind 2026-01-31",
+        "BTC unwind 2026-02-06",
+    ]
+    for lab, hit in btc.caught:
+        assert hit is not None, lab.name
+        assert hit.first.ts_ns < lab.peak_ns
+        assert hit.first.side == "long"
+    assert len(btc.false_alarms) <= 1
+
+
+def test_the_evaluation_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code = evaluation.main(["--labels", str(ROOT / "deploy/labels/oi_unwinds.yaml"), str(EXCERPT)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| BTC | 0.3 | 2 | 2 |" in out
+
+
+def test_open_interest_files_read_in_both_layouts(tmp_path: Path) -> None:
+    archive = tmp_path / "BTCUSDT-metrics-2026-02-06.csv"
+    archive.write_text(
+        "create_time,symbol,sum_open_interest,sum_open_interest_value,"
+        "count_toptrader_long_short_ratio\n"
+        "2026-02-06 00:05:00,BTCUSDT,90000.5,5760032000.0,1.2\n"
+    )
+    (tick,) = read_open_interest(archive, classes={})
+    assert tick.symbol == "BTC-USDT-PERP"
+    assert tick.price == pytest.approx(5760032000.0 / 90000.5)
+    assert tick.ts_event_ns == 1_770_336_300 * NS
+    assert detect_format(archive) == "binance-oi"
+    assert detect_format(EXCERPT) == "binance-oi"
+    assert next(iter(read_open_interest(EXCERPT, classes={}))).asset == "BTC"
+
+
+def test_a_bad_open_interest_row_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "ETH_oi_5m.csv.gz"
+    bad.write_bytes(gzip.compress(b"t,oi,oi_usd\n1,2,3\n4,-5,6\n"))
+    with pytest.raises(InputError, match=r"ETH_oi_5m\.csv\.gz:3: bad row"):
+        list(read_open_interest(bad, classes={}))
+    assert evaluation.main(["--labels", str(ROOT / "deploy/labels/oi_unwinds.yaml"), str(bad)]) == 2
