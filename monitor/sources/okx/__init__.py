@@ -60,11 +60,11 @@ def liquidation_topics(instruments: Sequence[Instrument]) -> list[str]:
 
 
 def price_topics(instruments: Sequence[Instrument]) -> list[str]:
-    """Return ``tickers:<instId>`` and ``mark-price:<instId>`` per instrument."""
+    """Return ``tickers:<instId>``, ``mark-price:<instId>`` and ``open-interest:<instId>``."""
     return [
         "%s:%s" % (channel, i.venue_symbol)
         for i in instruments
-        for channel in ("tickers", "mark-price")
+        for channel in ("tickers", "mark-price", "open-interest")
     ]
 
 
@@ -109,6 +109,6 @@ SPEC: Final[VenueSpec] = VenueSpec(
     fallback=fallback,
     cannot=(
         "liquidations partial by OKX's own statement and not chronological; no funding "
-        "rate or open interest on the subscribed price channels"
+        "rate on the subscribed price channels"
     ),
 )

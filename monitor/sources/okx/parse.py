@@ -50,7 +50,7 @@ class LiqData(msgspec.Struct, frozen=True):
 
 
 class PxData(msgspec.Struct, frozen=True):
-    """One ``tickers`` or ``mark-price`` row (only the fields we read)."""
+    """One ``tickers``, ``mark-price`` or ``open-interest`` row (only the fields we read)."""
 
     instId: str
     ts: str  # ms, as a string
@@ -58,6 +58,8 @@ class PxData(msgspec.Struct, frozen=True):
     bidPx: str | None = None  # tickers: best bid
     askPx: str | None = None  # tickers: best ask
     markPx: str | None = None  # mark-price: mark price
+    oi: str | None = None  # open-interest: contracts (× ctVal: base units, USD if inverse)
+    oiCcy: str | None = None  # open-interest: the same in coins (base currency)
 
 
 class LiqFrame(msgspec.Struct, frozen=True):
@@ -152,7 +154,11 @@ def liquidation(inst: Instrument, d: Detail, ts_recv_ns: int) -> Liquidation:
 
 
 class PriceParser:
-    """Merges ``tickers`` (last, bid, ask) and ``mark-price`` (mark) pushes into Ticks."""
+    """Merges ``tickers``, ``mark-price`` and ``open-interest`` pushes into Ticks.
+
+    ``tickers`` gives last, bid and ask; ``mark-price`` the mark; ``open-interest`` the OI
+    (``oiCcy`` coins, else ``oi`` contracts × ctVal), valued at the tick's price.
+    """
 
     def __init__(self, book: InstrumentBook) -> None:
         self.book = book
@@ -181,6 +187,7 @@ class PriceParser:
             "last": optional(row.last, "last"),
             "bid": optional(row.bidPx, "bidPx"),
             "ask": optional(row.askPx, "askPx"),
+            "oi_coins": _oi_coins(inst, row),
         }
         ts = ts_ns_text(row.ts)
         merged = {**self.state.get(row.instId, {})}
@@ -198,6 +205,20 @@ class PriceParser:
             price=price,
             bid=merged.get("bid"),
             ask=merged.get("ask"),
+            open_interest_usd=_oi_usd(merged.get("oi_coins"), price),
             ts_event_ns=ts,
             ts_recv_ns=ts_recv_ns,
         )
+
+
+def _oi_coins(inst: Instrument, row: PxData) -> float | None:
+    """Return open interest in coins: ``oiCcy``, else ``oi`` contracts × ctVal (linear)."""
+    coins = optional(row.oiCcy, "oiCcy")
+    if coins is None and not inst.inverse:
+        contracts = optional(row.oi, "oi")
+        coins = None if contracts is None else contracts * inst.contract_size
+    return coins
+
+
+def _oi_usd(coins: float | None, price: float) -> float | None:
+    return None if coins is None else coins * price

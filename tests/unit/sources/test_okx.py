@@ -166,7 +166,11 @@ def test_streams_topics_and_subscribe():
         ],
     }
     price_topics = prices.topics(instruments[:1])
-    assert price_topics == ["tickers:BTC-USD-SWAP", "mark-price:BTC-USD-SWAP"]
+    assert price_topics == [
+        "tickers:BTC-USD-SWAP",
+        "mark-price:BTC-USD-SWAP",
+        "open-interest:BTC-USD-SWAP",
+    ]
     [message] = prices.subscribe(price_topics)
     assert json.loads(message)["args"][1] == {"channel": "mark-price", "instId": "BTC-USD-SWAP"}
     assert liq.url(liq_topics) == "wss://ws.okx.com:8443/ws/v5/public"
@@ -193,3 +197,31 @@ def test_property_mutated_real_frames(data):
     name, parser = data.draw(st.sampled_from(GOLDEN))
     frame = data.draw(checks.mutated(checks.payload(NAME, name)))
     checks.outcome_ok(parser(make_book()).parse, frame)
+
+
+def test_open_interest_is_merged_and_valued_at_the_price():
+    """open-interest_swap is COMPOSED from the documented fields (``oi`` contracts, ``oiCcy``)."""
+    parser = venue.PriceParser(make_book())
+    [before] = parser.parse(checks.payload(NAME, "tickers_swap"), TS_RECV_NS)
+    [with_oi] = parser.parse(checks.payload(NAME, "open-interest_swap"), TS_RECV_NS)
+    [marked] = parser.parse(checks.payload(NAME, "mark-price_swap"), TS_RECV_NS)
+    assert before.open_interest_usd is None
+    assert with_oi.open_interest_usd == pytest.approx(22161.1301 * 9999.99)
+    assert marked.open_interest_usd == pytest.approx(22161.1301 * 9990.5)
+    # contracts only: × ctVal (BTC-USDT-SWAP 0.01 BTC)
+    frame = checks.text(NAME, "open-interest_swap").replace(',"oiCcy":"22161.1301"', "")
+    assert venue.PriceParser(make_book()).parse(frame, TS_RECV_NS) == []  # no price yet
+    parser = venue.PriceParser(make_book())
+    parser.parse(checks.text(NAME, "mark-price_swap"), TS_RECV_NS)
+    [valued] = parser.parse(frame, TS_RECV_NS)
+    assert valued.open_interest_usd == pytest.approx(2216113.01 * 0.01 * 9990.5)
+
+
+def test_price_topics_include_open_interest():
+    inst = make_book().get("BTC-USDT-SWAP")
+    assert inst is not None
+    assert venue.price_topics([inst]) == [
+        "tickers:BTC-USDT-SWAP",
+        "mark-price:BTC-USDT-SWAP",
+        "open-interest:BTC-USDT-SWAP",
+    ]
