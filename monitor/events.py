@@ -20,7 +20,13 @@ AssetClass = Literal["crypto", "metal", "equity", "index", "energy", "fx"]
 Completeness = Literal["exact", "sampled"]
 MarginBasis = Literal["pct_notional", "usd_per_contract", "maintenance_rate", "max_leverage"]
 AlertKind = Literal[
-    "cascade", "margin_hike_cascade", "contagion", "liquidity_stress", "threshold", "data_gap"
+    "cascade",
+    "margin_hike_cascade",
+    "contagion",
+    "liquidity_stress",
+    "threshold",
+    "data_gap",
+    "deleveraging",
 ]
 AlertState = Literal["pending", "firing", "resolved"]
 Severity = Literal["warning", "critical"]
@@ -41,6 +47,7 @@ ALERT_KINDS: Final[tuple[AlertKind, ...]] = (
     "liquidity_stress",
     "threshold",
     "data_gap",
+    "deleveraging",
 )
 SEVERITIES: Final[tuple[Severity, ...]] = ("warning", "critical")
 EXCHANGES: Final[tuple[str, ...]] = (
@@ -156,7 +163,8 @@ class WindowSummary(
     Published by the partitioned ``aggregate`` stage for the cross-asset stage. Columns are
     aligned lists: liquidation buckets (``liq_*``: second, ``exchange:symbol``, asset, class,
     long/short USD and counts) and price buckets (``px_*``: second, instrument, asset, class,
-    high, low, last). Not an `Event`: it never travels on the input topics.
+    high, low, last, open interest in USD or null). Not an `Event`: it never travels on the
+    input topics.
     """
 
     source: str  # "<topic>:<partition>" the buckets came from
@@ -178,6 +186,7 @@ class WindowSummary(
     high: list[float] = msgspec.field(default_factory=list)
     low: list[float] = msgspec.field(default_factory=list)
     last: list[float] = msgspec.field(default_factory=list)
+    oi: list[float | None] = msgspec.field(default_factory=list)  # open interest USD, or null
     max_recv_ns: int = 0  # newest receive time among the events folded in (latency)
 
 

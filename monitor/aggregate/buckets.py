@@ -35,6 +35,7 @@ PRICE_SCHEMA: Final = {
     "high": pl.Float64,
     "low": pl.Float64,
     "last": pl.Float64,
+    "oi": pl.Float64,  # open interest, USD: the second's last reading, null when none
 }
 
 
@@ -115,7 +116,7 @@ def merge_liquidation_buckets(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def price_buckets(events: list[Tick], seconds: list[int] | None = None) -> pl.DataFrame:
-    """Return per-second, per-instrument high, low and last price (see `PRICE_SCHEMA`).
+    """Return per-second, per-instrument high, low, last price and OI (see `PRICE_SCHEMA`).
 
     `seconds` (epoch s) replaces the events' own seconds when given (late ticks).
     """
@@ -126,17 +127,25 @@ def price_buckets(events: list[Tick], seconds: list[int] | None = None) -> pl.Da
             "sec": [e.ts_event_ns // NS for e in events] if seconds is None else seconds,
             "inst": ["%s:%s" % (e.exchange, e.symbol) for e in events],
             "price": [e.price for e in events],
+            "oi": [e.open_interest_usd for e in events],
         },
-        schema={"sec": pl.Int64, "inst": pl.Utf8, "price": pl.Float64},
+        schema={"sec": pl.Int64, "inst": pl.Utf8, "price": pl.Float64, "oi": pl.Float64},
     )
-    return merge_price_buckets(frame.select("sec", "inst", high="price", low="price", last="price"))
+    return merge_price_buckets(
+        frame.select("sec", "inst", "oi", high="price", low="price", last="price")
+    )
 
 
 def merge_price_buckets(frame: pl.DataFrame) -> pl.DataFrame:
     """Combine price buckets of the same second × instrument, keeping the arrival order."""
     return (
         frame.group_by("sec", "inst", maintain_order=True)
-        .agg(pl.col("high").max(), pl.col("low").min(), pl.col("last").last())
+        .agg(
+            pl.col("high").max(),
+            pl.col("low").min(),
+            pl.col("last").last(),
+            pl.col("oi").drop_nulls().last(),
+        )
         .sort("sec", "inst", maintain_order=True)
     )
 

@@ -28,25 +28,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final
 
+from monitor.config.signals import DeleveragingSettings
 from monitor.events import Side
 
 NS: Final = 1_000_000_000
 DAY_NS: Final = 86_400 * NS
-
-
-@dataclass(frozen=True, slots=True)
-class DeleveragingSettings:
-    """Knobs of the rule; defaults from the real-data calibration (docs/detection.md)."""
-
-    window_s: int = 3600  # the OI drop is measured over this many seconds
-    step_s: int = 60  # one OI sample per instrument per step (seconds of event time)
-    return_period_days: float = 60.0  # an ordinary scope may signal once per this many days
-    history_days: int = 90  # daily maxima kept for the threshold
-    min_days: int = 14  # daily maxima needed before the scope's own threshold is used
-    prior_pct: float = 3.0  # threshold (% of OI) until then: BTC's 1-in-60-days level
-    floor_pct: float = 1.0  # never signal below this drop, whatever the history says
-    min_price_move_pct: float = 0.5  # |price move| since the OI high needed to signal
-    stale_s: int = 900  # an instrument without an OI reading for this long is left out
 
 
 @dataclass(frozen=True, slots=True)

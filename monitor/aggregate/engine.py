@@ -27,6 +27,7 @@ import polars as pl
 
 from monitor.aggregate import buckets, columns, overlays
 from monitor.aggregate.bursts import BurstState
+from monitor.aggregate.deleveraging_stage import DeleveragingStage
 from monitor.aggregate.detectors import Signal, detect_crash
 from monitor.aggregate.extras import ExtraDetectors
 from monitor.aggregate.prices import PriceWindows
@@ -68,6 +69,7 @@ class Engine:
         self.extras = ExtraDetectors(  # liquidity, saturation, rules, downside correlation
             settings, self.scopes, self.liq, self.book, self.spread, self._inst_info
         )
+        self.deleveraging = DeleveragingStage(det.deleveraging, self.window_usd)
         self._coder = columns.LiquidationCoder(self.scopes)
         self._pending_liq = columns.PendingBuckets()
         self._pending_px = pl.DataFrame(schema=buckets.PRICE_SCHEMA)
@@ -153,6 +155,8 @@ class Engine:
         if not px.is_empty():
             for inst, asset, asset_class in px.select("inst", "asset", "class").iter_rows():
                 self._inst_info[inst] = (asset, asset_class)
+            if "oi" not in px.columns:  # summaries from before open interest travelled
+                px = px.with_columns(pl.lit(None, pl.Float64).alias("oi"))
             self._pending_px = pl.concat([self._pending_px, px.select(list(buckets.PRICE_SCHEMA))])
 
     def close_until(self, first_open: int) -> list[Alert]:
@@ -217,6 +221,7 @@ class Engine:
         seconds = np.union1d(liq_sec, px_sec)
         px_inst = px.get_column("inst").to_list()
         px_vals = px.select("high", "last").to_numpy()
+        self.deleveraging.observe(px, self._inst_info)
         out: list[Alert] = []
         for second in seconds.tolist():
             out += self._idle_until(second)
@@ -274,6 +279,7 @@ class Engine:
         det = self.settings.detect
         derived = self.spread.signals(ts_ns, self.margin_changes, det.margin_hike, det.contagion)
         found = self.bursts.signals(second) + self._crashes(second, insts)
+        found += self.deleveraging.signals(second)
         found = self.extras.evaluate(second, sids, insts, px, found)
         alerts = self.book.update(ts_ns, found + derived)
         self.spread.track(alerts, ts_ns, det.margin_hike)

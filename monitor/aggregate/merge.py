@@ -38,6 +38,7 @@ _PX_SCHEMA: Final = {
     "high": pl.Float64,
     "low": pl.Float64,
     "last": pl.Float64,
+    "oi": pl.Float64,
 }
 
 
@@ -136,6 +137,7 @@ def _px_frame(s: WindowSummary) -> pl.DataFrame:
             "high": s.high,
             "low": s.low,
             "last": s.last,
+            "oi": s.oi or [None] * len(s.px_sec),  # older producers send no open interest
         },
         schema=_PX_SCHEMA,
     )

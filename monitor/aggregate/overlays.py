@@ -12,6 +12,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from monitor.aggregate.correlation import Downside
 from monitor.aggregate.detectors import Signal
@@ -20,6 +21,10 @@ from monitor.events import ASSET_CLASSES, Alert, AssetClass, EvidenceValue, Marg
 
 NS = 1_000_000_000
 HOUR_NS = 3600 * NS
+
+
+STRESS_KINDS: Final = frozenset({"cascade", "deleveraging"})
+"""Alert kinds that mark a scope as in forced selling, for contagion and margin hikes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,9 +252,13 @@ class Spread:
         return found + detect_contagion(entries, ts_ns, contagion, self.downside)
 
     def track(self, alerts: Iterable[Alert], ts_ns: int, margin: MarginHikeSettings) -> None:
-        """Record when each scope's cascade first fired and when it stopped firing."""
+        """Record when each scope's cascade first fired and when it stopped firing.
+
+        A deleveraging alert (open interest unwinding) counts as a cascade here: it is the
+        same forced selling, seen where the liquidation feeds undercount it.
+        """
         for alert in alerts:
-            if alert.kind != "cascade" or alert.state == "pending":
+            if alert.kind not in STRESS_KINDS or alert.state == "pending":
                 continue
             entry = self.entered.get(alert.scope)
             if alert.state == "firing":

@@ -46,6 +46,7 @@ class PartitionBuckets:
         self.max_recv_ns = 0
         self._liq: dict[int, dict[str, list[float]]] = {}
         self._px: dict[int, dict[str, list[float]]] = {}
+        self._oi: dict[int, dict[str, float]] = {}  # second → instrument → last OI, USD
         self._info: dict[str, tuple[str, AssetClass]] = {}
         self._first_offset: dict[int, int] = {}
 
@@ -102,6 +103,8 @@ class PartitionBuckets:
                 row[3] += 1.0
             return
         price = event.price
+        if event.open_interest_usd is not None:
+            self._oi.setdefault(sec, {})[inst] = event.open_interest_usd
         px = self._px.setdefault(sec, {}).get(inst)
         if px is None:
             self._px[sec][inst] = [price, price, price]
@@ -150,14 +153,17 @@ class PartitionBuckets:
                 for col, value in zip(liq_cols, row, strict=True):
                     col.append(value)
         px_cols: list[list[float]] = [[], [], []]
+        px_oi: list[float | None] = []
         px_sec: list[int] = []
         px_inst: list[str] = []
         for sec in sorted(s for s in self._px if s < first_open):
+            oi = self._oi.pop(sec, {})
             for inst, row in sorted(self._px.pop(sec).items()):
                 px_sec.append(sec)
                 px_inst.append(inst)
                 for col, value in zip(px_cols, row, strict=True):
                     col.append(value)
+                px_oi.append(oi.get(inst))
         for sec in [s for s in self._first_offset if s < first_open]:
             del self._first_offset[sec]
         info = self._info
@@ -180,5 +186,6 @@ class PartitionBuckets:
             high=px_cols[0],
             low=px_cols[1],
             last=px_cols[2],
+            oi=px_oi,
             max_recv_ns=self.max_recv_ns,
         )

@@ -9,6 +9,7 @@ import msgspec
 NonNeg = Annotated[int, msgspec.Meta(ge=0)]
 Pos = Annotated[int, msgspec.Meta(gt=0)]
 PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
 Ratio = Annotated[float, msgspec.Meta(ge=0, le=1)]
 HostPort = Annotated[str, msgspec.Meta(pattern=r"^[^:\s]*:\d{1,5}$")]
 

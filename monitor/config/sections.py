@@ -7,7 +7,12 @@ from typing import Literal
 import msgspec
 
 from monitor.config._base import HostPort, NonNeg, Pos, PosFloat, Ratio, _Section
-from monitor.config.signals import LiquiditySettings, SaturationSettings, ThresholdRule
+from monitor.config.signals import (
+    DeleveragingSettings,
+    LiquiditySettings,
+    SaturationSettings,
+    ThresholdRule,
+)
 from monitor.events import AssetClass
 from monitor.secret import Secret
 
@@ -165,6 +170,7 @@ class DetectSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=
     contagion: ContagionSettings = msgspec.field(default_factory=ContagionSettings)
     liquidity: LiquiditySettings = msgspec.field(default_factory=LiquiditySettings)
     saturation: SaturationSettings = msgspec.field(default_factory=SaturationSettings)
+    deleveraging: DeleveragingSettings = msgspec.field(default_factory=DeleveragingSettings)
     rules: tuple[ThresholdRule, ...] = ()  # user threshold rules (README: Threshold rules)
 
 

@@ -1,11 +1,11 @@
-"""Config of the liquidity-stress and saturation detectors and of user threshold rules."""
+"""Config of the liquidity-stress, saturation and deleveraging detectors and of user rules."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Literal
 
-from monitor.config._base import NonNeg, Pos, PosFloat, Ratio, _Section
+from monitor.config._base import NonNeg, NonNegFloat, Pos, PosFloat, Ratio, _Section
 from monitor.errors import ConfigError
 from monitor.events import ASSET_CLASSES
 
@@ -30,6 +30,32 @@ class LiquiditySettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
     min_spread_bps: PosFloat = 2.0  # a wider ratio on a spread below this is noise
     baseline_half_life_min: PosFloat = 1440.0
     warmup_min: NonNeg = 60  # minutes of baseline before an instrument counts
+
+
+class DeleveragingSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Deleveraging: open interest falling past the scope's own threshold while prices move.
+
+    Per scope (asset, asset class, market), from the ticks that carry open interest: the OI
+    fall over ``window_s`` from each instrument's high, in base units valued at the current
+    price, as a share of the scopes' OI; hot when it reaches the scope's threshold (the
+    1 − 1/``return_period_days`` quantile of its daily maxima over ``history_days``, from
+    ``min_days`` of them; ``prior_pct`` before; never below ``floor_pct``) and the price moved
+    ≥ ``min_price_move_pct`` since the OI high. Critical from ``critical_multiple`` × the
+    threshold. Defaults from Binance BTC/AVAX 5-minute OI, Dec 2025 – Jun 2026
+    (docs/detection.md).
+    """
+
+    enabled: bool = True
+    window_s: Pos = 3600
+    step_s: Pos = 60  # one OI sample per instrument per step (seconds of event time)
+    return_period_days: PosFloat = 60.0
+    history_days: Pos = 90
+    min_days: Pos = 14
+    prior_pct: PosFloat = 3.0
+    floor_pct: PosFloat = 1.0
+    min_price_move_pct: NonNegFloat = 0.5
+    stale_s: Pos = 900  # an instrument without an OI reading for this long is left out
+    critical_multiple: PosFloat = 1.5
 
 
 class SaturationSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -45,8 +45,14 @@ def test_margin_changes_arm_metals_and_one_margin_hike_cascade_names_the_order(t
     assert contagion  # one incident per cross-class wave (apart by more than the cooldown)
     class_of = dict.fromkeys(CRYPTO, "crypto") | dict.fromkeys(EQUITY, "equity")
     class_of |= {"XAG": "metal", "XAU": "metal", "metal": "metal"}
-    entered = {}  # class → when its first cascade fired
-    for scope, ts in sorted(first_firing.items(), key=lambda kv: kv[1]):
+    # class → when its first cascade or deleveraging (an OI unwind: the same forced selling,
+    # seen where liquidation prints undercount it) fired
+    stressed: dict[str, int] = {}
+    for a in out:
+        if a.kind in ("cascade", "deleveraging") and a.state == "firing":
+            stressed.setdefault(a.scope, a.ts_ns)
+    entered = {}
+    for scope, ts in sorted(stressed.items(), key=lambda kv: kv[1]):
         if scope in class_of:
             entered.setdefault(class_of[scope], ts)
     assert contagion[0].ts_ns >= sorted(entered.values())[1]  # not before a second class

@@ -52,6 +52,7 @@ DAEMON_KINDS = {
     "liquidity_stress",
     "threshold",
     "data_gap",
+    "deleveraging",
 }
 RULE_KINDS = DAEMON_KINDS | {"venue_surge", "source", "pipeline"}
 ANNOTATIONS = {"summary", "description", "value", "runbook"}

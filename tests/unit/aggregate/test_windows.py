@@ -1,3 +1,4 @@
+import msgspec
 import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
@@ -59,12 +60,32 @@ def test_price_buckets_keep_high_low_and_last_in_arrival_order():
     frame = price_buckets([tick(5, 10.0), tick(5, 12.0, 1), tick(5, 9.0, 2), tick(6, 11.0)])
 
     assert frame.to_dicts() == [
-        {"sec": 5, "inst": "bybit:BTC-USDT-PERP", "high": 12.0, "low": 9.0, "last": 9.0},
-        {"sec": 6, "inst": "bybit:BTC-USDT-PERP", "high": 11.0, "low": 11.0, "last": 11.0},
+        {
+            "sec": 5,
+            "inst": "bybit:BTC-USDT-PERP",
+            "high": 12.0,
+            "low": 9.0,
+            "last": 9.0,
+            "oi": None,
+        },
+        {
+            "sec": 6,
+            "inst": "bybit:BTC-USDT-PERP",
+            "high": 11.0,
+            "low": 11.0,
+            "last": 11.0,
+            "oi": None,
+        },
     ]
     again = merge_price_buckets(pl.concat([frame, price_buckets([tick(6, 13.0)])]))
     assert again.row(1, named=True)["last"] == 13.0
     assert again.row(1, named=True)["high"] == 13.0
+
+
+def test_price_buckets_keep_the_seconds_last_open_interest():
+    with_oi = [msgspec.structs.replace(tick(5, 10.0), open_interest_usd=v) for v in (7.0, 8.0)]
+    frame = price_buckets([*with_oi, tick(5, 11.0, 1)])  # the last tick has no OI
+    assert frame.row(0, named=True)["oi"] == 8.0
 
 
 def test_running_sums_slide_and_expire_exactly():

@@ -1,0 +1,120 @@
+"""The engine's side of the deleveraging rule: feeds it OI ticks, turns its finds into Signals.
+
+Every closed price bucket that carries open interest (the second's last
+``open_interest_usd`` of an instrument) is observed under its asset, its asset class and the
+market (`observe`); once per ``step_s`` of event time the detector is evaluated
+and each hot scope becomes a ``deleveraging`` `Signal` whose evidence gives the OI drop in
+USD and %, the price move, the side unwound, how rare the drop is for the scope, and the
+liquidations the feeds showed over the same window with their ratio to the drop (how much
+of the unwind the liquidation prints saw). Called by `monitor.aggregate.engine.Engine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final
+
+import polars as pl
+
+from monitor.aggregate.deleveraging import Deleveraging, DeleveragingDetector
+from monitor.aggregate.detectors import Signal
+from monitor.aggregate.scopes import MARKET, Level
+from monitor.config.signals import DeleveragingSettings
+from monitor.events import AssetClass, EvidenceValue
+
+NS: Final = 1_000_000_000
+WindowUsd = Callable[[Level, str, int], tuple[float, float]]
+"""(level, scope, window_s) → (long USD, short USD) liquidated over that window."""
+
+
+class DeleveragingStage:
+    """Owns the detector; called per tick batch and per closed second."""
+
+    def __init__(self, cfg: DeleveragingSettings, window_usd: WindowUsd) -> None:
+        self.cfg = cfg
+        self.detector = DeleveragingDetector(cfg)
+        self._window_usd = window_usd
+        self._last_step = -1
+        self._current: list[Signal] = []
+
+    def observe(self, px: pl.DataFrame, inst_info: Mapping[str, tuple[str, AssetClass]]) -> None:
+        """Fold the OI of closed price buckets in (``sec, inst, last, oi``; see `PRICE_SCHEMA`).
+
+        `inst_info` maps ``exchange:symbol`` to (asset, asset class). Called by the engine
+        when it closes seconds, before evaluating them, in both the embedded and the Kafka
+        pipeline (the buckets are the same).
+        """
+        if not self.cfg.enabled or px.is_empty():
+            return
+        rows = px.filter(pl.col("oi").is_not_null()).select("sec", "inst", "last", "oi")
+        for second, inst, last, oi in rows.iter_rows():
+            asset, asset_class = inst_info[inst]
+            for scope in (asset, asset_class, MARKET):
+                self.detector.observe(scope, inst, second * NS, oi, last)
+
+    def signals(self, second: int) -> list[Signal]:
+        """Return the deleveraging signals at `second`.
+
+        The detector is evaluated at the first second of each step; its finds hold for the
+        rest of the step, so the alert lifecycle sees a scope hot without gaps.
+        """
+        step = second // self.cfg.step_s
+        if not self.cfg.enabled:
+            return []
+        if step != self._last_step:
+            self._last_step = step
+            self._current = [self._signal(d) for d in self.detector.evaluate((second + 1) * NS)]
+        return self._current
+
+    def _signal(self, d: Deleveraging) -> Signal:
+        level: Level = "market" if d.scope == MARKET else "asset"
+        if d.scope in ("crypto", "metal", "equity", "index", "energy", "fx"):
+            level = "class"
+        long_usd, short_usd = self._window_usd(level, d.scope, self.cfg.window_s)
+        liq = long_usd if d.side == "long" else short_usd
+        rarity = (
+            "1-in-%.0f-days for %s" % (d.rarity_days, d.scope)
+            if d.rarity_days is not None
+            else "threshold from the prior while %s's history builds" % d.scope
+        )
+        evidence: dict[str, EvidenceValue] = {
+            "oi_drop_pct": round(d.drop_pct, 3),
+            "oi_drop_usd": round(d.drop_usd, 2),
+            "price_move_pct": round(d.price_move_pct, 3),
+            "side": d.side,
+            "threshold_pct": round(d.threshold_pct, 3),
+            "window_s": self.cfg.window_s,
+            "liquidations_usd": round(liq, 2),
+            "liquidations_to_oi_drop": round(liq / d.drop_usd, 4) if d.drop_usd > 0 else 0.0,
+            "instruments": d.instruments,
+            "rarity": rarity,
+        }
+        if d.rarity_days is not None:
+            evidence["rarity_days"] = round(d.rarity_days, 1)
+        critical = d.drop_pct >= self.cfg.critical_multiple * d.threshold_pct
+        return Signal(
+            kind="deleveraging",
+            scope=d.scope,
+            severity="critical" if critical else "warning",
+            score=d.drop_pct / d.threshold_pct,
+            summary="%s: open interest −%.1f%% ($%s) in %d min while the price moved %+.1f%%: "
+            "%ss unwinding; liquidation prints show %.0f%% of it (%s)"
+            % (
+                d.scope,
+                d.drop_pct,
+                _usd(d.drop_usd),
+                self.cfg.window_s // 60,
+                d.price_move_pct,
+                d.side,
+                100 * liq / d.drop_usd if d.drop_usd > 0 else 0.0,
+                rarity,
+            ),
+            evidence=evidence,
+        )
+
+
+def _usd(value: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return "%.1f%s" % (value / size, unit)
+    return "%.0f" % value

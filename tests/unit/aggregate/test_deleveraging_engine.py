@@ -1,0 +1,78 @@
+"""Deleveraging inside the engine: the same alerts whether ticks arrive directly (``run``)
+or as partition summaries through the cross-asset merger (the Kafka ``aggregate`` role)."""
+
+import msgspec
+
+from monitor.aggregate.engine import Engine
+from monitor.aggregate.merge import SummaryMerger
+from monitor.aggregate.partial import PartitionBuckets
+from monitor.config import Settings
+from monitor.events import Alert, Tick
+
+NS = 1_000_000_000
+T0 = 1_767_225_600  # 2026-01-01 00:00 UTC, epoch s
+
+
+def ticks() -> list[Tick]:
+    """BTC on two venues, one tick per 10 s; from minute 60 OI falls 8% and price 3%."""
+    out = []
+    for i in range(0, 2 * 3600, 10):
+        fall = min(max(i - 3600, 0) / 1200, 1.0)  # 0 → 1 over 20 minutes
+        price = 50_000.0 * (1 - 0.03 * fall)
+        for venue, base in (("bybit", 100.0), ("okx", 60.0)):
+            out.append(
+                Tick(
+                    exchange=venue,
+                    symbol="BTC-USDT-PERP",
+                    venue_symbol="BTCUSDT",
+                    asset="BTC",
+                    asset_class="crypto",
+                    price=price,
+                    open_interest_usd=base * (1 - 0.08 * fall) * price,
+                    ts_event_ns=(T0 + i) * NS,
+                    ts_recv_ns=(T0 + i) * NS,
+                )
+            )
+    return out
+
+
+def _key(a: Alert) -> tuple[str, str, str, str, int]:
+    return (a.kind, a.scope, a.state, a.severity, a.ts_ns)
+
+
+def test_an_oi_unwind_alerts_alike_embedded_and_through_summaries() -> None:
+    settings = Settings()
+    events = ticks()
+    direct = Engine(settings)
+    embedded = [a for i in range(0, len(events), 500) for a in direct.process(events[i : i + 500])]
+    embedded += direct.flush()
+
+    merged_engine = Engine(settings)
+    merger = SummaryMerger(merged_engine)
+    part = PartitionBuckets("liqmon.ticks.v1:0", grace_ns=250_000_000, lateness_ns=2 * NS)
+    kafka: list[Alert] = []
+    for i in range(0, len(events), 500):
+        chunk = events[i : i + 500]
+        part.add(chunk, list(range(i, i + len(chunk))))
+        summary = part.close(part.first_open())
+        if summary is not None:
+            merger.take([msgspec.json.decode(msgspec.json.encode(summary), type=type(summary))])
+        kafka += merger.advance()
+    last = part.flush()
+    if last is not None:
+        merger.take([last])
+    kafka += merger.flush()
+
+    mine = [a for a in embedded if a.kind == "deleveraging"]
+    assert {(a.scope, a.state) for a in mine} >= {("BTC", "firing"), ("market", "firing")}
+    fired = next(a for a in mine if a.scope == "BTC" and a.state == "firing")
+    assert fired.evidence["side"] == "long"
+    assert float(fired.evidence["oi_drop_pct"]) >= 3.0
+    assert [_key(a) for a in kafka if a.kind == "deleveraging"] == [_key(a) for a in mine]
+
+
+def test_without_open_interest_nothing_is_said() -> None:
+    events = [msgspec.structs.replace(t, open_interest_usd=None) for t in ticks()]
+    engine = Engine(Settings())
+    alerts = engine.process(events) + engine.flush()
+    assert [a for a in alerts if a.kind == "deleveraging"] == []
