@@ -169,6 +169,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
                 settings.margin, settings.assets.classes,
                 alert_open=lambda: bool(engine.active_alerts()), clock=clock,
                 on_skip=lambda n: metrics.dropped.labels("decode").inc(n),
+                enabled=settings.sources.enabled,
             ),
         ]  # fmt: skip
     direct = _direct_sinks(settings, metrics) if live else []  # replays: no chat spam

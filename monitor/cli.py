@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import sys
 import time
@@ -20,12 +21,13 @@ from typing import TextIO
 
 import msgspec
 
-from monitor import __version__, config, evaluation, simulate
+from monitor import __version__, config, evaluation, preflight, simulate
 from monitor.alerts.sinks import AlertSink, JsonlSink, TextSink
 from monitor.app import run_app
 from monitor.clock import SimClock
 from monitor.config import Settings
 from monitor.errors import ConfigError, InputError, MonitorError
+from monitor.io.files import check_readable
 from monitor.io.jsonl import EventWriter
 from monitor.log import configure_logging
 from monitor.margin import cli as margin_cli
@@ -99,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         if args.command == "check-config":
+            preflight.check(settings)
             sys.stdout.write(config.dump_yaml(settings))
             return 0
         configure_logging(settings.log.level, settings.log.format)
@@ -144,7 +147,7 @@ def _role(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("config: bus.kind: %s needs kafka (--bus kafka)" % args.command)
     from monitor.kafka_app import run_kafka  # noqa: PLC0415  (aiokafka: Kafka commands only)
 
-    venues = select_venues(SOURCES, settings.sources.enabled)
+    venues = preflight.check(settings)
     ingest = args.command in ("ingest", "run")
     aggregate = args.command in ("aggregate", "run")
 
@@ -173,7 +176,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.bus.kind == "kafka":
         return _role(args, settings)
 
-    venues = select_venues(SOURCES, settings.sources.enabled)
+    venues = preflight.check(settings)
 
     async def daemon() -> None:
         stop = asyncio.Event()
@@ -233,9 +236,11 @@ def _install_signals(stop: asyncio.Event) -> None:
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     fmt: Format = args.format
-    for path in args.files:
-        if not path.is_file():
-            raise InputError("%s: no such file" % path)
+    check_readable(args.files)
+    if args.speed is not None and not (math.isfinite(args.speed) and args.speed > 0):
+        raise InputError(
+            "--speed %g: must be a positive number (1 = the recording's pace)" % args.speed
+        )
     clock = SimClock()
     events_out = _writer(args.events_out, "--events-out") if args.events_out else None
     source = ReplaySource(
@@ -272,12 +277,15 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         if events_out is not None:
             events_out.close()
     elapsed = time.monotonic() - started
+    if errors:  # one line: what stopped the replay, and what was kept before it
+        first = errors[0]
+        raise type(first)(
+            "%s (%d events before it were replayed)" % (first, source.progress.events)
+        )
     sys.stderr.write(
         "replayed %d events in %.2f s (%.0f events/s)\n"
         % (source.progress.events, elapsed, source.progress.events / max(elapsed, 1e-9))
     )
-    if errors:
-        raise errors[0]
     return 0
 
 

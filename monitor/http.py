@@ -6,7 +6,9 @@ event loop for long (rendering ``/metrics`` is the slowest: 10-20 ms for the def
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -14,6 +16,7 @@ import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
+from monitor.errors import ConfigError
 from monitor.events import Alert
 from monitor.exposition import Exposition
 
@@ -56,10 +59,22 @@ class HttpServer:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
 
     async def start(self) -> None:
-        """Bind and serve; afterwards `port` is the bound port."""
+        """Bind and serve; afterwards `port` is the bound port.
+
+        Raises:
+            ConfigError: the address cannot be bound (in use, not local, no permission).
+        """
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            if exc.errno == errno.EADDRINUSE:
+                why = "address already in use (another liqmon? change --metrics-addr)"
+            else:
+                why = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ConfigError("http.listen %s:%d: %s" % (self.host, self.port, why)) from None
         addresses = self._runner.addresses
         if addresses:
             self.port = int(addresses[0][1])

@@ -22,7 +22,7 @@ from typing import Final, Literal
 from monitor.clock import SimClock
 from monitor.errors import InputError
 from monitor.events import AssetClass, Event, event_time_ns
-from monitor.io.files import open_read
+from monitor.io.files import READ_ERRORS, describe, guarded, open_read
 from monitor.io.jsonl import EventWriter, read_event_batches, read_events
 from monitor.io.klines import read_klines
 from monitor.io.open_interest import is_open_interest, read_open_interest
@@ -67,8 +67,8 @@ def detect_format(path: Path) -> Format:
     try:
         with open_read(path) as stream:
             first = next((line for line in stream if line.strip()), b"")
-    except OSError as exc:
-        raise InputError("%s: cannot open: %s" % (path, exc.strerror or exc)) from None
+    except READ_ERRORS as exc:
+        raise describe(path, exc) from None
     if is_tardis(first):
         return "tardis"
     if is_open_interest(first):
@@ -94,7 +94,21 @@ def open_stream(
     classes: Mapping[str, AssetClass],
     cache_dir: Path | None = None,
 ) -> Iterator[Event]:
-    """Return the events of one file in file order (`cache_dir`: instrument catalogues)."""
+    """Return the events of one file in file order (`cache_dir`: instrument catalogues).
+
+    A damaged file (corrupt or truncated compression, bytes that are not UTF-8) ends the
+    stream with a one-line `InputError`; the events before it are kept.
+    """
+    return guarded(path, _open_stream(path, fmt, symbol, classes, cache_dir))
+
+
+def _open_stream(
+    path: Path,
+    fmt: Format,
+    symbol: str | None,
+    classes: Mapping[str, AssetClass],
+    cache_dir: Path | None,
+) -> Iterator[Event]:
     chosen = detect_format(path) if fmt == "auto" else fmt
     if chosen == "binance-klines":
         return read_klines(path, venue_symbol=symbol, classes=classes)
@@ -169,7 +183,7 @@ class ReplaySource:
         path = self.paths[0]
         if (detect_format(path) if self.fmt == "auto" else self.fmt) != "events":
             return None
-        return read_event_batches(path)
+        return guarded(path, read_event_batches(path))
 
     async def run(self, publish: Publish) -> None:
         """Publish every event in batches; raises `InputError` on a bad record."""

@@ -29,6 +29,7 @@ from monitor.config.alerts import (
     WebhookSinkSettings,
 )
 from monitor.config.kafka import BusSettings, KafkaPartitions, KafkaSettings
+from monitor.config.margin import MarginSettings
 from monitor.config.sections import (
     AggregateSettings,
     AssetSettings,
@@ -44,7 +45,6 @@ from monitor.config.sections import (
 from monitor.config.signals import check_rules
 from monitor.config.sources import SourcesSettings
 from monitor.errors import ConfigError
-from monitor.margin.settings import MarginSettings
 from monitor.secret import MASK, Secret
 
 ENV_PREFIX: Final = "LIQMON_"
@@ -65,8 +65,11 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 def _dec_hook(tp: type, obj: object) -> object:
-    if tp is Secret and isinstance(obj, str | int | float | bool):
-        return Secret(str(obj))  # env values are YAML scalars: an all-digit token is an int
+    if tp is Secret:
+        if isinstance(obj, str | int | float | bool):
+            return Secret(str(obj))  # env values are YAML scalars: an all-digit token is an int
+        msg = "Expected a string (a secret)"
+        raise ValueError(msg)  # msgspec reports it with the key's path
     raise NotImplementedError
 
 

@@ -35,6 +35,7 @@ from monitor.evaluation.labels import iso, read_labels
 from monitor.evaluation.moves import PriceBook
 from monitor.evaluation.scoring import Recording, Report, Rules, score
 from monitor.events import ALERT_KINDS, AssetClass, Event, Liquidation, Tick, event_time_ns
+from monitor.io.files import check_readable
 from monitor.replay import FORMATS, Format, Publish, ReplaySource
 
 
@@ -124,9 +125,7 @@ def _write_markdown(cal: Calibration, target: str) -> None:
 
 
 def _check_files(paths: Sequence[Path]) -> None:
-    for path in paths:
-        if not path.is_file():
-            raise InputError("%s: no such file" % path)
+    check_readable(list(paths))
 
 
 def _rules(args: argparse.Namespace) -> Rules:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Final, TypeVar
 
 import zstandard
+
+from monitor.errors import InputError
+
+T = TypeVar("T")
+READ_ERRORS: Final = (EOFError, OSError, zstandard.ZstdError, UnicodeDecodeError)
+"""What reading a damaged, truncated or binary file raises (`describe` names it)."""
 
 
 def open_read(path: Path) -> IO[bytes]:
@@ -29,3 +36,33 @@ def open_write(path: Path) -> IO[bytes]:
         writer: IO[bytes] = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=True)
         return writer
     return path.open("wb")
+
+
+def describe(path: Path, exc: BaseException) -> InputError:
+    """Return the one-line `InputError` for a `READ_ERRORS` exception reading `path`."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError("%s: not UTF-8 text (byte 0x%02x)" % (path, exc.object[exc.start]))
+    if isinstance(exc, IsADirectoryError):
+        return InputError("%s: is a directory, not a file" % path)
+    if isinstance(exc, FileNotFoundError):
+        return InputError("%s: no such file" % path)
+    if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, gzip.BadGzipFile):
+        return InputError("%s: cannot read: %s" % (path, exc.strerror))
+    return InputError("%s: corrupt or truncated file: %s" % (path, exc))
+
+
+def guarded(path: Path, items: Iterator[T]) -> Iterator[T]:
+    """Yield `items`, turning a read error of `path` into a one-line `InputError`."""
+    try:
+        yield from items
+    except READ_ERRORS as exc:
+        raise describe(path, exc) from None
+
+
+def check_readable(paths: Iterable[Path]) -> None:
+    """Raise a one-line `InputError` for the first of `paths` that is not a readable file."""
+    for path in paths:
+        if path.is_dir():
+            raise InputError("%s: is a directory, not a file" % path)
+        if not path.is_file():
+            raise InputError("%s: no such file" % path)

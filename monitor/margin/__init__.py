@@ -11,5 +11,5 @@ Four ways in, one event type out (`monitor.events.MarginChange` on ``liqmon.marg
 
 `monitor.margin.model` holds what they share: field validation, the venues' time zones and
 closes, units, tightening and the deterministic ``event_id``. This package ``__init__``
-imports nothing, so `monitor.config` may import `monitor.margin.settings` without a cycle.
+imports nothing. Its config section lives in `monitor.config.margin`.
 """

@@ -7,14 +7,17 @@ app's ``EventSource`` protocol (``publish`` takes any contract events; these pub
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from monitor.clock import Clock
+from monitor.config.margin import MarginSettings
 from monitor.events import AssetClass
 from monitor.margin.calendar import CalendarWatcher
 from monitor.margin.pollers import TierPoller, http_fetcher
-from monitor.margin.settings import MarginSettings
+
+logger = logging.getLogger(__name__)
 
 MarginSource = CalendarWatcher | TierPoller
 
@@ -35,8 +38,12 @@ def build_margin_sources(
     alert_open: Callable[[], bool] = lambda: False,
     clock: Clock | None = None,
     on_skip: Callable[[int], None] | None = None,
+    enabled: Collection[str] | None = None,
 ) -> list[MarginSource]:
     """Return one watcher per calendar file and one poller per configured venue.
+
+    A poller runs only for a venue in `enabled` (``sources.enabled``; None: every one): a
+    venue the operator left out is not polled either.
 
     Args:
         settings: the ``margin`` config section.
@@ -44,6 +51,7 @@ def build_margin_sources(
         alert_open: True while any alert is pending or firing (pollers speed up).
         clock: stamps poller events (the system clock by default).
         on_skip: called with the number of calendar rows each read skipped (a metric).
+        enabled: the venues of ``sources.enabled``; None runs every configured poller.
     """
     sources: list[MarginSource] = [
         CalendarWatcher(
@@ -62,6 +70,9 @@ def build_margin_sources(
     }
     interval_s = poll_interval(settings, alert_open)
     for venue in dict.fromkeys(settings.pollers):
+        if enabled is not None and venue not in enabled:
+            logger.debug("margin poller %s not started: not in sources.enabled", venue)
+            continue
         fetch = http_fetcher(
             venue, symbols=symbols[venue], base=settings.rest_override.get(venue),
             timeout_s=settings.poll_timeout_s,

@@ -94,7 +94,8 @@ def test_malformed_line_exits_2_naming_the_line_and_keeps_earlier_events(
     err = capsys.readouterr().err
     assert code == 2
     assert f"liqmon: {bad}:7: " in err
-    assert "replayed 6 events" in err  # the six good lines before it went through
+    assert "(6 events before it were replayed)" in err  # the six good lines went through
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_malformed_line_deep_in_a_big_file_keeps_every_earlier_event(tmp_path, capsys, burst_file):
@@ -108,7 +109,7 @@ def test_malformed_line_deep_in_a_big_file_keeps_every_earlier_event(tmp_path, c
     err = capsys.readouterr().err
     assert code == 2
     assert f"liqmon: {bad}:20001: " in err
-    assert "replayed 20000 events" in err
+    assert "(20000 events before it were replayed)" in err
 
 
 def test_kline_with_bad_row_names_file_and_line(tmp_path, capsys):

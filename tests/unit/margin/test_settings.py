@@ -5,9 +5,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from monitor.config.margin import MarginSettings
 from monitor.margin.calendar import CalendarWatcher
 from monitor.margin.pollers import TierPoller
-from monitor.margin.settings import MarginSettings
 from monitor.margin.wiring import build_margin_sources, poll_interval
 
 
@@ -22,6 +22,13 @@ def test_defaults_poll_three_venues_and_watch_no_calendar():
         "hyperliquid",
     ]
     assert not [s for s in sources if isinstance(s, CalendarWatcher)]
+
+
+def test_pollers_run_only_for_venues_in_sources_enabled():
+    sources = build_margin_sources(MarginSettings(), {}, enabled=("binance_usdm", "okx"))
+
+    assert [s.venue for s in sources if isinstance(s, TierPoller)] == ["okx"]
+    assert build_margin_sources(MarginSettings(), {}, enabled=()) == []
 
 
 def test_a_section_from_yaml_builds_watchers_and_pollers(tmp_path):
