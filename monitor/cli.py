@@ -17,13 +17,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import cast
 
 import msgspec
 
 from monitor import __version__, config, evaluation, preflight, simulate
 from monitor.alerts.sinks import AlertSink, JsonlSink, TextSink
 from monitor.app import run_app
+from monitor.cli_help import LiqmonParser
 from monitor.clock import SimClock
 from monitor.config import Settings
 from monitor.errors import ConfigError, InputError, MonitorError
@@ -35,60 +36,121 @@ from monitor.replay import FORMATS, Format, Progress, ReplaySource
 from monitor.sources import SOURCES
 from monitor.sources.manager import select_venues
 from monitor.sources.recorder import Recorder
+from monitor.terminal import StatusLine, progress_text
 
 logger = logging.getLogger("monitor.cli")
+STATUS = StatusLine(sys.stderr)  # the progress line; alert lines clear it first
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="liqmon", description=__doc__.splitlines()[0])
+    parser = LiqmonParser(
+        prog="liqmon",
+        description="liqmon: a Prometheus-native monitor for forced-liquidation cascades.",
+        epilog="Run 'liqmon COMMAND --help' for the options of a command.",
+    )
     parser.add_argument("--version", action="version", version="liqmon %s" % __version__)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="YAML or TOML config file")
-    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    common.add_argument("--log-format", choices=["console", "json"])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common.add_argument(
+        "--config", type=Path, metavar="FILE",
+        help="YAML or TOML config file (default: none: built-in defaults and LIQMON_* env)",
+    )  # fmt: skip
+    common.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"],
+        help="log level (default: the config's log.level, info)",
+    )  # fmt: skip
+    common.add_argument(
+        "--log-format", choices=["console", "json"],
+        help="log lines as text or JSON (default: the config's log.format, console)",
+    )  # fmt: skip
+    sub: argparse._SubParsersAction[argparse.ArgumentParser] = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(  # the subcommands' parsers are LiqmonParser too
+            dest="command", required=True, metavar="COMMAND", title="commands"
+        ),
+    )
 
     bus = argparse.ArgumentParser(add_help=False)
-    bus.add_argument("--bus", choices=["memory", "kafka"], help="event bus (default: memory)")
-    bus.add_argument("--kafka-bootstrap", metavar="HOST:PORT", help="Kafka brokers (comma list)")
+    bus.add_argument(
+        "--bus", choices=["memory", "kafka"],
+        help="event bus (default: the config's bus.kind, memory)",
+    )  # fmt: skip
+    bus.add_argument(
+        "--kafka-bootstrap", metavar="HOST:PORT",
+        help="Kafka brokers, a comma list (default: the config's bus.kafka.bootstrap_servers)",
+    )  # fmt: skip
+    listen = "HTTP listen address (default: the config's http.listen, 127.0.0.1:9464)"
     run = sub.add_parser("run", parents=[common, bus], help="the daemon: every role in one process")
-    run.add_argument("--metrics-addr", metavar="HOST:PORT", help="HTTP listen address")
+    run.add_argument("--metrics-addr", metavar="HOST:PORT", help=listen)
     for name, text in (
-        ("ingest", "sources → Kafka (needs --bus kafka)"),
-        ("aggregate", "Kafka → windows, detectors, alerts (needs --bus kafka)"),
+        ("ingest", "venues -> Kafka topics (needs --bus kafka)"),
+        ("aggregate", "Kafka topics -> windows, detectors, alerts (needs --bus kafka)"),
     ):
         role = sub.add_parser(name, parents=[common, bus], help=text)
-        role.add_argument("--metrics-addr", metavar="HOST:PORT", help="HTTP listen address")
-        role.add_argument("--group", default="liqmon-aggregate", help="consumer group id")
+        role.add_argument("--metrics-addr", metavar="HOST:PORT", help=listen)
+        role.add_argument("--group", default="liqmon-aggregate", help="Kafka consumer group id")
 
     replay = sub.add_parser(
         "replay", parents=[common, bus], help="feed recorded files through the pipeline"
     )
-    replay.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    replay.add_argument("--format", choices=FORMATS, default="auto")
+    replay.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE",
+        help="recordings: contract events (.jsonl), liqmon record output, Binance klines or "
+        "open interest, Tardis CSV; .gz and .zst are read as such (required)",
+    )  # fmt: skip
+    replay.add_argument(
+        "--format", choices=FORMATS, default="auto",
+        help="input format; auto tells each file's from its name and first line",
+    )  # fmt: skip
     pace = replay.add_mutually_exclusive_group()
-    pace.add_argument("--fast", action="store_true", help="as fast as possible (default)")
-    pace.add_argument("--speed", type=float, metavar="N", help="N× the recording's pace")
-    replay.add_argument("--alerts-out", type=Path, metavar="FILE", help="contract JSON lines")
-    replay.add_argument("--metrics-addr", metavar="HOST:PORT", help="serve HTTP while replaying")
-    replay.add_argument("--symbol", help="venue symbol for kline files whose name lacks it")
-    replay.add_argument("--events-out", type=Path, metavar="FILE", help="write the events fed")
-    replay.add_argument("--quiet", action="store_true", help="no alert lines on stdout")
+    pace.add_argument("--fast", action="store_true", help="as fast as possible (the default)")
+    pace.add_argument(
+        "--speed", type=float, metavar="N",
+        help="N x the recording's pace, N > 0 (default: --fast)",
+    )  # fmt: skip
+    replay.add_argument(
+        "--alerts-out", type=Path, metavar="FILE",
+        help="also write the alerts as contract JSON lines (default: none)",
+    )  # fmt: skip
+    replay.add_argument(
+        "--metrics-addr", metavar="HOST:PORT",
+        help="serve /metrics and the API while replaying (default: no HTTP)",
+    )  # fmt: skip
+    replay.add_argument(
+        "--symbol", help="venue symbol for kline files (default: from the file name)"
+    )
+    replay.add_argument(
+        "--events-out", type=Path, metavar="FILE",
+        help="also write every event fed, as contract JSON lines (default: none)",
+    )  # fmt: skip
+    replay.add_argument(
+        "--quiet", action="store_true", help="no alert lines on stdout (default: print them)"
+    )
     replay.add_argument(
         "--publish-only",
         action="store_true",
-        help="with --bus kafka: only publish to the input topics (for `liqmon aggregate`)",
+        help="with --bus kafka: only publish to the input topics, for 'liqmon aggregate' "
+        "processes to detect (default: off)",
     )
 
     record = sub.add_parser(
         "record", parents=[common], help="record raw venue frames for replay and fixtures"
     )
-    record.add_argument("--exchange", action="append", metavar="ID", help="venue (repeatable)")
-    record.add_argument("--duration-s", type=float, required=True, metavar="N")
-    record.add_argument("--out", type=Path, required=True, metavar="FILE")
+    record.add_argument(
+        "--exchange", action="append", metavar="ID",
+        help="venue id, repeatable (default: the config's sources.enabled)",
+    )  # fmt: skip
+    record.add_argument(
+        "--duration-s", type=float, required=True, metavar="N", help="seconds to record"
+    )
+    record.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="raw recording (.jsonl[.zst])"
+    )
 
-    sub.add_parser("check-config", parents=[common], help="validate and print the effective config")
+    sub.add_parser(
+        "check-config", parents=[common],
+        help="validate the config as 'run' would and print the effective one",
+    )  # fmt: skip
     margin_cli.add_parser(sub, common)
     simulate.add_parser(sub, common)
     evaluation.add_parser(sub, common)
@@ -253,7 +315,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         events_out=events_out,
         cache_dir=Path(settings.sources.cache_dir).expanduser(),
     )
-    sinks: list[AlertSink] = [] if args.quiet else [TextSink(sys.stdout)]
+    sinks: list[AlertSink] = [] if args.quiet else [TextSink(sys.stdout, before=STATUS.clear)]
     if args.alerts_out:
         try:
             sinks.append(JsonlSink(args.alerts_out))
@@ -314,7 +376,7 @@ async def _replay_async(
         serve_http=serve,
         log_alerts=False,
     ) as app:
-        reporter = asyncio.create_task(_progress(source.progress, sys.stderr))
+        reporter = asyncio.create_task(_progress(source.progress, STATUS))
         try:
             await app.pipeline_done.wait()
         finally:
@@ -353,7 +415,7 @@ async def _replay_kafka_async(
         serve_http=serve,
         log_alerts=False,
     ) as app:
-        reporter = asyncio.create_task(_progress(source.progress, sys.stderr))
+        reporter = asyncio.create_task(_progress(source.progress, STATUS))
         try:
             await drain_to_end([app], await published_ends(app))
         finally:
@@ -379,19 +441,13 @@ async def _publish_async(settings: Settings, source: ReplaySource) -> list[Monit
     return app.source_errors
 
 
-async def _progress(progress: Progress, stream: TextIO) -> None:
-    """Redraw one progress line every half second, on a terminal only."""
-    if not stream.isatty():
+async def _progress(progress: Progress, status: StatusLine) -> None:
+    """Redraw the progress line every half second (on a terminal only; see `StatusLine`)."""
+    if not status.enabled:
         return
     try:
         while True:
             await asyncio.sleep(0.5)
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(progress.event_time_ns / 1e9))
-            stream.write(
-                "\r\x1b[K%s events, event time %s, %.0f events/s"
-                % (f"{progress.events:,}", when, progress.rate())
-            )
-            stream.flush()
+            status.show(progress_text(progress))
     finally:
-        stream.write("\r\x1b[K")
-        stream.flush()
+        status.clear()

@@ -11,18 +11,19 @@ follows the newest event fed, so the replay runs in the recording's time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
 from monitor.clock import SimClock
 from monitor.errors import InputError
 from monitor.events import AssetClass, Event, event_time_ns
-from monitor.io.files import READ_ERRORS, describe, guarded, open_read
+from monitor.io.files import READ_ERRORS, ReadCounter, describe, guarded, open_read, track_reads
 from monitor.io.jsonl import EventWriter, read_event_batches, read_events
 from monitor.io.klines import read_klines
 from monitor.io.open_interest import is_open_interest, read_open_interest
@@ -45,16 +46,32 @@ Publish = Callable[[Sequence[Event]], Awaitable[int]]
 
 @dataclass(slots=True)
 class Progress:
-    """Replay progress, updated as events are published."""
+    """Replay progress, updated as events are published; read by the progress line."""
 
     events: int = 0
     event_time_ns: int = 0
     started_monotonic: float = 0.0
+    counters: list[ReadCounter] = field(default_factory=list)  # one per input file
 
     def rate(self) -> float:
         """Return events per second of wall time so far."""
         elapsed = time.monotonic() - self.started_monotonic
         return self.events / elapsed if elapsed > 0 else 0.0
+
+    def fraction(self) -> float | None:
+        """Return the share of the input bytes read (0..1), None when the size is unknown."""
+        total = sum(c.total for c in self.counters)
+        if not self.counters or total <= 0:
+            return None
+        return sum(c.position() for c in self.counters) / total
+
+    def eta_s(self) -> float | None:
+        """Return the seconds left at the pace so far, None until it can be told."""
+        done = self.fraction()
+        elapsed = time.monotonic() - self.started_monotonic
+        if done is None or done <= 0.01 or elapsed <= 0:
+            return None
+        return elapsed * (1.0 - done) / done
 
 
 def detect_format(path: Path) -> Format:
@@ -160,6 +177,8 @@ class ReplaySource:
         self.events_out = events_out
         self.cache_dir = cache_dir
         self.progress = Progress()
+        with contextlib.suppress(OSError):  # a missing file fails later, with its own error
+            self.progress.counters = [track_reads(p) for p in self.paths]
 
     def events(self) -> Iterator[Event]:
         """Return all files' events merged by event time (stable across runs)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -59,16 +60,23 @@ class LogSink:
 
 
 class TextSink:
-    """Writes `format_alert` lines to a text stream (replay prints alerts to stdout)."""
+    """Writes `format_alert` lines to a text stream (replay prints alerts to stdout).
 
-    def __init__(self, stream: TextIO) -> None:
+    `before` is called before each line: the replay passes the progress line's ``clear``
+    so an alert never lands on the same terminal line as the progress.
+    """
+
+    def __init__(self, stream: TextIO, before: Callable[[], None] | None = None) -> None:
         self.stream = stream
+        self.before = before
         self.broken = False
 
     def send(self, alert: Alert) -> None:
         """Write one line; once the reader has gone (``| head``), stop writing quietly."""
         if self.broken:
             return
+        if self.before is not None:
+            self.before()
         try:
             self.stream.write(format_alert(alert) + "\n")
             self.stream.flush()

@@ -47,19 +47,33 @@ def add_parser(
     p = subparsers.add_parser(
         "evaluate", parents=[common], help="replay recordings and score alerts against labels"
     )
-    p.add_argument("files", nargs="+", type=Path, metavar="REPLAY")
+    p.add_argument(
+        "files", nargs="+", type=Path, metavar="REPLAY",
+        help="recordings, as for 'liqmon replay' (required)",
+    )  # fmt: skip
     p.add_argument(
         "--labels", type=Path, required=True, action="append", metavar="FILE",
         help="CSV or YAML; repeat to pool several files",
     )  # fmt: skip
     p.add_argument("--format", choices=FORMATS, default="auto", help="format of the replays")
-    p.add_argument("--symbol", help="venue symbol for kline files whose name lacks it")
-    p.add_argument("--json-out", type=Path, metavar="FILE", help="the report as JSON")
-    p.add_argument("--kinds", metavar="K,K", help="alert kinds that count (all but data_gap)")
+    p.add_argument("--symbol", help="venue symbol for kline files (default: from the file name)")
+    p.add_argument(
+        "--json-out",
+        type=Path,
+        metavar="FILE",
+        help="also write the report as JSON (default: none)",
+    )
+    p.add_argument(
+        "--kinds",
+        metavar="K,K",
+        help="alert kinds that count, a comma list (default: all but data_gap)",
+    )
     p.add_argument("--grace-min", type=float, default=10.0, metavar="M", help="before onset")
     p.add_argument("--cooldown-min", type=float, default=30.0, metavar="M", help="merge gap")
     p.add_argument(
-        "--markdown", metavar="FILE", help="write the crash-calibration tables (- = stdout)"
+        "--markdown",
+        metavar="FILE",
+        help="write the crash-calibration tables, - for stdout (default: none)",
     )
     p.add_argument(
         "--lookback-min",

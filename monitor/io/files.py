@@ -17,14 +17,66 @@ READ_ERRORS: Final = (EOFError, OSError, zstandard.ZstdError, UnicodeDecodeError
 """What reading a damaged, truncated or binary file raises (`describe` names it)."""
 
 
+class ReadCounter:
+    """How far the reads of one file got, in bytes of the file as stored (compressed).
+
+    Made by `track_reads` before a replay opens the file; `position` is polled by the
+    progress line (percent and ETA).
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total  # the file's size, bytes
+        self._files: list[IO[bytes]] = []
+        self._best = 0
+
+    def watch(self, raw: IO[bytes]) -> None:
+        """Follow one raw handle of the file (called by `open_read`)."""
+        self._files.append(raw)
+
+    def position(self) -> int:
+        """Return the furthest byte any handle of the file has read so far."""
+        for f in self._files:
+            if not f.closed:
+                self._best = max(self._best, f.tell())
+        self._files = [f for f in self._files if not f.closed]
+        return min(self._best, self.total)
+
+
+_TRACKED: dict[Path, ReadCounter] = {}
+
+
+def track_reads(path: Path) -> ReadCounter:
+    """Start counting how far reads of `path` get (see `ReadCounter`); return the counter."""
+    counter = ReadCounter(path.stat().st_size)
+    _TRACKED[path.resolve()] = counter
+    return counter
+
+
+class _OwnedGzip(gzip.GzipFile):
+    """A gzip reader that closes the raw file it was given."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
 def open_read(path: Path) -> IO[bytes]:
     """Open `path` for reading, decompressing ``.gz`` and ``.zst`` transparently."""
+    raw = path.open("rb")
+    counter = _TRACKED.get(path.resolve()) if _TRACKED else None
+    if counter is not None:
+        counter.watch(raw)
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return _OwnedGzip(raw)  # type: ignore[return-value]
     if path.suffix == ".zst":
-        raw = path.open("rb")
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
-    return path.open("rb")
+    return raw
 
 
 def open_write(path: Path) -> IO[bytes]:

@@ -56,17 +56,27 @@ def add_parser(
     add.add_argument("--venue", required=True, help="issuer id: cme, shfe, sge, ice, bybit, …")
     add.add_argument("--product", required=True, help="clearing code or symbol, e.g. SI")
     add.add_argument("--asset", required=True, help="asset code, e.g. XAG")
-    add.add_argument("--asset-class", choices=ASSET_CLASSES, help="default: assets.classes")
-    add.add_argument("--basis", required=True, choices=BASES)
+    add.add_argument(
+        "--asset-class", choices=ASSET_CLASSES,
+        help="the asset's class (default: from the config's assets.classes)",
+    )  # fmt: skip
+    add.add_argument("--basis", required=True, choices=BASES, help="what old and new measure")
     add.add_argument("--old", required=True, help="requirement before (pct_notional: 15 = 15%%)")
     add.add_argument("--new", required=True, help="requirement after")
     add.add_argument("--notice", required=True, metavar="WHEN", help="ISO date or datetime")
     add.add_argument("--effective", required=True, metavar="WHEN", help="date = that day's close")
-    add.add_argument("--profile", help="non-HRP (default), HRP, hedge, …")
-    add.add_argument("--source", help="URL of the notice")
+    add.add_argument("--profile", help="account profile: non-HRP (the default), HRP, hedge, …")
+    add.add_argument("--source", help="URL of the notice (default: none)")
     target = add.add_mutually_exclusive_group()
-    target.add_argument("--out", type=Path, metavar="FILE", help="append to this calendar")
-    target.add_argument("--post", metavar="URL", help="POST to a running daemon")
+    target.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="append to this calendar (required: this or --post)",
+    )
+    target.add_argument(
+        "--post", metavar="URL", help="POST to a running daemon's API (required: this or --out)"
+    )
     add.add_argument(
         "--token-env", default=DEFAULT_TOKEN_ENV, metavar="VAR", help="env var with the token"
     )

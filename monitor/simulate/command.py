@@ -39,17 +39,37 @@ def add_parser(
     p = subparsers.add_parser(
         "simulate", parents=[common], help="write a reproducible scenario as contract events"
     )
-    p.add_argument("--scenario", required=True, choices=SCENARIOS)
-    p.add_argument("--seed", type=int, default=0, metavar="N")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE", help=".jsonl[.gz|.zst]")
-    p.add_argument("--start", metavar="ISO", help="start time, ISO-8601 UTC")
-    p.add_argument("--duration-h", type=float, metavar="H", help="span in hours")
-    p.add_argument("--tick-s", type=float, metavar="S", help="seconds between ticks")
+    p.add_argument("--scenario", required=True, choices=SCENARIOS, help="which world")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
+    p.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="events file, .jsonl[.gz|.zst]"
+    )
+    p.add_argument(
+        "--start", metavar="ISO", help="start time, ISO-8601 UTC (default: the scenario's)"
+    )
+    p.add_argument(
+        "--duration-h", type=float, metavar="H", help="span in hours (default: the scenario's)"
+    )
+    p.add_argument(
+        "--tick-s", type=float, metavar="S", help="seconds between ticks (default: the scenario's)"
+    )
     p.add_argument("--branching", type=float, default=0.7, metavar="N", help="hawkes: n")
     p.add_argument("--cascades", type=int, default=4, metavar="K", help="hawkes: how many")
-    p.add_argument("--assets", metavar="A,B", help="hawkes: assets that cascade, in turn")
-    p.add_argument("--cascade-usd", type=float, metavar="USD", help="hawkes: mean size")
-    p.add_argument("--labels-out", type=Path, metavar="FILE", help="ground truth, CSV")
+    p.add_argument(
+        "--assets", metavar="A,B", help="hawkes: assets that cascade, in turn (default: all)"
+    )
+    p.add_argument(
+        "--cascade-usd",
+        type=float,
+        metavar="USD",
+        help="hawkes: mean size (default: the scenario's)",
+    )
+    p.add_argument(
+        "--labels-out",
+        type=Path,
+        metavar="FILE",
+        help="also write the ground truth, CSV (default: none)",
+    )
     return p
 
 
