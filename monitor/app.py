@@ -180,7 +180,10 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
         from monitor.margin.http import margin_route  # noqa: PLC0415
 
         host, port = split_host_port(settings.http.listen)
-        state = HttpState(registry, lambda: _readiness(handle, sources), engine.active_alerts)
+        role = "run" if live else "replay"
+        state = HttpState(
+            registry, lambda: _readiness(handle, sources), engine.active_alerts, role=role
+        )
         routes = [margin_route(settings.http.api_token, publish, classes=settings.assets.classes)]
         handle.http = HttpServer(state, host, port, routes=routes)
         await handle.http.start()

@@ -1,4 +1,4 @@
-"""The one HTTP port: ``/metrics``, ``/healthz``, ``/readyz``, ``/api/v1/alerts`` (aiohttp).
+"""The one HTTP port: ``/``, ``/metrics``, ``/healthz``, ``/readyz``, the API (aiohttp).
 
 Handlers only read state through the callables they are given; they never block the
 event loop for long (rendering ``/metrics`` is the slowest: 10-20 ms for the default catalogue).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
+from monitor import status_page
 from monitor.errors import ConfigError
 from monitor.events import Alert
 from monitor.exposition import Exposition
@@ -38,6 +40,7 @@ class HttpState:
     registry: CollectorRegistry
     readiness: Callable[[], Readiness]
     active_alerts: Callable[[], list[Alert]]
+    role: str = "run"  # shown on the ``/`` page: run, replay, ingest, aggregate
 
 
 class HttpServer:
@@ -50,7 +53,9 @@ class HttpServer:
         self.host = host
         self.port = port
         self._exposition = Exposition(state.registry)
+        self._started = time.monotonic()
         app = web.Application()
+        app.router.add_get("/", self._index)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -83,6 +88,18 @@ class HttpServer:
     async def stop(self) -> None:
         """Stop serving."""
         await self._runner.cleanup()
+
+    async def _index(self, request: web.Request) -> web.Response:
+        del request
+        ready = self.state.readiness()
+        page = status_page.render(
+            ready=ready.ready,
+            checks=ready.checks,
+            alerts=self.state.active_alerts(),
+            uptime_s=time.monotonic() - self._started,
+            role=self.state.role,
+        )
+        return web.Response(text=page, content_type="text/html")
 
     async def _metrics(self, request: web.Request) -> web.Response:
         del request

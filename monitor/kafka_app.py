@@ -192,7 +192,12 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options, each with a
         handle.cross = CrossStage(bus, settings, metrics, group, router.route, live=live)
     if serve_http:
         host, port = split_host_port(settings.http.listen)
-        state = HttpState(registry, lambda: _readiness(handle, runners), _active(handle))
+        state = HttpState(
+            registry,
+            lambda: _readiness(handle, runners),
+            _active(handle),
+            role=_role(ingest, aggregate),
+        )
         handle.http = HttpServer(state, host, port)
         await handle.http.start()
     await start_sinks(direct)
@@ -347,6 +352,11 @@ async def _watch(handle: KafkaHandle) -> None:
         gauge_up.set(0 if state == "down" else 1)
         depth.set(handle.buffer.depth() + handle.bus.depth())
         await asyncio.sleep(_WATCH_S)
+
+
+def _role(ingest: bool, aggregate: bool) -> str:
+    """Return ``ingest``, ``aggregate`` or ``ingest+aggregate`` (the ``/`` page says it)."""
+    return "+".join(r for r, on in (("ingest", ingest), ("aggregate", aggregate)) if on)
 
 
 def _readiness(handle: KafkaHandle, runners: Sequence[VenueRunner]) -> Readiness:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from monitor.errors import InputError, ParseError
 from monitor.events import AssetClass, Event, Liquidation
+from monitor.recent import RecentIds
 from monitor.sources.base import FrameParser, InstrumentBook, StreamSpec, VenueSpec
-from monitor.sources.dedup import RecentIds
 from monitor.sources.recorder import CatalogueRecord, read_raw
 from monitor.sources.runner import parse_frame
 

@@ -44,6 +44,7 @@ from monitor.events import (
     Tick,
 )
 from monitor.metrics import Metrics
+from monitor.recent import RecentIds
 
 NS: Final = 1_000_000_000
 _LIQ_ONLY: Final = frozenset({Liquidation})
@@ -64,6 +65,7 @@ class Engine:
         self.book = AlertBook(det.lifecycle)
         self.bursts = BurstState(settings, self.scopes, self.liq, self.book)
         self.margin_changes: list[MarginChange] = []
+        self._margin_ids = RecentIds(capacity=10_000)
         self.spread = overlays.Spread()  # which scopes entered a cascade, and when
         self._inst_info: dict[str, tuple[str, AssetClass]] = {}
         self.extras = ExtraDetectors(  # liquidity, saturation, rules, downside correlation
@@ -102,8 +104,16 @@ class Engine:
         return self._close_until((self.max_ts_ns - self.grace_ns) // NS)
 
     def _split(self, batch: Sequence[Event]) -> list[Liquidation | Tick]:
-        """Take the margin changes of a mixed batch; return its liquidations and ticks."""
-        margins = [e for e in batch if isinstance(e, MarginChange)]
+        """Take the margin changes of a mixed batch; return its liquidations and ticks.
+
+        A change whose ``event_id`` was taken before (posted twice, a calendar re-read, a
+        replayed topic) is ignored: one notice is one change.
+        """
+        margins = [
+            e
+            for e in batch
+            if isinstance(e, MarginChange) and not self._margin_ids.seen(e.event_id)
+        ]
         self.margin_changes += margins
         if self.metrics is not None:
             for change in margins:

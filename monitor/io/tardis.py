@@ -29,9 +29,9 @@ from monitor.errors import InputError, ParseError
 from monitor.events import AssetClass, Event, Liquidation, Tick
 from monitor.io.files import open_read
 from monitor.io.tardis_frames import BUILDERS, Row
+from monitor.recent import RecentIds
 from monitor.sources.base import FrameParser, Instrument, InstrumentBook, StreamSpec, VenueSpec
 from monitor.sources.catalogue import read_cache
-from monitor.sources.dedup import RecentIds
 from monitor.sources.runner import parse_frame
 
 logger = logging.getLogger(__name__)

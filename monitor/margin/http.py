@@ -11,7 +11,12 @@ are refused, to catch typos such as ``efective``.
 
 Responses (JSON objects; errors are ``{"error": "<one line>"}``):
 
-- **202** ``{"accepted": [event_id, …]}``: every change was valid and handed to the bus.
+- **202** ``{"accepted": [event_id, …], "duplicates": [event_id, …]}``: every change was
+  valid; the new ones were handed to the bus. A change whose ``event_id`` this daemon
+  already took (the same notice posted twice, or a retried request) is listed under
+  ``duplicates`` and not published again; the engine also ignores a repeated id, so a
+  change counts once whichever way it arrives.
+- **200** the same body when every change was a duplicate (nothing new was published).
 - **400** the body or one field is wrong; the line names it (``items[1].old: …``). A list
   is all or nothing: nothing is published when any item is bad.
 - **401** no token, another scheme, or a wrong token (constant-time compare); nothing is
@@ -36,6 +41,7 @@ from monitor.errors import BusBackpressure, BusError
 from monitor.events import AssetClass, MarginChange
 from monitor.margin.calendar import MarginPublish
 from monitor.margin.model import PATH, FieldError, build_change
+from monitor.recent import RecentIds
 from monitor.secret import Secret
 
 logger = logging.getLogger(__name__)
@@ -89,8 +95,18 @@ def _one(item: object, where: str, classes: Mapping[str, AssetClass]) -> MarginC
         raise FieldError(where + exc.field, exc.reason) from None
 
 
-async def _publish(publish: MarginPublish, changes: list[MarginChange]) -> web.Response:
-    """Hand `changes` to the bus; 202 with their ids, or 503 when the bus cannot take them."""
+async def _publish(
+    publish: MarginPublish, changes: list[MarginChange], seen: RecentIds
+) -> web.Response:
+    """Hand the new `changes` to the bus; 202 with their ids, 503 when the bus cannot take them."""
+    fresh = [c for c in changes if c.event_id not in seen]
+    duplicates = [c.event_id for c in changes if c.event_id in seen]
+    if not fresh:
+        body = {"accepted": [], "duplicates": duplicates}
+        return web.Response(
+            status=200, body=msgspec.json.encode(body), content_type="application/json"
+        )
+    changes = fresh
     try:
         accepted = await publish(changes)
     except BusBackpressure as exc:
@@ -102,10 +118,11 @@ async def _publish(publish: MarginPublish, changes: list[MarginChange]) -> web.R
         dropped = len(changes) - accepted
         return _error(503, "bus full: %d of %d changes dropped" % (dropped, len(changes)))
     ids = [c.event_id for c in changes]
+    for event_id in ids:
+        seen.seen(event_id)  # remembered once the bus took them: a retry after a 503 passes
     logger.info("margin API: accepted %d change(s): %s", len(ids), ", ".join(ids))
-    return web.Response(
-        status=202, body=msgspec.json.encode({"accepted": ids}), content_type="application/json"
-    )
+    body = {"accepted": ids, "duplicates": duplicates}
+    return web.Response(status=202, body=msgspec.json.encode(body), content_type="application/json")
 
 
 def margin_changes_handler(
@@ -122,6 +139,7 @@ def margin_changes_handler(
         classes: the ``assets.classes`` table, for changes without ``asset_class``.
     """
     table = dict(classes)
+    seen = RecentIds(capacity=10_000)  # ids this endpoint published (bounded)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if token is None or not token.reveal():
@@ -133,7 +151,7 @@ def margin_changes_handler(
             changes = parse_body(await request.read(), table)
         except FieldError as exc:
             return _error(400, str(exc))
-        return await _publish(publish, changes)
+        return await _publish(publish, changes, seen)
 
     return handle
 

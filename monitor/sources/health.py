@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ class _StreamState:
     expected: int = 0  # connections this stream should have
     last_frame_monotonic: float = 0.0
     last_reason: str = ""
+    last_detail: str = ""  # the error text of the last failure, bounded (for /readyz)
     down_logged: bool = False
     sampled: bool = False
     kind: str = "prices"
@@ -37,6 +40,23 @@ class _StreamState:
     last_message: Any = None
     lag: Any = None
     sampled_seconds: Any = None
+
+
+_CREDENTIALS = re.compile(r"//[^/@\s]+@")
+MAX_DETAIL = 200  # characters of an error text kept for /readyz
+
+
+def detail_of(exc: BaseException | None) -> str:
+    """Return an error's text for ``/readyz``: one line, bounded, no URL credentials."""
+    if exc is None:
+        return ""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno and exc.errno > 0:
+        meaning = os.strerror(exc.errno)  # asyncio says "Connect call failed" for a refusal
+        if meaning.lower() not in text.lower():
+            text = "%s: %s" % (meaning, text)
+    text = _CREDENTIALS.sub("//***@", text)
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
 class SourceHealth:
@@ -92,6 +112,7 @@ class SourceHealth:
             )
             state.down_logged = True
         state.last_reason = reason
+        state.last_detail = detail_of(exc)
         self._publish(exchange, stream, state)
 
     def _publish(self, exchange: str, stream: str, state: _StreamState) -> None:
@@ -172,9 +193,10 @@ class SourceHealth:
             if n and n >= state.expected:
                 out["%s/%s" % (exchange, stream)] = "up (%d connections)" % n
             else:
-                out["%s/%s" % (exchange, stream)] = "down (%s)" % (
-                    state.last_reason or "connecting"
-                )
+                why = state.last_reason or "connecting"
+                if state.last_detail:
+                    why = "%s: %s" % (why, state.last_detail)
+                out["%s/%s" % (exchange, stream)] = "down (%s)" % why
         return out
 
     def any_up(self) -> bool:

@@ -39,9 +39,9 @@ from websockets.exceptions import (
 from monitor.clock import Clock
 from monitor.errors import ParseError
 from monitor.events import Event, Liquidation
+from monitor.recent import RecentIds
 from monitor.sources.backoff import Backoff, Delays
 from monitor.sources.base import Frame, FrameParser, InstrumentBook, StreamSpec, VenueSpec
-from monitor.sources.dedup import RecentIds
 from monitor.sources.health import SourceHealth
 from monitor.sources.recorder import Recorder
 

@@ -99,7 +99,7 @@ async def test_post_with_the_token_is_accepted_and_published(margin_api):
 
     assert status == 202
     (change,) = published.events
-    assert body == {"accepted": [change.event_id]}
+    assert body == {"accepted": [change.event_id], "duplicates": []}
     assert (change.product, change.asset_class, change.old, change.new) == ("SI", "metal", 15, 18)
     assert change.tightening == pytest.approx(1 / 6)
     assert change.effective_ts_ns == 1_770_415_200_000_000_000  # 2026-02-06T22:00Z
@@ -111,14 +111,17 @@ async def test_post_a_list_and_a_contract_event_as_is(margin_api):
     loosening = {**SILVER, "old": 18, "new": 15, "profile": "HRP"}
 
     status, body, _ = await post(session, url, [gold, loosening])
-    contract = json.loads(encode(published.events[0]))  # a posted event re-posted
-    status_again, _, _ = await post(session, url, contract)
+    contract = json.loads(encode(published.events[0]))  # a posted event re-posted as is
+    status_again, body_again, _ = await post(session, url, contract)
+    status_mixed, body_mixed, _ = await post(session, url, [contract, {**SILVER, "new": 20}])
 
-    assert (status, status_again) == (202, 202)
-    assert [e.product for e in published.events] == ["GC", "SI:HRP", "GC"]
-    assert published.events[1].tightening == pytest.approx(-0.2)
-    assert published.events[2] == published.events[0]
+    assert (status, status_again, status_mixed) == (202, 200, 202)
     assert len(body["accepted"]) == 2
+    assert body_again == {"accepted": [], "duplicates": [contract["event_id"]]}  # one change
+    assert body_mixed["duplicates"] == [contract["event_id"]]
+    assert [e.product for e in published.events] == ["GC", "SI:HRP", "SI"]
+    assert published.events[1].tightening == pytest.approx(-0.2)
+    assert published.events[2].new == 20
 
 
 @pytest.mark.parametrize(

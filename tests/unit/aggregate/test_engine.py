@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.aggregate.engine import Engine
 from monitor.config import Settings, load
-from monitor.events import Liquidation
+from monitor.events import Liquidation, MarginChange
 from monitor.metrics import Metrics
 from monitor.synth import Burst, liquidations
 
@@ -181,3 +181,17 @@ def test_a_late_tick_counts_in_the_first_open_second_of_a_mixed_batch():
     assert engine.window_usd("asset", "BTC", 3600) == (2500.0, 0.0)
     state = engine.prices.instruments["bybit:BTC-USDT-PERP"]
     assert (state.second, state.last) == (T0 // NS + 19, 100.0)  # 18 had closed: in 19
+
+
+def test_a_margin_change_taken_twice_counts_once() -> None:
+    change = MarginChange(
+        venue="cme", product="SI", asset="XAG", asset_class="metal", basis="pct_notional",
+        old=15.0, new=18.0, tightening=1 / 6, notice_ts_ns=1_770_300_000 * 10**9,
+        effective_ts_ns=1_770_415_200 * 10**9, source="http", event_id="cme:SI:test",
+    )  # fmt: skip
+    engine = Engine(Settings())
+    engine.process([change, change])
+    engine.process([change])
+    other = msgspec.structs.replace(change, new=20.0, event_id="cme:SI:test2")
+    engine.process([other])
+    assert [c.event_id for c in engine.margin_changes] == ["cme:SI:test", "cme:SI:test2"]

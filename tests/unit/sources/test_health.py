@@ -65,6 +65,21 @@ def test_readiness_lines_say_up_or_down_and_why():
     assert health.any_up()
 
 
+def test_readiness_says_the_error_text_bounded_and_without_credentials():
+    health = SourceHealth(SourceMetrics(CollectorRegistry()))
+    health.register(SOURCES["okx"], {"liquidations": 1, "prices": 1})
+    error = OSError("[Errno -2] Name or service not known: wss://user:pw@ws.example/x")
+    health.disconnected("okx", "liquidations", 0, "error", error)
+    health.disconnected("okx", "prices", 1, "error", ValueError("x" * 1000))
+
+    checks = health.checks()
+
+    assert checks["okx/liquidations"] == (
+        "down (error: [Errno -2] Name or service not known: wss://***@ws.example/x)"
+    )
+    assert len(checks["okx/prices"]) < 220
+
+
 def test_lag_takes_one_event_per_stream_every_10_ms():
     registry = CollectorRegistry()
     health = SourceHealth(SourceMetrics(registry))

@@ -1,4 +1,4 @@
-"""A bounded set of recently seen event ids: drops liquidations replayed on reconnect."""
+"""A bounded set of recently seen ids: replayed liquidations, repeated margin changes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ class RecentIds:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
         self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: object) -> bool:
+        """Return True if `event_id` was seen (without recording it)."""
+        return event_id in self._ids
 
     def seen(self, event_id: str) -> bool:
         """Return True if `event_id` was seen before; otherwise remember it."""
