@@ -158,7 +158,17 @@ def _origin(key: str, origins: Mapping[str, str], path: Path | None) -> str:
     return str(path) if path is not None else "defaults"
 
 
+PLACEHOLDER_TOKENS: Final = frozenset(
+    {"change-me", "changeme", "change_me", "replace-me", "your-token", "token", "secret"}
+)
+"""Example values an API token must not keep (the margin API would be open to anyone)."""
+
+
 def _check_consistency(settings: Settings) -> None:
+    token = settings.http.api_token
+    if token is not None and token.reveal().strip().lower() in PLACEHOLDER_TOKENS:
+        msg = "config: http.api_token: a placeholder, not a token (openssl rand -hex 32 makes one)"
+        raise ConfigError(msg)
     check_rules(settings.detect.rules, settings.aggregate.windows_s)
     crash = settings.detect.crash
     if len(crash.windows_s) != len(crash.min_drop):

@@ -31,6 +31,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from monitor.errors import ConfigError
 from monitor.metrics import Metrics, SourceMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -575,6 +576,10 @@ def test_docker_compose_config_where_the_plugin_exists(tmp_path: Path):
         return
     env_file = tmp_path / "env"
     shutil.copy(DEPLOY / ".env.example", env_file)
+    refused = run(docker, "compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config")
+    assert refused.returncode != 0  # the example leaves the API token empty: compose refuses
+    with env_file.open("a", encoding="utf-8") as out:
+        out.write("LIQMON_HTTP__API_TOKEN=%s\n" % ("ab" * 32))
     result = run(docker, "compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config")
     assert result.returncode == 0, result.stderr
 
@@ -636,6 +641,33 @@ def test_compose_mounts_exist_in_the_repository():
     am = services["alertmanager"]
     assert am["entrypoint"] == ["/bin/sh", "/etc/alertmanager/entrypoint.sh"]
     assert mounts["/etc/alertmanager/alertmanager.yml"] == "./alertmanager/alertmanager.yml"
+
+
+def env_example() -> dict[str, str]:
+    lines = (DEPLOY / ".env.example").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_env_example_liqmon_variables_are_liqmon_keys():
+    """Sourced into a shell or a systemd EnvironmentFile, the file must not break liqmon."""
+    from monitor.config import load as load_config
+
+    env = {k: v for k, v in env_example().items() if k.startswith("LIQMON_")}
+    assert env["LIQMON_HTTP__API_TOKEN"] == ""  # no placeholder to forget to change
+    env["LIQMON_HTTP__API_TOKEN"] = "ab" * 32
+    settings = load_config(None, env=env)
+    assert settings.log.level == env["LIQMON_LOG__LEVEL"]
+    with pytest.raises(ConfigError, match="placeholder"):
+        load_config(None, env={**env, "LIQMON_HTTP__API_TOKEN": "change-me"})
+
+
+def test_the_example_config_is_valid_and_is_what_the_unit_installs():
+    from monitor.cli import main
+
+    assert main(["check-config", "--config", str(DEPLOY / "liqmon.yaml")]) == 0
+    unit = (DEPLOY / "systemd" / "liqmon.service").read_text(encoding="utf-8")
+    assert "deploy/liqmon.yaml /etc/liqmon/liqmon.yaml" in unit
+    assert "--config /etc/liqmon/liqmon.yaml" in unit
 
 
 def test_env_example_lists_every_compose_variable():
