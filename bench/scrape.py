@@ -8,7 +8,7 @@ histograms observed, counters incremented), and serves it with the daemon's `Htt
 HTTP (one kept-alive connection, as Prometheus holds per target) and reports the
 wall time per scrape, p50/p99/max, the body size and the number of series.
 
-Label sets are closed (DESIGN: scopes are the watched assets, the asset classes, ``market``
+Label sets are closed (scopes are the watched assets, the asset classes, ``market``
 and ``other``), so the number of symbols traded does not change the catalogue; the watch
 list does. ``--watch N`` adds N synthetic watched assets to the default list, for a daemon
 that watches many.

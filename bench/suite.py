@@ -483,7 +483,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="shortened runs (smoke)")
     parser.add_argument("--only", help="comma list of benchmarks to run (others: summarised)")
     parser.add_argument("--summarize", action="store_true", help="run nothing, summarise")
-    parser.add_argument("--update-readme", action="store_true", help="rewrite README table")
+    parser.add_argument(
+        "--update-readme", action="store_true", help="rewrite the table in docs/performance.md"
+    )
     args = parser.parse_args()
     suite = benches()
     chosen = set(args.only.split(",")) if args.only else {b.name for b in suite}
@@ -510,8 +512,8 @@ def main() -> int:
     table = markdown(head, rows, mode)
     (RESULTS / "summary.md").write_text(table, encoding="utf-8")
     print(table)
-    if args.update_readme and not update_readme(table, ROOT / "README.md"):
-        print("README.md has no %s … %s markers" % (BEGIN, END), file=sys.stderr)
+    if args.update_readme and not update_readme(table, ROOT / "docs" / "performance.md"):
+        print("docs/performance.md has no %s … %s markers" % (BEGIN, END), file=sys.stderr)
         failed = True
     return 1 if failed else 0
 

@@ -1,6 +1,6 @@
 """Wiring: build the pipeline from `Settings`, run it under one TaskGroup, shut down in order.
 
-``run_app`` is the testable core (STYLE §I): sources publish to the bus; the aggregator
+``run_app`` is the testable core: sources publish to the bus; the aggregator
 task pulls micro-batches, runs the engine and routes alerts to sinks and metrics; HTTP
 serves the views. Shutdown: stop sources, drain the bus, flush the engine, stop HTTP last.
 """

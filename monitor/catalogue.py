@@ -1,7 +1,7 @@
 """The metric catalogue as a Markdown table, generated from `monitor.metrics.Metrics`.
 
-``python -m monitor.catalogue`` prints it; ``python -m monitor.catalogue --update README.md``
-rewrites the table between the markers; a test checks the README carries the same table.
+``python -m monitor.catalogue`` prints it; ``python -m monitor.catalogue --update docs/metrics.md``
+rewrites the table between the markers; a test checks docs/metrics.md carries the same table.
 """
 
 from __future__ import annotations

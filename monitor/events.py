@@ -1,4 +1,4 @@
-"""Event contract v1 (DESIGN §2): the four event types every part of liqmon exchanges.
+"""Event contract v1: the four event types every part of liqmon exchanges.
 
 One JSON object per event, tagged by ``type``, identical on Kafka topics, in replay files
 and in recordings. Times are integer epoch nanoseconds. Prices, quantities and USD
@@ -64,7 +64,7 @@ EXCHANGES: Final[tuple[str, ...]] = (
     "dydx",
     "hyperliquid",
 )
-"""Venue ids (DESIGN §3), used in events, config, recordings and metric labels."""
+"""Venue ids, used in events, config, recordings and metric labels."""
 
 EvidenceValue = float | int | str | list[str]
 

@@ -1,4 +1,4 @@
-"""The two stages of ``liqmon aggregate`` on Kafka (DESIGN §1, §6; deploy/KAFKA.md).
+"""The two stages of ``liqmon aggregate`` on Kafka.
 
 `BucketStage` (stage 1) is a consumer-group member on the input topics: per assigned
 partition it buckets events into closed seconds (`monitor.aggregate.partial`) and publishes

@@ -1,4 +1,4 @@
-"""Every liqmon metric, defined once (STYLE §H).
+"""Every liqmon metric, defined once.
 
 A `Metrics` object owns its metrics on a registry it is given, so the daemon, each test and
 each in-process app get their own. Labels come only from closed sets, and every known label

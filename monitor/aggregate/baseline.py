@@ -1,7 +1,7 @@
 """Per-scope EWMA baselines of a log-transformed series, vectorized over scope ids.
 
-x = log(1 + value / ref); mean m and variance v follow the EWMA recursions of
-DETECTION.md §2.2 with α = 1 − 2^(−1/half_life). Until a scope has seen 1/α periods the
+x = log(1 + value / ref); mean m and variance v follow the usual EWMA recursions with
+α = 1 − 2^(−1/half_life). Until a scope has seen 1/α periods the
 step is 1/(periods + 1) instead (a running mean), so a young baseline is not biased
 toward its zero start. The z of a new value uses the *previous* baseline, so a spike does
 not raise its own bar. Updates are clipped at m + 4·sd (a Huber-style guard, so one

@@ -26,7 +26,7 @@ _MAX_ZERO_MINUTES: Final = 7 * 24 * 60  # a longer gap is folded in as one week 
 
 
 class BurstState:
-    """Per-scope state of the burst rule (DETECTION.md §2.2–2.4) over the engine's windows."""
+    """Per-scope state of the burst rule over the engine's windows."""
 
     def __init__(
         self, settings: Settings, scopes: ScopeIndex, liq: LiquidationWindows, book: AlertBook

@@ -1,4 +1,4 @@
-"""Downside correlation across asset classes, for the contagion overlay (DETECTION.md §2.7).
+"""Downside correlation across asset classes, for the contagion overlay.
 
 Each tracked asset is priced by the first instrument seen for it. At every minute boundary
 its 1-minute log return joins a ring of the last ``lookback`` minutes. The downside

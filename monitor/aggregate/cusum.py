@@ -1,4 +1,4 @@
-"""One-sided upper CUSUM (Page 1954; DETECTION.md §2.3), vectorized over scope ids.
+"""One-sided upper CUSUM (Page 1954), vectorized over scope ids.
 
 S_t = max(0, S_{t−1} + z_t − k); the alarm is S_t ≥ h. `z_t` is the standardized residual
 of one closed minute (its liquidation USD against the scope's seasonal baseline), so S

@@ -1,4 +1,4 @@
-"""The aggregation engine: the only stateful part of detection (STYLE §F).
+"""The aggregation engine: the only stateful part of detection.
 
 Fed micro-batches of contract events in bus order, it
 

@@ -1,11 +1,11 @@
-"""Self-excitation: a Hawkes-style intensity ratio per scope (DETECTION.md §2.4).
+"""Self-excitation: a Hawkes-style intensity ratio per scope.
 
 The current liquidation intensity is estimated with an exponential kernel of time
 constant τ: E(t) = Σ_i e^{−(t − t_i)/τ} over the scope's liquidations, λ̂ = E/τ (events
 per second), updated in O(scopes) per closed second. The baseline (exogenous) rate μ̂ is
 an EWMA of the per-minute count (half-life in minutes, frozen while the scope's alert is
 open, floored at ``min_rate_per_min``). The features are R = λ̂/μ̂ (how many times the
-baseline rate we are running) and the excited share 1 − μ̂/λ̂ (DETECTION.md's endogenous
+baseline rate we are running) and the excited share 1 − μ̂/λ̂ (the endogenous
 share E/λ when λ = μ + E).
 """
 

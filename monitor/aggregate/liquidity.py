@@ -1,4 +1,4 @@
-"""Liquidity stress: quoted spreads against their own baseline (DETECTION.md §2.6).
+"""Liquidity stress: quoted spreads against their own baseline.
 
 Ticks with a bid and an ask give a spread s = (ask − bid) / mid in bps. Spreads wait in a
 heap until their second closes, so the result does not depend on batch boundaries. Per

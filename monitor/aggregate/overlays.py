@@ -3,7 +3,7 @@
 Both are pure functions of which scopes are (or recently were) in a cascade, when each
 first fired and last stopped firing, the margin changes received and (contagion) the
 downside correlation across asset classes. They report the order in which scopes entered
-alert; that order is evidence, not causality (DETECTION.md §4).
+alert; that order is evidence, not causality.
 """
 
 from __future__ import annotations

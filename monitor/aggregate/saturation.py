@@ -1,4 +1,4 @@
-"""Saturation of sampled liquidation streams (DESIGN §3, DETECTION.md §1).
+"""Saturation of sampled liquidation streams.
 
 A ``sampled`` venue (Binance: at most one liquidation per symbol per 1000 ms) cannot show
 more than one event a second per symbol, so when a symbol has an event in nearly every

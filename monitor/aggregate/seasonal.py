@@ -1,6 +1,6 @@
 """Hour-of-week baselines of per-minute liquidation USD, blended with a global baseline.
 
-Liquidations are seasonal (hour of day, weekends; DETECTION.md §2.2). Each scope keeps,
+Liquidations are seasonal (hour of day, weekends). Each scope keeps,
 besides its global EWMA baseline of x = log(1 + USD/ref) (`EwmaBaseline`), one EWMA mean
 and variance per hour-of-week bucket (168 buckets, Monday 00:00 UTC = bucket 0). The
 baseline used for z is the blend

@@ -1,6 +1,6 @@
 """Generic JSON webhook: the contract alert, signed with HMAC-SHA256.
 
-Each POST carries the alert as contract JSON (`monitor.codec.encode`, DESIGN §2) and
+Each POST carries the alert as contract JSON (`monitor.codec.encode`) and
 
 - ``X-Liqmon-Timestamp``: the sending time, integer unix seconds;
 - ``X-Liqmon-Signature``: ``sha256=`` + the hex HMAC-SHA256, keyed with the shared secret,

@@ -1,4 +1,4 @@
-"""The bus interface every implementation (memory, Kafka) satisfies (STYLE §E)."""
+"""The bus interface every implementation (memory, Kafka) satisfies."""
 
 from __future__ import annotations
 

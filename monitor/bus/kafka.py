@@ -1,4 +1,4 @@
-"""Kafka bus (DESIGN §2, §6; STYLE §E): aiokafka producer plus one consumer per subscription.
+"""Kafka bus: aiokafka producer plus one consumer per subscription.
 
 `KafkaBus.publish` never awaits a delivery: it encodes the events into one closed batch per
 partition (``create_batch``/``send_batch``, ~1 µs per record against ~10 µs for ``send()``;
@@ -202,7 +202,7 @@ class KafkaBus:
         return all(f.done() for f in self._last)
 
     async def send_raw(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
-        """Append one already-encoded record to DESIGN `topic`; return its delivery future.
+        """Append one already-encoded record to contract `topic`; return its delivery future.
 
         For records that are not contract events (`monitor.events.WindowSummary`); the
         caller awaits the future (bounded) when it must know the record is stored.
@@ -287,10 +287,10 @@ class KafkaBus:
         rewind_on_assign_ns: int | None = None,
         fetch_max_wait_ms: int | None = None,
     ) -> KafkaSubscription:
-        """Return a member of consumer group `name` reading the DESIGN topics `topics`.
+        """Return a member of consumer group `name` reading the contract topics `topics`.
 
         Args:
-            topics: DESIGN §2 topic names (``topic_prefix`` is applied here).
+            topics: contract topic names (``liqmon.*.v1``) (``topic_prefix`` is applied here).
             name: the consumer group id; members with the same name split the partitions.
             rewind_on_assign_ns: when set, partitions newly assigned to this member are
                 re-read from that long ago (nanoseconds), to rebuild windows.

@@ -31,7 +31,7 @@ class PartitionBatcher:
 
         A batch costs ~1 µs per record where ``send()`` costs ~10 µs, and one done-callback
         per batch instead of one per event. The partition is the one ``send()`` would pick
-        (murmur2 of the key, DESIGN §2), cached per key. Returned in send order: the first
+        (murmur2 of the key), cached per key. Returned in send order: the first
         batch of every partition, then the overflow: a partition's second batch waits in
         ``send_batch`` until its first is drained, which must not hold up the others.
         """

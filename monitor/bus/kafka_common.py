@@ -22,7 +22,7 @@ from monitor.events import (
 )
 
 DESIGN_PREFIX: Final = "liqmon"
-"""The prefix of every DESIGN §2 topic name; ``topic_prefix`` replaces it."""
+"""The prefix of every contract topic name; ``topic_prefix`` replaces it."""
 
 ALL_TOPICS: Final[tuple[str, ...]] = (
     TOPIC_LIQUIDATIONS,
@@ -34,11 +34,11 @@ ALL_TOPICS: Final[tuple[str, ...]] = (
 
 
 def physical_topic(settings: KafkaSettings, topic: str) -> str:
-    """Return the broker's name for a DESIGN topic, e.g. ``liqmon.ticks.v1`` → ``p.ticks.v1``.
+    """Return the broker's name for a contract topic, e.g. ``liqmon.ticks.v1`` → ``p.ticks.v1``.
 
     Args:
         settings: the Kafka section; its ``topic_prefix`` replaces the leading ``liqmon``.
-        topic: a DESIGN §2 topic name.
+        topic: a contract topic name (``liqmon.*.v1``).
     """
     if settings.topic_prefix == DESIGN_PREFIX or not topic.startswith(DESIGN_PREFIX + "."):
         return topic
@@ -46,7 +46,7 @@ def physical_topic(settings: KafkaSettings, topic: str) -> str:
 
 
 def partitions_of(settings: KafkaSettings, topic: str) -> int:
-    """Return the configured partition count of a DESIGN topic (used when creating it)."""
+    """Return the configured partition count of a contract topic (used when creating it)."""
     short = topic.split(".")[1]
     count: int = getattr(settings.partitions, short, 1)
     return count

@@ -50,7 +50,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is
 
 
 class KafkaSubscription:
-    """One member of consumer group `name`, reading some DESIGN topics.
+    """One member of consumer group `name`, reading some contract topics.
 
     Create it through `monitor.bus.kafka.KafkaBus.subscribe`; the consumer connects on
     `start` or on the first iteration of `batches`.

@@ -1,4 +1,4 @@
-"""Topic administration: create the DESIGN §2 topics at start when they are missing."""
+"""Topic administration: create the contract topics at start when they are missing."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ _TOPIC_EXISTS = TopicAlreadyExistsError.errno
 
 
 async def ensure_topics(s: KafkaSettings) -> None:
-    """Create the DESIGN topics that are missing, with their partitions and retention.
+    """Create the contract topics that are missing, with their partitions and retention.
 
     Raises:
         BusError: the broker refused, or did not answer within ``request_timeout_ms``.

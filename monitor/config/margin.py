@@ -16,7 +16,7 @@ Confidence = Literal["low", "medium", "high"]
 
 
 class MarginSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Margin-change inputs (DESIGN §3): calendars, risk-tier pollers and their cadence."""
+    """Margin-change inputs: calendars, risk-tier pollers and their cadence."""
 
     calendars: tuple[str, ...] = ()
     """CSV/YAML calendar files to watch (``~`` expanded); format in monitor/margin/calendar.py."""

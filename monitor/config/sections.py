@@ -32,7 +32,7 @@ class LogSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
 
 class AggregateSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Windowing (DESIGN §4)."""
+    """Windowing."""
 
     micro_batch_ms: Pos = 250  # engine pulls a batch at least this often
     micro_batch_max_events: Pos = 50_000
@@ -48,7 +48,7 @@ class AggregateSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class BurstSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Liquidation-burst detector (per asset, asset class and market; DETECTION.md §2.2–2.4).
+    """Liquidation-burst detector (per asset, asset class and market).
 
     Over ``window_s`` a scope is hot when its liquidated USD ≥ the floor of its level, one
     side's share ≥ ``min_side_share``, it saw ≥ ``min_events`` liquidations, and at least one
@@ -124,7 +124,7 @@ class LifecycleSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class MarginHikeSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Margin-hike cascade overlay (DETECTION.md §4).
+    """Margin-hike cascade overlay.
 
     A tightening D ≥ ``min_tightening`` arms its asset from the notice until the effective
     time + ``horizon_h``. The alert fires when the armed asset (or its class) is in a
@@ -161,7 +161,7 @@ class ContagionSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class DetectSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Detector thresholds (documented defaults; see README)."""
+    """Detector thresholds (documented defaults; see docs/detection.md)."""
 
     burst: BurstSettings = msgspec.field(default_factory=BurstSettings)
     crash: CrashSettings = msgspec.field(default_factory=CrashSettings)

@@ -8,7 +8,7 @@ from monitor.config._base import Pos, PosFloat, _Section
 
 
 class SourcesSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Venue sources (ids from DESIGN §3) and how the runner treats them."""
+    """Venue sources (ids as in ``monitor.events.EXCHANGES``) and how the runner treats them."""
 
     enabled: tuple[str, ...] = ("binance_usdm", "binance_coinm", "bybit", "okx")
     cache_dir: str = "~/.cache/liqmon"  # instrument catalogue cache

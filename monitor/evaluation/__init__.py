@@ -4,7 +4,7 @@
 recording through the same pipeline as ``liqmon replay`` and reports, per label, whether
 and when it was detected, and overall event recall, precision, median and p90 delay from
 onset, lead before the peak, false alarms per asset-day and time in alert
-(`monitor.evaluation.scoring`, DETECTION.md §2.9). The labels format (CSV or YAML with
+(`monitor.evaluation.scoring`). The labels format (CSV or YAML with
 ``scope``/``asset``, ``onset``, ``peak``, ``end`` in ISO-8601 UTC, optional ``match``,
 ``name``, ``recording``) is documented in `monitor.evaluation.labels`.
 """

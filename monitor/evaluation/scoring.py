@@ -1,4 +1,4 @@
-"""Scoring alerts against labels (DETECTION.md §2.9): pure functions, no I/O.
+"""Scoring alerts against labels: pure functions, no I/O.
 
 - A *firing interval* of one (kind, scope) runs from a ``firing`` transition that found it
   not firing to the next ``resolved`` (or the end of the recording). Escalations inside an
@@ -119,7 +119,7 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """Matching parameters (DETECTION.md §2.9 defaults).
+    """Matching parameters (a first firing in [onset − 10 min, end]; incidents 30 min apart).
 
     Attributes:
         grace_s: how long before onset a first firing still counts, seconds.

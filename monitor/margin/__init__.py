@@ -1,4 +1,4 @@
-"""Margin changes as first-class input (DESIGN §2 ``margin_change``, §3).
+"""Margin changes as first-class input (§3).
 
 Four ways in, one event type out (`monitor.events.MarginChange` on ``liqmon.margin.v1``):
 

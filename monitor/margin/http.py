@@ -1,7 +1,7 @@
 """``POST /api/v1/margin-changes``: enter clearing-house notices over HTTP (bearer token).
 
 Request: ``Authorization: Bearer <http.api_token>`` and a JSON body holding one change or a
-list of changes. Fields are the event's (DESIGN §2): ``venue``, ``product``, ``asset``,
+list of changes. Fields are the event's: ``venue``, ``product``, ``asset``,
 ``basis``, ``old``, ``new``, the times as ``notice``/``effective`` (ISO date or datetime,
 rules in `monitor.margin.model`) or ``notice_ts_ns``/``effective_ts_ns``; optional
 ``asset_class`` (default from ``assets.classes``), ``profile``, ``source``, ``tightening``

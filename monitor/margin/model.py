@@ -11,7 +11,7 @@ basis                  unit                                             example
 ``max_leverage``       maximum leverage, × (≥ 1)                        ``50``
 =====================  ===============================================  ==============
 
-Tightening D (DESIGN §2) is 1 − old/new for requirements and 1 − new/old for max leverage;
+Tightening D is 1 − old/new for requirements and 1 − new/old for max leverage;
 negative is a loosening (`monitor.events.tightening_of`).
 
 Times. A value with a UTC offset (``2026-02-06T22:00Z``, ``…T16:00-06:00``) is exact. A
@@ -20,13 +20,13 @@ alone means *that day's close at the venue*, for both notice and effective:
 
 - effective "after the close of business on D" (CME, SHFE, SGE) is the close of D;
 - a notice known only by its date is also put at that day's close: CME releases
-  performance-bond advisories during the US afternoon (DETECTION §1.1), so the close is the
+  performance-bond advisories during the US afternoon, so the close is the
   latest plausible time and a replay never arms an asset before the notice could have been
   read (no look-ahead). Give a datetime when the publication time is known.
 
-CME's close is 16:00 America/Chicago, the Globex daily halt of COMEX metals (DETECTION §1.4;
-the exact clearing-cycle time is not published): 16:00 CST = 22:00 UTC in winter, 21:00 UTC
-under daylight saving. A venue without a known close (ICE, unknown venues) needs datetimes.
+CME's close is 16:00 America/Chicago, the Globex daily halt of COMEX metals (the exact
+clearing-cycle time is not published): 16:00 CST = 22:00 UTC in winter, 21:00 UTC under
+daylight saving. A venue without a known close (ICE, unknown venues) needs datetimes.
 
 Profiles (CME Non-HRP/HRP, Spec/Hedge; SHFE general/hedging): the headline rate (blank,
 ``non-HRP``, ``spec``, ``general``) keeps the bare product code (``SI``); any other profile

@@ -1,7 +1,7 @@
 """Pollers that diff the public risk-tier endpoints of Bybit, OKX and Hyperliquid.
 
 Every ``interval_s()`` seconds (60 s by default; the app passes a function that answers
-15 s while an alert is pending or firing, DETECTION §1.3) a `TierPoller` fetches the
+15 s while an alert is pending or firing) a `TierPoller` fetches the
 venue's tiers, diffs them against the last snapshot (`monitor.margin.tiers.diff_tiers`:
 first tier, ``maintenance_rate`` and ``max_leverage``) and publishes one `MarginChange`
 per changed requirement, stamped with the time it was seen (notice = effective: a tier

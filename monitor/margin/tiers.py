@@ -5,7 +5,7 @@ compares two snapshots and returns `MarginChange` events.
 
 What is compared: the **first tier** of every product, the one small and mid-sized
 positions sit in, and the one a venue changes when it "cuts max leverage" or "raises the
-maintenance margin" of a symbol under stress (DETECTION §1.3). One event per changed
+maintenance margin" of a symbol under stress. One event per changed
 quantity: ``maintenance_rate`` (a fraction, 0.005 = 0.5 %) and ``max_leverage`` (×). Deeper
 tiers are kept in ``ProductTiers.tiers`` so a change there is visible (`deeper_changes`,
 logged by the poller) without becoming an event: deeper tiers bind only whales, and a

@@ -1,6 +1,6 @@
 """Marked Hawkes (self-exciting) point processes by the cluster (branching) construction.
 
-DETECTION.md §2.4: λ(t) = μ + Σ α·g(m_i)·φ(t − t_i) with a two-exponential kernel φ
+A marked Hawkes process: λ(t) = μ + Σ α·g(m_i)·φ(t − t_i) with a two-exponential kernel φ
 (a fast liquidation-engine scale and a slow margin-call scale) and a mark effect
 g(m) = (m/m_med)^γ · e^{−γ²σ²/2}, normalised so that E[g] = 1 under log-normal marks. Each
 event has Poisson(n·g(m)) direct children, so the branching ratio is n and a cluster has
@@ -24,7 +24,7 @@ MAX_EVENTS: Final = 400_000  # per cluster: a safety stop for branching ratios c
 
 @dataclass(frozen=True, slots=True)
 class Kernel:
-    """Two-exponential excitation kernel (DETECTION.md §2.4), integrating to 1.
+    """Two-exponential excitation kernel, integrating to 1.
 
     Attributes:
         fast_s: fast decay time, seconds (liquidation-engine feedback, 5–30 s).

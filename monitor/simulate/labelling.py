@@ -1,4 +1,4 @@
-"""Ground-truth labels of a rendered scenario (DETECTION.md §2.9's labelling rule)."""
+"""Ground-truth labels of a rendered scenario."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ ONSET_REF_DAYS: Final = 7  # calm days simulated to set an asset's 1-in-1-day mi
 
 
 class Onsets:
-    """Observable onsets of labelled clusters (DETECTION.md §2.9's labelling rule).
+    """Observable onsets of labelled clusters.
 
     A cluster's onset is the start of the first UTC minute, from the minute its exogenous
     ramp starts, in which the asset's liquidations (calm background plus every cluster of

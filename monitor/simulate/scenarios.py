@@ -15,12 +15,12 @@
     falling by 1.2–3× the asset's daily volatility as the cascade's USD arrives, spreads
     widening 5–12×. Labels (every scenario): onset = the first UTC minute, from the ramp
     start, whose asset liquidations exceed the asset's 1-in-1-day calm minute level
-    (DETECTION.md §2.9; the ramp start itself has zero density and is unobservable), peak =
+    (the ramp start itself has zero density and is unobservable), peak =
     the UTC minute with the most cascade USD, end = when 95 % of it has arrived (rounded up
     to a minute). Default span 24 h, ticks every 5 s.
 
 ``feb-2026``
-    The margin-hike cascade of 2026-02-05/06 (DETECTION.md §3.4), from 2026-02-05T00:00Z for
+    The margin-hike cascade of 2026-02-05/06, from 2026-02-05T00:00Z for
     30 h, ticks every 10 s (≈ 216k ticks + ≈ 80k liquidations). Times (UTC, Feb 5 unless
     said):
 

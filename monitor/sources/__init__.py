@@ -1,4 +1,4 @@
-"""Venue sources: one adapter module per venue, registered here explicitly (STYLE §A)."""
+"""Venue sources: one adapter module per venue, registered here explicitly."""
 
 from __future__ import annotations
 

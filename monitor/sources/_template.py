@@ -1,4 +1,4 @@
-"""<Venue> <market> — copy this file to start a new venue adapter (STYLE §D).
+"""<Venue> <market> — copy this file to start a new venue adapter.
 
 Streams: ``wss://example.invalid/ws`` — channels ``liquidations.<SYMBOL>``, ``ticker.<SYMBOL>``.
 Docs: <link to the venue's doc page>.

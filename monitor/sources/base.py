@@ -1,7 +1,7 @@
 """What a venue adapter declares, and the small types adapters share. No I/O here.
 
 A venue module (``monitor/sources/<venue>.py``) parses frames into contract events as pure
-functions (STYLE §D) and exports one `VenueSpec`. The shared runner
+functions and exports one `VenueSpec`. The shared runner
 (`monitor.sources.runner`) owns sockets, subscriptions, pings, reconnects, the watchdog
 and rotation, driven only by what the spec declares: no venue branches in the runner.
 
@@ -169,7 +169,7 @@ class StreamSpec:
 class VenueSpec:
     """Everything the runner and the catalogue need to know about one venue."""
 
-    name: str  # venue id (DESIGN §3), equal to the module name
+    name: str  # venue id, equal to the module name
     streams: tuple[StreamSpec, ...]
     instruments_urls: tuple[str, ...] = ()  # public REST endpoints listing instruments
     parse_instruments: Callable[[bytes, Mapping[str, AssetClass]], list[Instrument]] | None = None

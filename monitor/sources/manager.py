@@ -2,7 +2,7 @@
 
 The socket readers hand events to a bounded per-venue `Pump` that never blocks them; the
 pump's own task publishes to the bus (which may wait up to ``enqueue_timeout_ms``). What
-does not fit is dropped and counted as ``queue_full`` (STYLE §E).
+does not fit is dropped and counted as ``queue_full``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The raw tape: every frame as received, one JSON line each (``liqmon record``).
 
-Line format (DESIGN §5): ``{"ts_recv_ns": int, "exchange": str, "stream": str,
+Line format: ``{"ts_recv_ns": int, "exchange": str, "stream": str,
 "frame": str}``, or ``"frame_b64"`` for a binary frame. A recording starts with one
 ``{"catalogue": exchange, "instruments": [...]}`` line per venue, so a replay parses with
 the same contract sizes as the live run, without the network.

@@ -1,4 +1,4 @@
-"""The one WebSocket runner for every venue (STYLE §D.6): no venue branches here.
+"""The one WebSocket runner for every venue: no venue branches here.
 
 For each connection (a chunk of one stream's topics) it connects, sends the stream's
 subscribe messages, keeps the venue's application heartbeat, answers server pings that
@@ -141,7 +141,7 @@ class ConnectionRunner:
             ping_interval=self.policy.ping_interval_s,
             ping_timeout=self.policy.ping_interval_s,
             close_timeout=2.0,
-            compression=None,  # ×2 receive cost with deflate (DESIGN §8)
+            compression=None,  # ×2 receive cost with deflate
             max_size=2**23,
             max_queue=256,
             proxy=None,

@@ -155,7 +155,7 @@ async def test_round_trip_every_type_with_design_keys(
 
 
 async def raw_keys(settings: KafkaSettings, n: int) -> list[bytes]:
-    """Read record keys of every DESIGN topic with a plain aiokafka consumer (no group)."""
+    """Read record keys of every contract topic with a plain aiokafka consumer (no group)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="earliest",

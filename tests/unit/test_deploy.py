@@ -1,4 +1,4 @@
-"""The deploy files: Prometheus rules, Alertmanager, compose, Dockerfile, systemd (STYLE §K).
+"""The deploy files: Prometheus rules, Alertmanager, compose, Dockerfile, systemd.
 
 Real tools check what they can: ``promtool`` (Debian's ``prometheus``), ``amtool`` and
 ``prometheus-alertmanager`` (Debian's ``prometheus-alertmanager``) and ``systemd-analyze``.

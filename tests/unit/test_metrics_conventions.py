@@ -1,4 +1,4 @@
-"""Metric naming and label conventions (STYLE §H), and the liquidation counters."""
+"""Metric naming and label conventions, and the liquidation counters."""
 
 from __future__ import annotations
 
