@@ -24,7 +24,13 @@ def liqmon(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> tuple[int, str]:
     """Run ``liqmon ARGS``; return (exit code, stderr)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LIQMON_")}
+    # as a user runs it: no LIQMON_* from the test run, no asyncio debug mode (scripts/test
+    # sets PYTHONASYNCIODEBUG, whose slow-callback warnings would add lines to stderr)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LIQMON_") and k != "PYTHONASYNCIODEBUG"
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "monitor", *args],
         env={**clean, **(env or {})},
