@@ -53,7 +53,7 @@ import monitor
 from monitor.events import Event, Liquidation
 from monitor.sources import SOURCES
 from monitor.sources.base import FrameParser, InstrumentBook, StreamSpec, VenueSpec
-from monitor.sources.runner import parse_frame
+from monitor.sources.frames import parse_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOADS = ROOT / "tests" / "fixtures" / "payloads"

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.aggregate.engine import Engine
 from monitor.alerts.sinks import AlertSink, LogSink
+from monitor.bounds import Bounds, bounded
 from monitor.bus.memory import MemoryBus, MemorySubscription
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings
@@ -30,8 +31,9 @@ from monitor.events import (
     Liquidation,
     Tick,
 )
-from monitor.metrics import Metrics, SourceMetrics
+from monitor.metrics import Metrics
 from monitor.replay import Publish
+from monitor.source_metrics import SourceMetrics
 from monitor.sources.base import VenueSpec
 from monitor.sources.health import SourceHealth
 from monitor.sources.manager import VenueRunner, build_options
@@ -159,7 +161,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
     )  # fmt: skip
     handle.venue_runners = [VenueRunner(v, options) for v in venues]
     sources = [*sources, *handle.venue_runners]
-    publish = _publisher(bus, settings, live)
+    publish = _publisher(bus, settings, live, health)
     if margin_inputs:  # live daemon only: these sources never finish
         from monitor.margin.wiring import build_margin_sources  # noqa: PLC0415  (aiohttp)
 
@@ -238,13 +240,14 @@ async def _stop_sinks(direct: list[QueuedSink], timeout_s: float) -> None:
         await stop_sinks(direct, timeout_s)
 
 
-def _publisher(bus: MemoryBus, settings: Settings, live: bool) -> Publish:
+def _publisher(bus: MemoryBus, settings: Settings, live: bool, health: SourceHealth) -> Publish:
+    """Return what every source publishes through: events out of bounds are counted, not sent."""
     timeout_s = settings.bus.enqueue_timeout_ms / 1000 if live else None
 
     async def publish(events: Sequence[Event]) -> int:
         return await bus.publish(events, timeout_s=timeout_s)
 
-    return publish
+    return bounded(publish, Bounds(settings.sources.max_clock_skew_s), health.rejected)
 
 
 async def _feed(source: EventSource, publish: Publish, handle: AppHandle) -> None:
@@ -312,7 +315,7 @@ class _Aggregator:
                 agg.micro_batch_max_events, agg.micro_batch_ms
             ):
                 started = time.perf_counter()
-                alerts = h.engine.process(batch) if batch else []
+                alerts = self._process(batch) if batch else []
                 if self.live:
                     alerts += h.engine.advance_to(self.clock.wall_ns() - close_lag_ns)
                 self._observe(batch, time.perf_counter() - started)
@@ -323,6 +326,19 @@ class _Aggregator:
             self._observe([], 0.0)
         finally:
             h.pipeline_done.set()
+
+    def _process(self, batch: Sequence[Event]) -> list[Alert]:
+        """Feed one batch to the engine; a batch the engine cannot take is counted and skipped.
+
+        Bounds at the sources keep such batches out; this is the last guard, so that one
+        bad batch never ends the pipeline (``liqmon_events_dropped_total{reason="invalid"}``).
+        """
+        try:
+            return self.handle.engine.process(batch)
+        except (ArithmeticError, ValueError, TypeError, KeyError):
+            self.handle.metrics.dropped.labels("invalid").inc(len(batch))
+            logger.exception("aggregator: skipped a batch of %d events", len(batch))
+            return []
 
     def _latency(self, batch: Sequence[Event]) -> None:
         received = [e.ts_recv_ns for e in batch if isinstance(e, Liquidation | Tick)]

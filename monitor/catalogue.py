@@ -11,7 +11,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from monitor.metrics import Metrics, SourceMetrics
+from monitor.metrics import Metrics
+from monitor.source_metrics import SourceMetrics
 
 BEGIN = "<!-- metrics-table:begin -->"
 END = "<!-- metrics-table:end -->"

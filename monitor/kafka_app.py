@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from monitor.alerts.factory import build_sinks, start_sinks, stop_sinks
 from monitor.alerts.sinks import AlertSink, LogSink
 from monitor.app import AlertRouter, EventSource
+from monitor.bounds import Bounds, bounded
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.kafka_common import physical_topic
 from monitor.clock import Clock, SystemClock
@@ -33,7 +34,8 @@ from monitor.errors import BusError, MonitorError
 from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS, TOPIC_WINDOWS, Alert, Event
 from monitor.http import HttpServer, HttpState, Readiness, split_host_port
 from monitor.kafka_stages import BucketStage, CrossStage
-from monitor.metrics import Metrics, SourceMetrics
+from monitor.metrics import Metrics
+from monitor.source_metrics import SourceMetrics
 from monitor.sources.base import VenueSpec
 from monitor.sources.health import SourceHealth
 from monitor.sources.manager import VenueRunner, build_options
@@ -301,9 +303,13 @@ def _active(handle: KafkaHandle) -> Callable[[], list[Alert]]:
 
 
 async def _feed(source: EventSource, handle: KafkaHandle) -> None:
-    """Run one source into the buffer; a `MonitorError` stops only that source."""
+    """Run one source into the buffer (events out of bounds counted, not sent).
+
+    A `MonitorError` stops only that source.
+    """
+    bounds = Bounds(handle.settings.sources.max_clock_skew_s)
     try:
-        await source.run(handle.buffer.put)
+        await source.run(bounded(handle.buffer.put, bounds, handle.health.rejected))
     except MonitorError as exc:
         handle.source_errors.append(exc)
 

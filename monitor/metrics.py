@@ -41,7 +41,7 @@ _TYPE_NAMES: Final[dict[type, str]] = {
 }
 
 OTHER: Final = "other"
-DROP_REASONS: Final[tuple[str, ...]] = ("queue_full", "late", "decode")
+DROP_REASONS: Final[tuple[str, ...]] = ("queue_full", "late", "decode", "invalid")
 ALERT_STATES: Final[tuple[str, ...]] = ("pending", "firing", "resolved")
 EVENT_TYPES: Final[tuple[str, ...]] = ("liquidation", "tick", "margin_change")
 BUSES: Final[tuple[str, ...]] = ("memory", "kafka")
@@ -95,7 +95,7 @@ class Metrics:
         )
         self.dropped = Counter(
             "liqmon_events_dropped",
-            "Events dropped, by reason (queue_full, late, decode).",
+            "Events dropped, by reason (queue_full, late, decode; invalid: a batch refused).",
             ["reason"],
             registry=r,
         )
@@ -321,72 +321,6 @@ class Metrics:
                     self.baseline_usd.labels(scope).set(baseline)
                     self.zscore.labels(scope).set(z)
                     self.cascade_score.labels(scope).set(score)
-
-
-RECONNECT_REASONS: Final[tuple[str, ...]] = (
-    "closed", "error", "stale", "server_5xx", "rejected", "rotation",
-)  # fmt: skip
-
-
-class SourceMetrics:
-    """Per venue and stream health: up, frames, last frame, reconnects, errors, lag."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        r = registry
-
-        def gauge(name: str, doc: str) -> Gauge:
-            return Gauge(name, doc, ["exchange", "stream"], registry=r)
-
-        def counter(name: str, doc: str) -> Counter:
-            return Counter(name, doc, ["exchange", "stream"], registry=r)
-
-        self.up = gauge(
-            "liqmon_source_up", "1 while every connection of the stream is open and subscribed."
-        )
-        self.connections = gauge("liqmon_ws_connections", "Open WebSocket connections.")
-        self.subscriptions = gauge(
-            "liqmon_ws_subscriptions", "Topics subscribed on open connections."
-        )
-        self.messages = counter("liqmon_ws_messages_received", "WebSocket frames read.")
-        self.last_message = gauge(
-            "liqmon_ws_last_message_timestamp_seconds", "Wall time of the last frame read."
-        )
-        self.reconnects = Counter(
-            "liqmon_ws_reconnects", "Connection ends and failed connects, by reason.",
-            ["exchange", "stream", "reason"], registry=r,
-        )  # fmt: skip
-        self.parse_errors = counter(
-            "liqmon_parse_errors", "Frames that could not be parsed (skipped)."
-        )
-        self.lag = Histogram(
-            "liqmon_event_lag_seconds",
-            "Receive time minus venue event time; one event per stream every 10 ms (sampled).",
-            ["exchange"],
-            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
-            registry=r,
-        )  # fmt: skip
-        self.sampled_symbol_seconds = Counter(
-            "liqmon_sampled_symbol_seconds",
-            "Symbol-seconds that carried a liquidation on a sampled (1/s/symbol) stream: "
-            "a saturated sampled stream is itself a burst signal.",
-            ["exchange"], registry=r,
-        )  # fmt: skip
-        self.completeness = Gauge(
-            "liqmon_source_completeness_info",
-            "1 for the completeness each stream declares (exact or sampled).",
-            ["exchange", "stream", "completeness"], registry=r,
-        )  # fmt: skip
-
-    def init_stream(self, exchange: str, stream: str, completeness: str) -> None:
-        """Create every series of one stream at zero (called at start-up)."""
-        for metric in (self.up, self.connections, self.subscriptions, self.messages,
-                       self.last_message, self.parse_errors):  # fmt: skip
-            metric.labels(exchange, stream)
-        for reason in RECONNECT_REASONS:
-            self.reconnects.labels(exchange, stream, reason)
-        self.lag.labels(exchange)
-        self.sampled_symbol_seconds.labels(exchange)
-        self.completeness.labels(exchange, stream, completeness).set(1)
 
 
 def _level_of(scope: str) -> Level:

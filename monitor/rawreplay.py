@@ -16,8 +16,8 @@ from monitor.errors import InputError, ParseError
 from monitor.events import AssetClass, Event, Liquidation
 from monitor.recent import RecentIds
 from monitor.sources.base import FrameParser, InstrumentBook, StreamSpec, VenueSpec
+from monitor.sources.frames import parse_frame
 from monitor.sources.recorder import CatalogueRecord, read_raw
-from monitor.sources.runner import parse_frame
 
 
 @dataclass

@@ -18,6 +18,9 @@ class SourcesSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields
     backoff_max_s: PosFloat = 60.0
     quiet_max_s: PosFloat = 900.0  # a liquidation stream silent this long while prices flow: dead
     queue_max_events: Pos = 100_000  # per venue, between the socket readers and the bus
+    # An event whose time is further than this from its receive time is counted
+    # (liqmon_events_rejected_total{reason="time"}) and dropped: it never moves the watermark.
+    max_clock_skew_s: PosFloat = 300.0
     endpoint_override: dict[str, str] = msgspec.field(default_factory=dict)
     """venue → ``ws://host:port``: connect there instead, same paths (proxies, tests)."""
     rest_override: dict[str, str] = msgspec.field(default_factory=dict)

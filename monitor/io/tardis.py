@@ -32,7 +32,7 @@ from monitor.io.tardis_frames import BUILDERS, Row
 from monitor.recent import RecentIds
 from monitor.sources.base import FrameParser, Instrument, InstrumentBook, StreamSpec, VenueSpec
 from monitor.sources.catalogue import read_cache
-from monitor.sources.runner import parse_frame
+from monitor.sources.frames import parse_frame
 
 logger = logging.getLogger(__name__)
 

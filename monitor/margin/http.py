@@ -17,7 +17,8 @@ Responses (JSON objects; errors are ``{"error": "<one line>"}``):
   ``duplicates`` and not published again; the engine also ignores a repeated id, so a
   change counts once whichever way it arrives.
 - **200** the same body when every change was a duplicate (nothing new was published).
-- **400** the body or one field is wrong; the line names it (``items[1].old: …``). A list
+- **400** the body or one field is wrong (or nested too deep); the line names it
+  (``items[1].old: …``). A list
   is all or nothing: nothing is published when any item is bad.
 - **401** no token, another scheme, or a wrong token (constant-time compare); nothing is
   read or published. ``WWW-Authenticate: Bearer`` is set.
@@ -31,6 +32,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
@@ -77,6 +80,8 @@ def parse_body(raw: bytes, classes: Mapping[str, AssetClass]) -> list[MarginChan
         body = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise FieldError(field="body", reason="not JSON: %s" % exc) from None
+    except RecursionError:  # msgspec's guard against a deeply nested body
+        raise FieldError(field="body", reason="nested too deep") from None
     if isinstance(body, dict):
         return [_one(body, "", classes)]
     if not isinstance(body, list) or not body:
@@ -125,6 +130,26 @@ async def _publish(
     return web.Response(status=202, body=msgspec.json.encode(body), content_type="application/json")
 
 
+class _RefusalLog:
+    """Logs refused requests at most once a minute, with how many were refused meanwhile."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self.every_s = every_s
+        self.last = -math.inf
+        self.pending = 0
+
+    def note(self, remote: str | None) -> None:
+        """Count one refusal; log it (and the ones since the last line) once per period."""
+        self.pending += 1
+        now = time.monotonic()
+        if now - self.last >= self.every_s:
+            logger.warning(
+                "margin API: refused %d request(s) with a bad token, the last from %s "
+                "(at most one line a minute)", self.pending, remote,
+            )  # fmt: skip
+            self.last, self.pending = now, 0
+
+
 def margin_changes_handler(
     token: Secret | None,
     publish: MarginPublish,
@@ -140,12 +165,13 @@ def margin_changes_handler(
     """
     table = dict(classes)
     seen = RecentIds(capacity=10_000)  # ids this endpoint published (bounded)
+    refused = _RefusalLog()
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if token is None or not token.reveal():
             return _error(503, "margin API disabled: http.api_token is not set")
         if not authorized(request, token):
-            logger.warning("margin API: refused a request from %s (bad token)", request.remote)
+            refused.note(request.remote)
             return _error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
         try:
             changes = parse_body(await request.read(), table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
@@ -10,8 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from monitor.events import Event, Liquidation, Tick
-from monitor.metrics import SourceMetrics
+import msgspec
+
+from monitor.bounds import Rejected
+from monitor.events import EXCHANGES, Event, Liquidation, Tick
+from monitor.source_metrics import SourceMetrics
 from monitor.sources.base import VenueSpec
 
 logger = logging.getLogger(__name__)
@@ -25,6 +29,8 @@ class _StreamState:
     connections: dict[int, int] = field(default_factory=dict)  # conn id → topics
     expected: int = 0  # connections this stream should have
     last_frame_monotonic: float = 0.0
+    registered_monotonic: float = 0.0  # when the stream was declared (its first frame is due)
+    stale_after_s: float = 60.0  # no frame for this long: the stream is stalled
     last_reason: str = ""
     last_detail: str = ""  # the error text of the last failure, bounded (for /readyz)
     down_logged: bool = False
@@ -40,6 +46,19 @@ class _StreamState:
     last_message: Any = None
     lag: Any = None
     sampled_seconds: Any = None
+
+
+REJECT_LOG_EVERY_S = 60.0
+
+
+def _silent_s(state: _StreamState, now: float) -> float:
+    """Return seconds since the stream's last frame (since it was declared, before any)."""
+    return now - (state.last_frame_monotonic or state.registered_monotonic or now)
+
+
+def _excerpt(event: Event) -> str:
+    text = msgspec.json.encode(event).decode()
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 _CREDENTIALS = re.compile(r"//[^/@\s]+@")
@@ -64,6 +83,7 @@ class SourceHealth:
 
     def __init__(self, metrics: SourceMetrics) -> None:
         self.metrics = metrics
+        self._reject_logged: dict[tuple[str, str], float] = {}
         self._streams: dict[tuple[str, str], _StreamState] = {}
 
     def register(self, venue: VenueSpec, connections: dict[str, int]) -> None:
@@ -74,6 +94,8 @@ class SourceHealth:
             state.expected = connections.get(stream.name, 0)
             state.sampled = stream.completeness == "sampled"
             state.kind = stream.kind
+            state.stale_after_s = stream.stale_after_s
+            state.registered_monotonic = time.monotonic()
 
     def _state(self, exchange: str, stream: str) -> _StreamState:
         state = self._streams.get((exchange, stream))
@@ -186,11 +208,21 @@ class SourceHealth:
         )
 
     def checks(self) -> dict[str, str]:
-        """Return one line per stream for ``/readyz``: up, or down and why."""
+        """Return one line per stream for ``/readyz``: up, stalled, or down and why."""
         out = {}
+        now = time.monotonic()
         for (exchange, stream), state in sorted(self._streams.items()):
             n = len(state.connections)
-            if n and n >= state.expected:
+            silent_s = _silent_s(state, now)
+            if n and n >= state.expected and silent_s > state.stale_after_s:
+                out["%s/%s" % (exchange, stream)] = (
+                    "stalled (no frame for %.0f s, bound %.0f s)"
+                    % (
+                        silent_s,
+                        state.stale_after_s,
+                    )
+                )
+            elif n and n >= state.expected:
                 out["%s/%s" % (exchange, stream)] = "up (%d connections)" % n
             else:
                 why = state.last_reason or "connecting"
@@ -199,8 +231,27 @@ class SourceHealth:
                 out["%s/%s" % (exchange, stream)] = "down (%s)" % why
         return out
 
+    def rejected(self, rejected: Sequence[Rejected]) -> None:
+        """Count events `monitor.bounds` turned away; log one line per venue and reason a minute."""
+        now = time.monotonic()
+        for event, reason in rejected:
+            exchange = event.exchange if event.exchange in EXCHANGES else "other"
+            self.metrics.rejected.labels(exchange, reason).inc()
+            key = (exchange, reason)
+            if now - self._reject_logged.get(key, -math.inf) >= REJECT_LOG_EVERY_S:
+                self._reject_logged[key] = now
+                logger.warning(
+                    "%s: event out of bounds (%s) skipped: %s (one line per minute; "
+                    "liqmon_events_rejected_total counts them all)",
+                    exchange, reason, _excerpt(event),
+                )  # fmt: skip
+
     def any_up(self) -> bool:
-        """Return True if at least one stream has all its connections up."""
+        """Return True if a stream has all its connections up and a frame within its bound."""
+        now = time.monotonic()
         return any(
-            s.connections and len(s.connections) >= s.expected for s in self._streams.values()
+            s.connections
+            and len(s.connections) >= s.expected
+            and _silent_s(s, now) <= s.stale_after_s
+            for s in self._streams.values()
         )

@@ -42,6 +42,7 @@ from monitor.events import Event, Liquidation
 from monitor.recent import RecentIds
 from monitor.sources.backoff import Backoff, Delays
 from monitor.sources.base import Frame, FrameParser, InstrumentBook, StreamSpec, VenueSpec
+from monitor.sources.frames import decode_frame, parse_text, reply_to
 from monitor.sources.health import SourceHealth
 from monitor.sources.recorder import Recorder
 
@@ -314,57 +315,16 @@ class ConnectionRunner:
         except ParseError as exc:
             self.health.parse_error(name, stream, exc)
             return False, None
-        reply = None
-        if self.stream.reply is not None:
-            reply = self.stream.reply(
-                text if isinstance(text, str) else text.decode("utf-8", "replace")
-            )
         try:
+            reply = reply_to(name, self.stream, text)
             events = parse_text(name, parser, text, ts_recv_ns)
         except ParseError as exc:
             self.health.parse_error(name, stream, exc)
-            return False, reply
+            return False, None
         if events:
             self.health.events(name, stream, events, ts_recv_ns)
             self.sink(events)
         return bool(events), reply
-
-
-def decode_frame(venue: str, stream: StreamSpec, raw: Frame) -> Frame:
-    """Apply the stream's decode hook (HTX gzip) to a binary frame.
-
-    Raises:
-        ParseError: when the frame cannot be decoded.
-    """
-    if not (isinstance(raw, bytes) and stream.decode is not None):
-        return raw
-    try:
-        return stream.decode(raw)
-    except ParseError:
-        raise
-    except (OSError, EOFError, ValueError) as exc:
-        raise ParseError("%s: cannot decode frame: %s" % (venue, exc)) from None
-
-
-def parse_text(venue: str, parser: FrameParser, text: Frame, ts_recv_ns: int) -> list[Event]:
-    """Parse one decoded frame; any failure, even a parser bug, is a `ParseError`."""
-    try:
-        return parser.parse(text, ts_recv_ns)
-    except ParseError:
-        raise
-    except Exception as exc:  # noqa: BLE001  (supervising loop: a parser bug must not kill the feed)
-        raise ParseError("%s: parser failed: %r" % (venue, exc)) from None
-
-
-def parse_frame(
-    venue: str, stream: StreamSpec, parser: FrameParser, raw: Frame, ts_recv_ns: int
-) -> list[Event]:
-    """Decode and parse one frame: the one path live and raw replay share.
-
-    Raises:
-        ParseError: for any failure.
-    """
-    return parse_text(venue, parser, decode_frame(venue, stream, raw), ts_recv_ns)
 
 
 class Deduplicator:

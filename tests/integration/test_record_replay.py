@@ -45,6 +45,8 @@ def settings_for(fx_url: str, tmp_path):
             "http.listen": "127.0.0.1:0",
             "sources.enabled": ["binance_usdm"],
             "sources.endpoint_override": {"binance_usdm": fx_url},
+            # the recorded payloads carry their 2022 times: let them through the time bound
+            "sources.max_clock_skew_s": 10**10,
             "sources.rest_override": {"binance_usdm": "http://127.0.0.1:9"},  # refused: offline
             "sources.cache_dir": str(tmp_path / "cache"),
             "sources.symbols": {"binance_usdm": ["BTCUSDT", "XAUUSDT"]},

@@ -20,7 +20,8 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from monitor.events import ASSET_CLASSES
-from monitor.metrics import Metrics, SourceMetrics
+from monitor.metrics import Metrics
+from monitor.source_metrics import SourceMetrics
 from tests.support.dashboards import (
     DASHBOARDS,
     ROOT,

@@ -32,7 +32,8 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from monitor.errors import ConfigError
-from monitor.metrics import Metrics, SourceMetrics
+from monitor.metrics import Metrics
+from monitor.source_metrics import SourceMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

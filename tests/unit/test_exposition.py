@@ -5,7 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from monitor.exposition import Exposition
-from monitor.metrics import Metrics, SourceMetrics
+from monitor.metrics import Metrics
+from monitor.source_metrics import SourceMetrics
 
 
 def full_registry():

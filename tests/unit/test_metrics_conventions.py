@@ -77,7 +77,7 @@ def registry():
 
 @pytest.fixture
 def metrics(registry):
-    from monitor.metrics import SourceMetrics
+    from monitor.source_metrics import SourceMetrics
 
     source = SourceMetrics(registry)  # the venue health catalogue obeys the same rules
     source.init_stream("binance_usdm", "liquidations", "sampled")

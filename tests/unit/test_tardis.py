@@ -15,7 +15,7 @@ from monitor.replay import detect_format
 from monitor.sources import SOURCES
 from monitor.sources.base import InstrumentBook
 from monitor.sources.catalogue import read_cache, write_cache
-from monitor.sources.runner import parse_frame
+from monitor.sources.frames import parse_frame
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TARDIS = FIXTURES / "tardis"

@@ -1,0 +1,127 @@
+"""Hostile frames from a venue, sent by the fake exchange to the running daemon.
+
+Each case must leave the daemon up, its windows finite and its watermark at the present,
+the bad event counted (``liqmon_events_rejected_total``) and the good events after it
+taken as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gzip
+import itertools
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from monitor.app import run_app
+from monitor.config import load
+from monitor.errors import ParseError
+from monitor.source_metrics import SourceMetrics
+from monitor.sources import SOURCES
+from monitor.sources.backoff import Backoff
+from monitor.sources.frames import reply_to
+from monitor.sources.health import SourceHealth
+from monitor.sources.runner import RunnerPolicy
+from tests.support.fake_exchange import FakeExchange, SendNow, Stall
+from tests.support.wait import until
+
+GUARD_S = 30.0
+
+
+SERIAL = itertools.count(1)
+
+
+def force_order(*, t_ms: int | None = None, qty: str = "", price: str = "60000") -> str:
+    """A ``forceOrder`` frame; each call a distinct liquidation (the runner drops repeats)."""
+    now = int(time.time() * 1000)
+    qty = qty or "0.%03d" % next(SERIAL)
+    order = {
+        "s": "BTCUSDT", "S": "SELL", "o": "LIMIT", "f": "IOC", "q": qty, "p": price,
+        "ap": price, "X": "FILLED", "l": qty, "z": qty, "T": t_ms if t_ms is not None else now,
+    }  # fmt: skip
+    return json.dumps(
+        {"stream": "!forceOrder@arr", "data": {"e": "forceOrder", "E": now, "o": order}}
+    )
+
+
+HOSTILE = {
+    "huge time": (lambda: force_order(t_ms=9_999_999_999_999), "time"),
+    "future time": (lambda: force_order(t_ms=4_102_444_800_000), "time"),  # 2100-01-01
+    "absurd price": (lambda: force_order(price="1.7e%d" % (300 + next(SERIAL) % 8)), "price"),
+    "absurd notional": (lambda: force_order(qty="%d" % (10**12 + next(SERIAL))), "size"),
+}
+
+
+def settings_for(tmp: Path, url: str):
+    return load(
+        None, env={},
+        overrides={
+            "http.listen": "127.0.0.1:0",
+            "sources.enabled": ["binance_usdm"],
+            "sources.endpoint_override": {"binance_usdm": url},
+            "sources.rest_override": {"binance_usdm": "http://127.0.0.1:9"},
+            "sources.cache_dir": str(tmp / "cache"),
+            "sources.symbols": {"binance_usdm": ["BTCUSDT"]},
+        },
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+async def test_a_hostile_liquidation_is_counted_and_the_daemon_goes_on(case: str, tmp_path) -> None:
+    make_bad, reason = HOSTILE[case]
+    script = [SendNow(force_order), SendNow(make_bad), SendNow(make_bad), SendNow(force_order)]
+    routes = {"forceOrder": [[*script, Stall(60)]], "markPrice": [[Stall(60)]]}
+    policy = RunnerPolicy(backoff=Backoff(0.01, 0.05, seed=1), ping_interval_s=None)
+    async with (
+        FakeExchange([[Stall(60)]], routes=routes) as fx,
+        run_app(
+            settings_for(tmp_path, fx.url), venues=[SOURCES["binance_usdm"]], policy=policy
+        ) as app,
+    ):
+        rejected = app.health.metrics.rejected.labels("binance_usdm", reason)
+        liquidations = app.metrics.events.labels("liquidation")
+        await until(lambda: rejected._value.get() >= 2 and liquidations._value.get() >= 2, GUARD_S)
+        engine = app.engine
+        running = app.started and not app.pipeline_done.is_set()
+        max_ts = engine.max_ts_ns
+        sums_finite = all(math.isfinite(float(v)) for v in engine.liq.sums.ravel())
+
+    assert running
+    assert rejected._value.get() == 2
+    assert app.metrics.events.labels("liquidation")._value.get() == 2  # both good ones
+    assert max_ts is not None
+    assert abs(max_ts - time.time_ns()) < 120 * 10**9  # the watermark stayed at the present
+    assert sums_finite
+
+
+def test_a_deep_htx_ping_is_a_parse_error_not_a_crash() -> None:
+    htx = SOURCES["htx"]
+    stream = htx.streams[0]
+    deep = '{"ping": ' + "[" * 1000 + "]" * 1000 + "}"
+    frame = stream.decode(gzip.compress(deep.encode())) if stream.decode else deep
+    with pytest.raises(ParseError, match="reply hook failed"):
+        reply_to("htx", stream, frame)
+    ping = stream.decode(gzip.compress(b'{"ping": 1492420473027}')) if stream.decode else ""
+    assert reply_to("htx", stream, ping) is not None  # an ordinary ping still gets its pong
+
+
+async def test_a_stalled_venue_makes_readiness_say_so() -> None:
+    venue = SOURCES["bybit"]
+    quick = dataclasses.replace(
+        venue, streams=tuple(dataclasses.replace(s, stale_after_s=0.2) for s in venue.streams)
+    )
+    health = SourceHealth(SourceMetrics(CollectorRegistry()))
+    health.register(quick, {s.name: 1 for s in quick.streams})
+    for i, stream in enumerate(quick.streams):
+        health.connected("bybit", stream.name, i, 1)
+        health.frame("bybit", stream.name, time.time_ns())
+    assert health.any_up()
+    await asyncio.sleep(0.3)  # connected, but nothing arrives
+    assert not health.any_up()
+    assert all(v.startswith("stalled (no frame for") for v in health.checks().values())
