@@ -595,6 +595,20 @@ def cross_asset() -> Json:
                    "Fall of each watched asset's price from its 900 s high (worst instrument).",
                    [target('liqmon_price_drawdown_ratio{%s, window="900s"}' % assets,
                            "{{scope}}")], unit="percentunit", style="signed"),
+        row("Open interest and sessions"),
+        timeseries("Open-interest fall by scope",
+                   "Fall of open interest over the deleveraging window (1 h), from each "
+                   "instrument's high, as a share of the scope's open interest. A fast fall "
+                   "while the price moves is an unwind, forced or not, that liquidation feeds "
+                   "may undercount (kind deleveraging).",
+                   [target("liqmon_open_interest_drop_ratio", "{{scope}}")],
+                   unit="percentunit", size=(16, 8)),
+        timeline("Market sessions",
+                 "The session of each TradFi underlying market (equities, commodities): a "
+                 "closed market explains quiet stock and metal perps.",
+                 [target('max by (market, session) (liqmon_market_session_info) == 1',
+                         "{{market}} {{session}}")],
+                 mappings=[value_map("1", "in session", "green")], size=(8, 8)),
         row("Margin"),
         timeseries("Margin tightening by scope",
                    "D of the latest margin change per scope (1 − old/new): positive is a "

@@ -353,4 +353,4 @@ class _Aggregator:
         m.queue_depth.labels("memory").set(self.handle.bus.depth())
         if engine.closed_sec is not None:
             m.watermark.set(engine.closed_sec)
-        m.set_windows(engine.window_usd, engine.bursts.stats, engine.drawdown)
+        engine.export(m)

@@ -373,7 +373,7 @@ class CrossStage:
         m, engine = self.metrics, self.engine
         if engine.closed_sec is not None:
             m.watermark.set(engine.closed_sec)
-        m.set_windows(engine.window_usd, engine.bursts.stats, engine.drawdown)
+        engine.export(m)
 
 
 async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

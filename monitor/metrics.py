@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -29,6 +29,7 @@ from monitor.events import (
     Side,
     Tick,
 )
+from monitor.sessions.calendar import SESSION_TYPES
 
 WindowReader = Callable[[Level, str, int], tuple[float, float]]
 StatsReader = Callable[[Level, str], tuple[float, float, float]]
@@ -97,6 +98,20 @@ class Metrics:
             "liqmon_events_dropped",
             "Events dropped, by reason (queue_full, late, decode; invalid: a batch refused).",
             ["reason"],
+            registry=r,
+        )
+        self.oi_drop = Gauge(
+            "liqmon_open_interest_drop_ratio",
+            "Open-interest fall over the deleveraging window, from each instrument's high, as a "
+            "share of the scope's open interest (0.05 = 5%), at the last evaluation.",
+            ["scope"],
+            registry=r,
+        )
+        self.session = Gauge(
+            "liqmon_market_session_info",
+            "1 for the session each underlying market is in (published schedule, else the "
+            "weekly New York template); 0 for the others.",
+            ["market", "session"],
             registry=r,
         )
         self.late_events = Counter(
@@ -212,6 +227,7 @@ class Metrics:
             self.events.labels(t)
         for reason in DROP_REASONS:
             self.dropped.labels(reason)
+        self._init_oi_and_sessions()
         for bus in BUSES:
             self.queue_depth.labels(bus)
             self.consumer_lag.labels(bus)
@@ -280,6 +296,26 @@ class Metrics:
             if name is not None:
                 self.events.labels(name).inc(n)
         self.tick_seconds.observe(seconds)
+
+    def _init_oi_and_sessions(self) -> None:
+        for market in ("EQUITY", "COMMODITY"):
+            for session in SESSION_TYPES:
+                self.session.labels(market, session)
+        for scope in self.scopes:
+            if scope != OTHER:
+                self.oi_drop.labels(scope)
+
+    def set_sessions(self, now: Mapping[str, str]) -> None:
+        """Set ``liqmon_market_session_info``: `now` maps each market to its current session."""
+        for market, current in now.items():
+            for session in SESSION_TYPES:
+                self.session.labels(market, session).set(1.0 if session == current else 0.0)
+
+    def set_oi_drops(self, drops: Mapping[str, float]) -> None:
+        """Set ``liqmon_open_interest_drop_ratio`` for the labelled scopes among `drops` (%)."""
+        for scope, pct in drops.items():
+            if scope in self.scopes and scope != OTHER:
+                self.oi_drop.labels(scope).set(pct / 100.0)
 
     def set_windows(
         self,

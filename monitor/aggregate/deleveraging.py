@@ -97,6 +97,7 @@ class DeleveragingDetector:
         self._keep_steps = max(1, self.cfg.window_s // self.cfg.step_s) + 1
         self._stale_steps = max(1, self.cfg.stale_s // self.cfg.step_s)
         self._scopes: dict[str, _Scope] = {}
+        self.last_drop_pct: dict[str, float] = {}  # scope → OI drop at the last evaluation, %
 
     def observe(
         self, scope: str, instrument: str, ts_ns: int, open_interest_usd: float, price: float
@@ -152,6 +153,7 @@ class DeleveragingDetector:
         if used == 0 or high_usd <= 0:
             return None
         drop_pct = 100.0 * drop_usd / high_usd
+        self.last_drop_pct[scope] = drop_pct
         threshold = self.threshold_pct(scope)  # before today's maximum joins the history
         self._fold_daily(state, ts_ns, drop_pct)
         move_pct = 100.0 * move_sum / move_weight

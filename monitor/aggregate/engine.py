@@ -36,6 +36,7 @@ from monitor.aggregate.windows import LONG_USD, SHORT_USD, LiquidationWindows
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
 from monitor.events import (
+    ASSET_CLASSES,
     Alert,
     AssetClass,
     Event,
@@ -45,8 +46,10 @@ from monitor.events import (
 )
 from monitor.metrics import Metrics
 from monitor.recent import RecentIds
+from monitor.sessions.calendar import SessionCalendar, market_of
 
 NS: Final = 1_000_000_000
+TRADFI_MARKETS: Final = ("EQUITY", "COMMODITY")
 _LIQ_ONLY: Final = frozenset({Liquidation})
 
 
@@ -72,6 +75,7 @@ class Engine:
             settings, self.scopes, self.liq, self.book, self.spread, self._inst_info
         )
         self.deleveraging = DeleveragingStage(det.deleveraging, self.window_usd)
+        self.sessions = SessionCalendar()  # the weekly template until a schedule is fed
         self._coder = columns.LiquidationCoder(self.scopes)
         self._pending_liq = columns.PendingBuckets()
         self._pending_px = pl.DataFrame(schema=buckets.PRICE_SCHEMA)
@@ -160,11 +164,14 @@ class Engine:
         if self.max_ts_ns is None or max_ts_ns > self.max_ts_ns:
             self.max_ts_ns = max_ts_ns
         if not liq.is_empty():
+            for asset, asset_class in liq.select("asset", "class").unique().iter_rows():
+                self.spread.class_of[asset] = asset_class
             rolled = buckets.rollup_buckets(liq, self.scopes)
             self._pending_liq.add(columns.Buckets.from_frame(rolled))
         if not px.is_empty():
             for inst, asset, asset_class in px.select("inst", "asset", "class").iter_rows():
                 self._inst_info[inst] = (asset, asset_class)
+                self.spread.class_of[asset] = asset_class
             if "oi" not in px.columns:  # summaries from before open interest travelled
                 px = px.with_columns(pl.lit(None, pl.Float64).alias("oi"))
             self._pending_px = pl.concat([self._pending_px, px.select(list(buckets.PRICE_SCHEMA))])
@@ -290,10 +297,19 @@ class Engine:
         derived = self.spread.signals(ts_ns, self.margin_changes, det.margin_hike, det.contagion)
         found = self.bursts.signals(second) + self._crashes(second, insts)
         found += self.deleveraging.signals(second)
+        self._note_sessions(found, ts_ns)
         found = self.extras.evaluate(second, sids, insts, px, found)
         alerts = self.book.update(ts_ns, found + derived)
         self.spread.track(alerts, ts_ns, det.margin_hike)
         return alerts
+
+    def _note_sessions(self, signals: list[Signal], ts_ns: int) -> None:
+        """Add the market session to the evidence of signals on TradFi scopes."""
+        for sig in signals:
+            cls = sig.scope if sig.scope in ASSET_CLASSES else self.spread.class_of.get(sig.scope)
+            market = market_of(cls) if cls is not None else "CRYPTO"
+            if market != "CRYPTO":
+                sig.evidence["session"] = self.sessions.session_at(market, ts_ns)
 
     def _ensure_scopes(self) -> None:
         # scopes are created when a batch is bucketed, before any of its seconds closes
@@ -313,6 +329,17 @@ class Engine:
         return signals
 
     # ---- views ---------------------------------------------------------------------------
+
+    def export(self, metrics: Metrics) -> None:
+        """Refresh the gauges that read engine state (windows, OI drops, market sessions).
+
+        Called by both pipelines after each micro-batch.
+        """
+        metrics.set_windows(self.window_usd, self.bursts.stats, self.drawdown)
+        metrics.set_oi_drops(self.deleveraging.detector.last_drop_pct)
+        if self.max_ts_ns is not None:
+            now = self.max_ts_ns
+            metrics.set_sessions({m: self.sessions.session_at(m, now) for m in TRADFI_MARKETS})
 
     def active_alerts(self) -> list[Alert]:
         """Return the current state of every pending or firing alert."""

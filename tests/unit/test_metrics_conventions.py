@@ -29,6 +29,8 @@ ALLOWED_LABELS = frozenset(
         "version",
         "python",
         "le",
+        "market",  # EQUITY, COMMODITY
+        "session",  # the five session types
     }
 )
 FORBIDDEN_LABELS = frozenset({"symbol", "url", "id", "alert_id", "event_id", "venue_symbol"})
