@@ -1,0 +1,81 @@
+"""Keep one role's state: restore it at start, save it every ``save_interval_s`` and at stop.
+
+A role builds a `StateKeeper` over its `Snapshottable` parts, calls `load` once before it
+consumes anything, and runs `run` as a task: it saves periodically and once more when the
+role's pipeline is done. A failed save is logged in one line and retried at the next one;
+the daemon never stops for its state file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+
+from monitor.state.settings import StateSettings
+from monitor.state.snapshot import Snapshottable, collect, restore_all
+from monitor.state.store import StateStore
+
+logger = logging.getLogger(__name__)
+
+
+class StateKeeper:
+    """Loads and saves the parts of one role (``run``, ``aggregate``)."""
+
+    def __init__(self, cfg: StateSettings, role: str, parts: Mapping[str, Snapshottable]) -> None:
+        self.cfg = cfg
+        self.store = StateStore(cfg.directory(), role)
+        self.parts = dict(parts)
+        self.saves = 0
+        self.restored: list[str] = []
+
+    def load(self) -> list[str]:
+        """Restore every part the state file holds; return their names (empty: none)."""
+        doc = self.store.read()
+        if doc is None:
+            logger.info("no state in %s: starting fresh", self.store.path)
+            return []
+        self.restored = restore_all(self.parts, doc["parts"])
+        age_s = (time.time_ns() - int(doc.get("saved_ns", 0))) / 1e9
+        logger.info(
+            "state restored from %s (saved %.0f s ago): %s",
+            self.store.path, age_s, ", ".join(self.restored) or "nothing",
+        )  # fmt: skip
+        return self.restored
+
+    def encode(self) -> bytes:
+        """Return the state file bytes of the parts now (synchronous: a consistent view)."""
+        return self.store.encode(collect(self.parts), time.time_ns())
+
+    async def save(self) -> bool:
+        """Snapshot now and write the file off the event loop; False (logged) on failure."""
+        data = self.encode()
+        try:
+            await asyncio.to_thread(self.store.write, data)
+        except OSError as exc:
+            logger.warning("state not saved to %s: %s", self.store.path, exc)
+            return False
+        self.saves += 1
+        return True
+
+    async def run(self, done: asyncio.Event) -> None:
+        """Save every ``save_interval_s`` until `done` is set, then save once more."""
+        while not done.is_set():
+            try:
+                async with asyncio.timeout(self.cfg.save_interval_s):
+                    await done.wait()
+            except TimeoutError:
+                await self.save()
+        await self.save()
+
+
+def keeper_for(
+    cfg: StateSettings, role: str, parts: Mapping[str, Snapshottable]
+) -> StateKeeper | None:
+    """Return a keeper with its state loaded, or None when ``state.enabled`` is off."""
+    if not cfg.enabled:
+        return None
+    keeper = StateKeeper(cfg, role, parts)
+    keeper.load()
+    return keeper
