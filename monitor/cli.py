@@ -243,7 +243,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     async def daemon() -> None:
         stop = asyncio.Event()
         _install_signals(stop)
-        async with run_app(settings, venues=venues, margin_inputs=True) as app:
+        async with run_app(settings, venues=venues, margin_inputs=True, state_role="run") as app:
             if venues:
                 logger.info(
                     "liqmon %s running: venues %s; HTTP on port %d",

@@ -13,6 +13,8 @@ import logging
 import time
 from collections.abc import Mapping
 
+from monitor.aggregate.engine import Engine
+from monitor.state.engine import EngineSnapshot
 from monitor.state.settings import StateSettings
 from monitor.state.snapshot import Snapshottable, collect, restore_all
 from monitor.state.store import StateStore
@@ -68,6 +70,19 @@ class StateKeeper:
             except TimeoutError:
                 await self.save()
         await self.save()
+
+
+async def keep_state(keeper: StateKeeper | None, done: asyncio.Event) -> None:
+    """Run `keeper` until `done` (then save once more); return at once without one."""
+    if keeper is not None:
+        await keeper.run(done)
+
+
+def engine_keeper(cfg: StateSettings, role: str | None, engine: Engine) -> StateKeeper | None:
+    """Return the keeper of one engine's role with its state restored (None: no state)."""
+    if role is None:
+        return None
+    return keeper_for(cfg, role, {"engine": EngineSnapshot(engine)})
 
 
 def keeper_for(
