@@ -39,7 +39,7 @@ from monitor.sources.health import SourceHealth
 from monitor.sources.manager import VenueRunner, build_options
 from monitor.sources.recorder import Recorder
 from monitor.sources.runner import RunnerPolicy
-from monitor.state.keeper import engine_keeper, keep_state
+from monitor.state.keeper import StatePlan, keep_state, prepare_engine
 
 if TYPE_CHECKING:  # aiohttp is imported only by what serves HTTP or delivers alerts
     from monitor.alerts.delivery import QueuedSink
@@ -146,7 +146,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
     policy: RunnerPolicy | None = None,
     recorder: Recorder | None = None,
     margin_inputs: bool = False,
-    state_role: str | None = None,
+    state_plan: StatePlan | None = None,
 ) -> AsyncIterator[AppHandle]:
     """Start the pipeline; yield a handle; on exit shut it down in order.
 
@@ -164,8 +164,8 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
         policy: the runners' connection policy (tests inject fast timings).
         recorder: write every raw frame to this recorder (``liqmon record``).
         margin_inputs: run the margin calendar watcher and risk-tier pollers (live daemon).
-        state_role: keep state across restarts in ``<state.dir>/<role>.state`` (``run``):
-            restored before anything is consumed, saved periodically and at stop.
+        state_plan: keep state across restarts (restored before anything is consumed, saved
+            periodically and at stop) and/or seed price volatility from kline files.
     """
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry, settings.assets.watch, settings.aggregate.windows_s)
@@ -173,7 +173,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
         settings.bus.queue_max_events, on_drop=lambda r, n: metrics.dropped.labels(r).inc(n)
     )
     engine = Engine(settings, metrics)
-    keeper = engine_keeper(settings.state, state_role, engine)
+    keeper = prepare_engine(settings, state_plan, engine)
     health = SourceHealth(SourceMetrics(registry))
     handle = AppHandle(settings, registry, metrics, engine, bus, None, health)
     clock = clock or SystemClock()

@@ -12,12 +12,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from monitor.aggregate.engine import Engine
+from monitor.config import Settings
 from monitor.state.engine import EngineSnapshot
 from monitor.state.settings import StateSettings
 from monitor.state.snapshot import Snapshottable, collect, restore_all
 from monitor.state.store import StateStore
+from monitor.state.warmup import seed_from_files
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +82,39 @@ async def keep_state(keeper: StateKeeper | None, done: asyncio.Event) -> None:
         await keeper.run(done)
 
 
-def engine_keeper(cfg: StateSettings, role: str | None, engine: Engine) -> StateKeeper | None:
-    """Return the keeper of one engine's role with its state restored (None: no state)."""
-    if role is None:
+@dataclass(frozen=True, slots=True)
+class StatePlan:
+    """What a role keeps and seeds: its state file, and kline files to warm up from.
+
+    Attributes:
+        role: keep state in ``<state.dir>/<role>.state`` (``run``, ``aggregate``); None: no
+            state file (replays).
+        warmup: kline files seeding price volatility when no state was restored
+            (``liqmon replay --warmup``).
+    """
+
+    role: str | None = None
+    warmup: tuple[Path, ...] = ()
+
+
+def prepare_engine(
+    settings: Settings, plan: StatePlan | None, engine: Engine
+) -> StateKeeper | None:
+    """Restore `engine` (state file, else warm-up files); return its keeper, if it keeps one.
+
+    Called once by a role before it consumes anything.
+
+    Raises:
+        InputError: a warm-up file cannot be read (one line naming it).
+    """
+    if plan is None:
         return None
-    return keeper_for(cfg, role, {"engine": EngineSnapshot(engine)})
+    keeper = None
+    if plan.role is not None:
+        keeper = keeper_for(settings.state, plan.role, {"engine": EngineSnapshot(engine)})
+    if plan.warmup and not (keeper is not None and keeper.restored):
+        seed_from_files(engine.prices, plan.warmup, settings.assets.classes)
+    return keeper
 
 
 def keeper_for(
