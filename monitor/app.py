@@ -73,6 +73,7 @@ class AppHandle:
     sources_done: asyncio.Event = field(default_factory=asyncio.Event)
     pipeline_done: asyncio.Event = field(default_factory=asyncio.Event)
     started: bool = False
+    warm_start: str = ""  # how the engine started: state restored, klines seeded, priors
 
     @property
     def http_port(self) -> int:
@@ -173,9 +174,11 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
         settings.bus.queue_max_events, on_drop=lambda r, n: metrics.dropped.labels(r).inc(n)
     )
     engine = Engine(settings, metrics)
-    keeper = prepare_engine(settings, state_plan, engine)
+    prepared = await prepare_engine(settings, state_plan, engine)
     health = SourceHealth(SourceMetrics(registry))
-    handle = AppHandle(settings, registry, metrics, engine, bus, None, health)
+    handle = AppHandle(
+        settings, registry, metrics, engine, bus, None, health, warm_start=prepared.warm_start
+    )
     clock = clock or SystemClock()
     options = build_options(
         settings.sources, settings.assets.classes, health, clock,
@@ -217,7 +220,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(aggregator.run(), name="aggregate")
-            tg.create_task(keep_state(keeper, handle.pipeline_done), name="state")
+            tg.create_task(keep_state(prepared.keeper, handle.pipeline_done), name="state")
             feeders = [
                 tg.create_task(_feed(src, publish, handle), name="source-%d" % i)
                 for i, src in enumerate(sources)
@@ -306,6 +309,8 @@ def _readiness(handle: AppHandle, sources: Sequence[EventSource]) -> Readiness:
         "sources": "%d configured" % len(sources) if sources else "none configured",
     }
     checks.update(handle.health.checks())
+    if handle.warm_start:
+        checks["warm_start"] = handle.warm_start
     venues_ok = not handle.venue_runners or handle.health.any_up()
     return Readiness(running and venues_ok, checks)
 

@@ -84,23 +84,31 @@ async def keep_state(keeper: StateKeeper | None, done: asyncio.Event) -> None:
 
 @dataclass(frozen=True, slots=True)
 class StatePlan:
-    """What a role keeps and seeds: its state file, and kline files to warm up from.
+    """What a role keeps and seeds: its state file, and where to warm up from.
 
     Attributes:
         role: keep state in ``<state.dir>/<role>.state`` (``run``, ``aggregate``); None: no
             state file (replays).
         warmup: kline files seeding price volatility when no state was restored
             (``liqmon replay --warmup``).
+        rest: on a start without state, seed from the venues' REST klines (live daemon).
     """
 
     role: str | None = None
     warmup: tuple[Path, ...] = ()
+    rest: bool = False
 
 
-def prepare_engine(
-    settings: Settings, plan: StatePlan | None, engine: Engine
-) -> StateKeeper | None:
-    """Restore `engine` (state file, else warm-up files); return its keeper, if it keeps one.
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The outcome of `prepare_engine`: the keeper (if any) and a line for ``/readyz``."""
+
+    keeper: StateKeeper | None = None
+    warm_start: str = ""
+
+
+async def prepare_engine(settings: Settings, plan: StatePlan | None, engine: Engine) -> Prepared:
+    """Restore `engine` (state file, else warm-up files or REST klines) before it consumes.
 
     Called once by a role before it consumes anything.
 
@@ -108,13 +116,34 @@ def prepare_engine(
         InputError: a warm-up file cannot be read (one line naming it).
     """
     if plan is None:
-        return None
+        return Prepared()
     keeper = None
     if plan.role is not None:
         keeper = keeper_for(settings.state, plan.role, {"engine": EngineSnapshot(engine)})
-    if plan.warmup and not (keeper is not None and keeper.restored):
-        seed_from_files(engine.prices, plan.warmup, settings.assets.classes)
-    return keeper
+    if keeper is not None and keeper.restored:
+        return Prepared(keeper, "state restored")
+    status = ""
+    if plan.warmup:
+        seeded = seed_from_files(engine.prices, plan.warmup, settings.assets.classes)
+        status = "%d instruments seeded from files" % len(seeded)
+    elif plan.rest and settings.state.warm_start:
+        status = await _rest_warm_start(settings, engine)
+    return Prepared(keeper, status)
+
+
+async def _rest_warm_start(settings: Settings, engine: Engine) -> str:
+    from monitor.state.rest_warmup import VENUE, warm_from_rest  # noqa: PLC0415  (aiohttp)
+
+    if VENUE not in settings.sources.enabled:
+        return "no kline source among the enabled venues, using priors"
+    symbols = settings.sources.symbols.get(VENUE) or [
+        "%sUSDT" % asset for asset in settings.assets.watch
+    ]
+    return await warm_from_rest(
+        engine.prices, list(symbols), settings.state.directory() / "klines",
+        settings.assets.classes, rest_override=settings.sources.rest_override.get(VENUE),
+        timeout_s=settings.state.warm_start_timeout_s,
+    )  # fmt: skip
 
 
 def keeper_for(

@@ -16,6 +16,8 @@ class StateSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     """State directory (``~`` expanded); empty: ``$XDG_STATE_HOME/liqmon`` (else
     ``~/.local/state/liqmon``)."""
     save_interval_s: PosFloat = 60.0  # seconds between periodic saves
+    warm_start: bool = True  # first start (no state): seed volatility from REST klines
+    warm_start_timeout_s: PosFloat = 10.0  # bound on the whole REST warm start, seconds
 
     def directory(self) -> Path:
         """Return the state directory this configuration names (not created here)."""
