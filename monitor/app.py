@@ -133,7 +133,7 @@ class AlertRouter:
 
 
 @contextlib.asynccontextmanager
-async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a default)
+async def run_app(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one wiring sequence)
     settings: Settings,
     *,
     sources: Sequence[EventSource] = (),
