@@ -39,6 +39,7 @@ from monitor.sources.health import SourceHealth
 from monitor.sources.manager import VenueRunner, build_options
 from monitor.sources.recorder import Recorder
 from monitor.sources.runner import RunnerPolicy
+from monitor.state.keeper import StatePlan, keep_state, prepare_engine
 
 if TYPE_CHECKING:  # aiohttp is imported only by what serves HTTP or delivers alerts
     from monitor.alerts.delivery import QueuedSink
@@ -72,6 +73,7 @@ class AppHandle:
     sources_done: asyncio.Event = field(default_factory=asyncio.Event)
     pipeline_done: asyncio.Event = field(default_factory=asyncio.Event)
     started: bool = False
+    warm_start: str = ""  # how the engine started: state restored, klines seeded, priors
 
     @property
     def http_port(self) -> int:
@@ -85,11 +87,28 @@ class AppHandle:
 class AlertRouter:
     """Sends each alert to metrics, every sink and the handle's history; tracks firing."""
 
-    def __init__(self, metrics: Metrics, sinks: Sequence[AlertSink], history: list[Alert]) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        sinks: Sequence[AlertSink],
+        history: list[Alert],
+        restored: Sequence[Alert] = (),
+    ) -> None:
         self.metrics = metrics
         self.sinks = list(sinks)
         self.history = history
         self._firing: set[tuple[str, str]] = set()
+        self.adopt(restored)  # alerts restored from the state file: firing, already sent
+
+    def adopt(self, alerts: Sequence[Alert]) -> None:
+        """Count `alerts` as firing without sending them (restored at start, sent before)."""
+        for alert in alerts:
+            key = (alert.kind, alert.scope)
+            if alert.state == "firing" and key not in self._firing:
+                self._firing.add(key)
+                self.metrics.alert_active.labels(
+                    alert.kind, self.metrics.scope_label(alert.scope)
+                ).inc()
 
     def route(self, alerts: Sequence[Alert]) -> None:
         """Deliver `alerts` in order."""
@@ -114,7 +133,7 @@ class AlertRouter:
 
 
 @contextlib.asynccontextmanager
-async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a default)
+async def run_app(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one wiring sequence)
     settings: Settings,
     *,
     sources: Sequence[EventSource] = (),
@@ -128,6 +147,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
     policy: RunnerPolicy | None = None,
     recorder: Recorder | None = None,
     margin_inputs: bool = False,
+    state_plan: StatePlan | None = None,
 ) -> AsyncIterator[AppHandle]:
     """Start the pipeline; yield a handle; on exit shut it down in order.
 
@@ -145,6 +165,8 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
         policy: the runners' connection policy (tests inject fast timings).
         recorder: write every raw frame to this recorder (``liqmon record``).
         margin_inputs: run the margin calendar watcher and risk-tier pollers (live daemon).
+        state_plan: keep state across restarts (restored before anything is consumed, saved
+            periodically and at stop) and/or seed price volatility from kline files.
     """
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry, settings.assets.watch, settings.aggregate.windows_s)
@@ -152,8 +174,11 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
         settings.bus.queue_max_events, on_drop=lambda r, n: metrics.dropped.labels(r).inc(n)
     )
     engine = Engine(settings, metrics)
+    prepared = await prepare_engine(settings, state_plan, engine)
     health = SourceHealth(SourceMetrics(registry))
-    handle = AppHandle(settings, registry, metrics, engine, bus, None, health)
+    handle = AppHandle(
+        settings, registry, metrics, engine, bus, None, health, warm_start=prepared.warm_start
+    )
     clock = clock or SystemClock()
     options = build_options(
         settings.sources, settings.assets.classes, health, clock,
@@ -176,7 +201,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
         ]  # fmt: skip
     direct = _direct_sinks(settings, metrics) if live else []  # replays: no chat spam
     routed: list[AlertSink] = [*([LogSink()] * log_alerts), *sinks, *direct]
-    router = AlertRouter(metrics, routed, handle.alerts)
+    router = AlertRouter(metrics, routed, handle.alerts, restored=engine.active_alerts())
     if serve_http:
         from monitor.http import HttpServer, HttpState, split_host_port  # noqa: PLC0415
         from monitor.margin.http import margin_route  # noqa: PLC0415
@@ -195,6 +220,7 @@ async def run_app(  # noqa: PLR0913  (keyword-only wiring options, each with a d
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(aggregator.run(), name="aggregate")
+            tg.create_task(keep_state(prepared.keeper, handle.pipeline_done), name="state")
             feeders = [
                 tg.create_task(_feed(src, publish, handle), name="source-%d" % i)
                 for i, src in enumerate(sources)
@@ -283,6 +309,8 @@ def _readiness(handle: AppHandle, sources: Sequence[EventSource]) -> Readiness:
         "sources": "%d configured" % len(sources) if sources else "none configured",
     }
     checks.update(handle.health.checks())
+    if handle.warm_start:
+        checks["warm_start"] = handle.warm_start
     venues_ok = not handle.venue_runners or handle.health.any_up()
     return Readiness(running and venues_ok, checks)
 

@@ -36,6 +36,7 @@ from monitor.replay import FORMATS, Format, Progress, ReplaySource
 from monitor.sources import SOURCES
 from monitor.sources.manager import select_venues
 from monitor.sources.recorder import Recorder
+from monitor.state.keeper import StatePlan
 from monitor.terminal import StatusLine, progress_text
 
 logger = logging.getLogger("monitor.cli")
@@ -126,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--quiet", action="store_true", help="no alert lines on stdout (default: print them)"
     )
+    replay.add_argument(
+        "--warmup", nargs="+", action="extend", type=Path, metavar="FILE", default=[],
+        help="kline files (CSV, as evaluate reads) to seed price volatility from before the "
+        "replay (default: none; the priors)",
+    )  # fmt: skip
     replay.add_argument(
         "--publish-only",
         action="store_true",
@@ -243,7 +249,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     async def daemon() -> None:
         stop = asyncio.Event()
         _install_signals(stop)
-        async with run_app(settings, venues=venues, margin_inputs=True) as app:
+        async with run_app(
+            settings, venues=venues, margin_inputs=True, state_plan=StatePlan(role="run", rest=True)
+        ) as app:
             if venues:
                 logger.info(
                     "liqmon %s running: venues %s; HTTP on port %d",
@@ -298,7 +306,7 @@ def _install_signals(stop: asyncio.Event) -> None:
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     fmt: Format = args.format
-    check_readable(args.files)
+    check_readable([*args.files, *args.warmup])
     if args.speed is not None and not (math.isfinite(args.speed) and args.speed > 0):
         raise InputError(
             "--speed %g: must be a positive number (1 = the recording's pace)" % args.speed
@@ -332,8 +340,11 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                 _replay_kafka_async(settings, source, sinks, serve=bool(args.metrics_addr))
             )
         else:
+            plan = StatePlan(warmup=tuple(args.warmup))
             errors = asyncio.run(
-                _replay_async(settings, source, sinks, clock, serve=bool(args.metrics_addr))
+                _replay_async(
+                    settings, source, sinks, clock, serve=bool(args.metrics_addr), plan=plan
+                )
             )
     finally:
         if events_out is not None:
@@ -365,10 +376,12 @@ async def _replay_async(
     clock: SimClock,
     *,
     serve: bool,
+    plan: StatePlan | None = None,
 ) -> list[MonitorError]:
     """Replay to the end; return the errors that stopped the source early (if any)."""
     async with run_app(
         settings,
+        state_plan=plan,
         sources=[source],
         sinks=sinks,
         clock=clock,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,14 @@ from tests.support.synth import write_burst_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KLINES = FIXTURES / "klines"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep daemons started by tests (subprocesses too) out of the user's state directory."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from monitor.aggregate.bursts import BurstState
 from monitor.aggregate.deleveraging_stage import DeleveragingStage
 from monitor.aggregate.detectors import Signal, detect_crash
 from monitor.aggregate.extras import ExtraDetectors
+from monitor.aggregate.gaps import StreamGaps
 from monitor.aggregate.prices import PriceWindows
 from monitor.aggregate.scopes import LEVEL_CODE, MARKET, Level, ScopeIndex, grown
 from monitor.aggregate.windows import LONG_USD, SHORT_USD, LiquidationWindows
@@ -70,6 +71,7 @@ class Engine:
         self.margin_changes: list[MarginChange] = []
         self._margin_ids = RecentIds(capacity=10_000)
         self.spread = overlays.Spread()  # which scopes entered a cascade, and when
+        self.gaps = StreamGaps(det.data_gap)  # data_gap: a venue's stream silent, peers not
         self._inst_info: dict[str, tuple[str, AssetClass]] = {}
         self.extras = ExtraDetectors(  # liquidity, saturation, rules, downside correlation
             settings, self.scopes, self.liq, self.book, self.spread, self._inst_info
@@ -96,6 +98,7 @@ class Engine:
         liq_only = set(map(type, batch)) <= _LIQ_ONLY  # the usual batch: skip the filters
         market: list[Liquidation | Tick]
         market = list(cast("Sequence[Liquidation]", batch)) if liq_only else self._split(batch)
+        self.gaps.observe_events(market)
         kept, ts_ns = self._judge_lateness(market, columns.event_times(market))
         if liq_only:
             self._add_liquidations(cast("list[Liquidation]", kept), ts_ns)
@@ -163,6 +166,7 @@ class Engine:
         """
         if self.max_ts_ns is None or max_ts_ns > self.max_ts_ns:
             self.max_ts_ns = max_ts_ns
+        self.gaps.observe_buckets(liq, px)
         if not liq.is_empty():
             for asset, asset_class in liq.select("asset", "class").unique().iter_rows():
                 self.spread.class_of[asset] = asset_class
@@ -299,7 +303,7 @@ class Engine:
         found += self.deleveraging.signals(second)
         self._note_sessions(found, ts_ns)
         found = self.extras.evaluate(second, sids, insts, px, found)
-        alerts = self.book.update(ts_ns, found + derived)
+        alerts = self.book.update(ts_ns, found + derived + self.gaps.signals(ts_ns))
         self.spread.track(alerts, ts_ns, det.margin_hike)
         return alerts
 

@@ -7,6 +7,7 @@ from typing import Literal
 import msgspec
 
 from monitor.config._base import HostPort, NonNeg, Pos, PosFloat, Ratio, _Section
+from monitor.config.gaps import DataGapSettings
 from monitor.config.signals import (
     DeleveragingSettings,
     LiquiditySettings,
@@ -172,6 +173,7 @@ class DetectSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=
     saturation: SaturationSettings = msgspec.field(default_factory=SaturationSettings)
     deleveraging: DeleveragingSettings = msgspec.field(default_factory=DeleveragingSettings)
     rules: tuple[ThresholdRule, ...] = ()  # user threshold rules (README: Threshold rules)
+    data_gap: DataGapSettings = msgspec.field(default_factory=DataGapSettings)
 
 
 class AssetSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
