@@ -174,11 +174,8 @@ async def run_app(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one 
         settings.bus.queue_max_events, on_drop=lambda r, n: metrics.dropped.labels(r).inc(n)
     )
     engine = Engine(settings, metrics)
-    prepared = await prepare_engine(settings, state_plan, engine)
     health = SourceHealth(SourceMetrics(registry))
-    handle = AppHandle(
-        settings, registry, metrics, engine, bus, None, health, warm_start=prepared.warm_start
-    )
+    handle = AppHandle(settings, registry, metrics, engine, bus, None, health)
     clock = clock or SystemClock()
     options = build_options(
         settings.sources, settings.assets.classes, health, clock,
@@ -187,6 +184,27 @@ async def run_app(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one 
     handle.venue_runners = [VenueRunner(v, options) for v in venues]
     sources = [*sources, *handle.venue_runners]
     publish = _publisher(bus, settings, live, health)
+    subscription = bus.subscribe(INPUT_TOPICS, "aggregate")  # before HTTP: keeps margin POSTs
+    if serve_http:
+        from monitor.http import HttpServer, HttpState, split_host_port  # noqa: PLC0415
+        from monitor.margin.http import margin_route  # noqa: PLC0415
+
+        host, port = split_host_port(settings.http.listen)
+        role = "run" if live else "replay"
+        state = HttpState(
+            registry, lambda: _readiness(handle, sources), engine.active_alerts, role=role
+        )
+        routes = [margin_route(settings.http.api_token, publish, classes=settings.assets.classes)]
+        handle.http = HttpServer(state, host, port, routes=routes)
+        await handle.http.start()  # first: a busy port fails before minutes of warm start
+    handle.warm_start = "in progress"
+    try:
+        prepared = await prepare_engine(settings, state_plan, engine)
+    except BaseException:
+        if handle.http is not None:
+            await handle.http.stop()
+        raise
+    handle.warm_start = prepared.warm_start
     if margin_inputs:  # live daemon only: these sources never finish
         from monitor.margin.wiring import build_margin_sources  # noqa: PLC0415  (aiohttp)
 
@@ -202,19 +220,6 @@ async def run_app(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one 
     direct = _direct_sinks(settings, metrics) if live else []  # replays: no chat spam
     routed: list[AlertSink] = [*([LogSink()] * log_alerts), *sinks, *direct]
     router = AlertRouter(metrics, routed, handle.alerts, restored=engine.active_alerts())
-    if serve_http:
-        from monitor.http import HttpServer, HttpState, split_host_port  # noqa: PLC0415
-        from monitor.margin.http import margin_route  # noqa: PLC0415
-
-        host, port = split_host_port(settings.http.listen)
-        role = "run" if live else "replay"
-        state = HttpState(
-            registry, lambda: _readiness(handle, sources), engine.active_alerts, role=role
-        )
-        routes = [margin_route(settings.http.api_token, publish, classes=settings.assets.classes)]
-        handle.http = HttpServer(state, host, port, routes=routes)
-        await handle.http.start()
-    subscription = bus.subscribe(INPUT_TOPICS, "aggregate")
     aggregator = _Aggregator(handle, subscription, router, clock, live=live)
     await _start_sinks(direct)
     try:
