@@ -27,8 +27,9 @@ import polars as pl
 
 from monitor.aggregate import buckets, columns, overlays
 from monitor.aggregate.bursts import BurstState
+from monitor.aggregate.crash import detect_crash
 from monitor.aggregate.deleveraging_stage import DeleveragingStage
-from monitor.aggregate.detectors import Signal, detect_crash
+from monitor.aggregate.detectors import Signal
 from monitor.aggregate.extras import ExtraDetectors
 from monitor.aggregate.gaps import StreamGaps
 from monitor.aggregate.prices import PriceWindows
@@ -65,7 +66,12 @@ class Engine:
         self.lateness_ns = agg.allowed_lateness_ms * 1_000_000
         self.scopes = ScopeIndex()
         self.liq = LiquidationWindows(agg.windows_s)
-        self.prices = PriceWindows(det.crash.windows_s, det.crash.baseline_half_life_min)
+        crash = det.crash
+        self.prices = PriceWindows(
+            crash.windows_s, crash.baseline_half_life_min,
+            vol_hours=round(24 * crash.vol_days), tail_hours=round(24 * crash.tail_days),
+            prior_sd_1m=crash.prior_sd_1m, warmup_min=crash.warmup_min,
+        )  # fmt: skip
         self.book = AlertBook(det.lifecycle)
         self.bursts = BurstState(settings, self.scopes, self.liq, self.book)
         self.margin_changes: list[MarginChange] = []

@@ -173,11 +173,13 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError(msg)
     check_rules(settings.detect.rules, settings.aggregate.windows_s)
     crash = settings.detect.crash
-    if len(crash.windows_s) != len(crash.min_drop):
-        raise ConfigError(
-            "config: detect.crash.min_drop: needs one value per detect.crash.windows_s entry "
-            "(%d), got %d" % (len(crash.windows_s), len(crash.min_drop))
-        )
+    for name in ("min_drop", "guard_drop", "prior_z"):
+        values = getattr(crash, name)
+        if len(values) != len(crash.windows_s):
+            raise ConfigError(
+                "config: detect.crash.%s: needs one value per detect.crash.windows_s entry "
+                "(%d), got %d" % (name, len(crash.windows_s), len(values))
+            )
     longest = max(settings.aggregate.windows_s)
     if settings.detect.burst.window_s not in settings.aggregate.windows_s:
         raise ConfigError(
