@@ -36,6 +36,10 @@ from monitor.sessions.guard import SessionGuard
 
 NS: Final = 1_000_000_000
 _HISTORY: Final = 1000  # events: past this the history halves (a decaying mean gap)
+# Venues whose open interest comes by REST poll (`monitor.sources.binance_oi`), not on their
+# streams: a tick of theirs that carries OI is a poll, so it does not count as stream data
+# (else a poll a few seconds apart would hide a dead mark-price stream).
+POLLED_OI: Final = frozenset({"binance_usdm"})
 
 
 @dataclass(slots=True)
@@ -101,7 +105,12 @@ class StreamGaps:
         times: dict[tuple[str, str], list[int]] = {}
         kinds: set[tuple[str, str, str, str, AssetClass]] = set()
         for e in events:
-            stream = "liquidations" if type(e) is Liquidation else "prices"
+            if isinstance(e, Tick):
+                if e.open_interest_usd is not None and e.exchange in POLLED_OI:
+                    continue
+                stream = "prices"
+            else:
+                stream = "liquidations"
             times.setdefault((e.exchange, stream), []).append(e.ts_event_ns)
             kinds.add((e.exchange, stream, e.symbol, e.asset, e.asset_class))
         for (exchange, stream), ts in times.items():
@@ -128,6 +137,9 @@ class StreamGaps:
             )
             for ex, sec, n in rows.iter_rows():
                 self.observe(ex, "liquidations", [sec * NS] * max(int(n), 1))
+        if "oi" in px.columns:  # polled OI readings are not stream data (`POLLED_OI`)
+            polled = pl.col("inst").str.split(":").list.first().is_in(list(POLLED_OI))
+            px = px.filter(~(polled & pl.col("oi").is_not_null()))
         if not px.is_empty():
             exchanges = px.get_column("inst").str.split(":").list.first()
             for ex, sec in zip(exchanges.to_list(), px.get_column("sec").to_list(), strict=True):
