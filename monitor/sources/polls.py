@@ -25,9 +25,13 @@ def watched_symbols(settings: Settings, venue: str) -> list[str]:
 
 
 def build_rest_polls(
-    settings: Settings, calendar: SessionCalendar, metrics: SourceMetrics
+    settings: Settings, calendar: SessionCalendar | None, metrics: SourceMetrics
 ) -> list[RestPoll]:
-    """Return the polls the configuration asks for (Binance USDⓈ-M must be enabled)."""
+    """Return the polls the configuration asks for (Binance USDⓈ-M must be enabled).
+
+    `calendar`: the engine's, fed by the schedule watcher; None where no engine runs
+    (the Kafka ingest role, which polls open interest only).
+    """
     venue = binance_usdm.NAME
     if venue not in settings.sources.enabled:
         return []
@@ -45,7 +49,7 @@ def build_rest_polls(
             )
         )  # fmt: skip
     cfg = settings.sessions
-    if cfg.enabled and cfg.fetch_schedule:
+    if calendar is not None and cfg.enabled and cfg.fetch_schedule:
         out.append(
             ScheduleWatcher(
                 calendar, settings.state.directory() / "sessions", rest_override=override,
