@@ -217,6 +217,9 @@ async def run_app(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one 
                 enabled=settings.sources.enabled,
             ),
         ]  # fmt: skip
+        from monitor.sources.polls import build_rest_polls  # noqa: PLC0415  (aiohttp)
+
+        sources = [*sources, *build_rest_polls(settings, engine.sessions, health.metrics)]
     direct = _direct_sinks(settings, metrics) if live else []  # replays: no chat spam
     routed: list[AlertSink] = [*([LogSink()] * log_alerts), *sinks, *direct]
     router = AlertRouter(metrics, routed, handle.alerts, restored=engine.active_alerts())

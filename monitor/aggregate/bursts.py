@@ -8,6 +8,7 @@ baselines frozen (the alert book says which).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -54,6 +55,8 @@ class BurstState:
         self._minute: int | None = None
         self._floors: npt.NDArray[np.float64] = np.zeros(0)
         self._n_floors = 0  # scopes whose floor is set (`_floors` has spare capacity)
+        # quiet(minute, n): scopes whose market is closed or reopening (`SessionGuard`)
+        self.quiet: Callable[[int, int], npt.NDArray[np.bool_]] | None = None
 
     def ensure(self) -> None:
         """Grow the per-scope state to every scope the index knows (new ones get floors)."""
@@ -111,11 +114,12 @@ class BurstState:
         self._cusum[:n][self._was_open[:n] & ~frozen] = 0.0
         self._was_open[:n] = frozen
         born = self._born[:n]
-        skip = frozen | ~born
+        quiet = self._quiet(self._minute, n)
+        skip = frozen | ~born | quiet
         ids = np.arange(n, dtype=np.int64)
         how = hour_of_week(self._minute)
         z = self.baseline.z(ids, self._minute_acc[:n], how)
-        self._cusum[:n] = np.where(born, cusum_step(self._cusum[:n], z, cfg.cusum_k), 0.0)
+        self._cusum[:n] = np.where(born & ~quiet, cusum_step(self._cusum[:n], z, cfg.cusum_k), 0.0)
         self.baseline.update(self._minute_acc[:n], how, skip)
         self.intensity.update_baseline(self._minute_n[:n], skip)
         zeros = np.zeros(n)
@@ -126,11 +130,15 @@ class BurstState:
                 born, cusum_repeat(self._cusum[:n], z0, cfg.cusum_k, gap), 0.0
             )
         for k in range(gap):
-            self.baseline.update(zeros, hour_of_week(self._minute + 1 + k), skip)
-            self.intensity.update_baseline(zeros, skip)
+            skip_k = skip | self._quiet(self._minute + 1 + k, n)
+            self.baseline.update(zeros, hour_of_week(self._minute + 1 + k), skip_k)
+            self.intensity.update_baseline(zeros, skip_k)
         self._minute_acc[:] = 0.0
         self._minute_n[:] = 0.0
         self._minute = minute
+
+    def _quiet(self, minute: int, n: int) -> npt.NDArray[np.bool_]:
+        return np.zeros(n, dtype=bool) if self.quiet is None else self.quiet(minute, n)
 
     def _open_mask(self, n: int) -> npt.NDArray[np.bool_]:
         mask = np.zeros(n, dtype=bool)

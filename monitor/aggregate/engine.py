@@ -49,6 +49,7 @@ from monitor.events import (
 from monitor.metrics import Metrics
 from monitor.recent import RecentIds
 from monitor.sessions.calendar import SessionCalendar, market_of
+from monitor.sessions.guard import SessionGuard
 
 NS: Final = 1_000_000_000
 TRADFI_MARKETS: Final = ("EQUITY", "COMMODITY")
@@ -77,13 +78,15 @@ class Engine:
         self.margin_changes: list[MarginChange] = []
         self._margin_ids = RecentIds(capacity=10_000)
         self.spread = overlays.Spread()  # which scopes entered a cascade, and when
-        self.gaps = StreamGaps(det.data_gap)  # data_gap: a venue's stream silent, peers not
+        self.sessions = SessionCalendar()  # the weekly template until a schedule is fed
+        self.guard = SessionGuard(self.sessions, settings.sessions, self.spread.class_of)
+        self.bursts.quiet = self.guard.scope_mask(self.scopes)
+        self.gaps = StreamGaps(det.data_gap, self.guard)  # a venue's stream silent, peers not
         self._inst_info: dict[str, tuple[str, AssetClass]] = {}
         self.extras = ExtraDetectors(  # liquidity, saturation, rules, downside correlation
             settings, self.scopes, self.liq, self.book, self.spread, self._inst_info
         )
         self.deleveraging = DeleveragingStage(det.deleveraging, self.window_usd)
-        self.sessions = SessionCalendar()  # the weekly template until a schedule is fed
         self._coder = columns.LiquidationCoder(self.scopes)
         self._pending_liq = columns.PendingBuckets()
         self._pending_px = pl.DataFrame(schema=buckets.PRICE_SCHEMA)
@@ -301,14 +304,15 @@ class Engine:
         for key, (high, last) in zip(insts, px.tolist(), strict=True):
             asset, asset_class = self._inst_info[key]
             state = self.prices.get(key, asset, asset_class)
-            state.update(second, high, last, frozen=asset in open_scopes)
+            quiet = self.guard.price_step(state, second)  # restarts the windows on a reopen
+            state.update(second, high, last, frozen=quiet or asset in open_scopes)
         ts_ns = (second + 1) * NS
         det = self.settings.detect
         derived = self.spread.signals(ts_ns, self.margin_changes, det.margin_hike, det.contagion)
         found = self.bursts.signals(second) + self._crashes(second, insts)
         found += self.deleveraging.signals(second)
         self._note_sessions(found, ts_ns)
-        found = self.extras.evaluate(second, sids, insts, px, found)
+        found = self.guard.hold(self.extras.evaluate(second, sids, insts, px, found), ts_ns)
         alerts = self.book.update(ts_ns, found + derived + self.gaps.signals(ts_ns))
         self.spread.track(alerts, ts_ns, det.margin_hike)
         return alerts

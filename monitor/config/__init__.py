@@ -46,6 +46,7 @@ from monitor.config.signals import check_rules
 from monitor.config.sources import SourcesSettings
 from monitor.errors import ConfigError
 from monitor.secret import MASK, Secret
+from monitor.sessions.settings import SessionSettings
 from monitor.state.settings import StateSettings
 
 ENV_PREFIX: Final = "LIQMON_"
@@ -64,6 +65,7 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     alerts: AlertSinksSettings = msgspec.field(default_factory=AlertSinksSettings)
     margin: MarginSettings = msgspec.field(default_factory=MarginSettings)
     state: StateSettings = msgspec.field(default_factory=StateSettings)
+    sessions: SessionSettings = msgspec.field(default_factory=SessionSettings)
 
 
 def _dec_hook(tp: type, obj: object) -> object:
