@@ -52,7 +52,7 @@ class ForceOrderFrame(msgspec.Struct, frozen=True, gc=False):
 
 _DECODER: Final = msgspec.json.Decoder(ForceOrderFrame)
 _POSITION: Final[dict[str, Side]] = {"SELL": "long", "BUY": "short"}  # forced ORDER side
-_KNOWN_MAX: Final = 8192  # per-connection cache of symbols seen (the catalogue is ~600)
+_KNOWN_MAX: Final = 65_536  # per-connection cache of symbols seen (the catalogue is ~600)
 
 
 class _Known(NamedTuple):
