@@ -180,6 +180,7 @@ async def run_app(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one 
     options = build_options(
         settings.sources, settings.assets.classes, health, clock,
         lambda r, n: metrics.dropped.labels(r).inc(n), policy=policy, recorder=recorder,
+        watch=settings.assets.watch,
     )  # fmt: skip
     handle.venue_runners = [VenueRunner(v, options) for v in venues]
     sources = [*sources, *handle.venue_runners]

@@ -183,8 +183,9 @@ async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; on
     handle = KafkaHandle(settings, registry, metrics, bus, health, buffer)
     clock = clock or SystemClock()
     options = build_options(
-        settings.sources, settings.assets.classes, health, clock, drop, policy=policy
-    )
+        settings.sources, settings.assets.classes, health, clock, drop, policy=policy,
+        watch=settings.assets.watch,
+    )  # fmt: skip
     runners = [VenueRunner(v, options) for v in venues] if ingest else []
     feeders_src: list[EventSource] = [*sources, *runners] if ingest else []
     if ingest and live and venues:  # the live ingest role polls open interest too

@@ -71,6 +71,12 @@ class SourceMetrics:
         for endpoint in ("openInterest", "premiumIndex", "tradingSchedule"):  # exist at zero
             for reason in ("http", "parse"):
                 self.poll_errors.labels("binance_usdm", endpoint, reason)
+        self.folded = Counter(
+            "liqmon_assets_folded",
+            "Events of instruments beyond sources.max_unknown_instruments (unlisted, not "
+            "watched): liquidations counted under the asset other, ticks dropped.",
+            ["exchange", "type"], registry=r,
+        )  # fmt: skip
         self.completeness = Gauge(
             "liqmon_source_completeness_info",
             "1 for the completeness each stream declares (exact or sampled).",
@@ -87,5 +93,7 @@ class SourceMetrics:
         self.lag.labels(exchange)
         for reason in REASONS:
             self.rejected.labels(exchange, reason)
+        for event in ("liquidation", "tick"):
+            self.folded.labels(exchange, event)
         self.sampled_symbol_seconds.labels(exchange)
         self.completeness.labels(exchange, stream, completeness).set(1)
