@@ -115,11 +115,11 @@ class TailEstimate:
 
 def test_a_snapshottable_component_of_the_engine_is_kept_without_registration():
     first = Engine(settings())
-    first.bursts.tail = TailEstimate()
-    first.bursts.tail.samples = [1.0, 2.5]
+    first.bursts.other_estimate = TailEstimate()
+    first.bursts.other_estimate.samples = [1.0, 2.5]
     second = Engine(settings())
-    second.bursts.tail = TailEstimate()
+    second.bursts.other_estimate = TailEstimate()
 
     EngineSnapshot(second).restore(EngineSnapshot(first).snapshot())
 
-    assert second.bursts.tail.samples == [1.0, 2.5]
+    assert second.bursts.other_estimate.samples == [1.0, 2.5]
