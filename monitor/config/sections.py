@@ -98,10 +98,12 @@ class BurstSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     # at or above the z that the scope's own per-minute z passes at that rate, from an
     # exponential tail above `tail_u` fitted to the scope's history (monitor/aggregate/
     # tail.py; counts with half-life `tail_half_life_days`). The prior (share of minutes
-    # above u, mean excess; worth `tail_prior_days`) is a Gaussian z's: with it the
-    # budget's z is about 4, the fixed z of a scope without history. 0 alerts: no budget.
+    # above u, mean excess; worth `tail_prior_days`) is a Gaussian z's. 0 alerts: no
+    # budget. 1 per 2.5 days: on real BTC liquidations (CoinGlass hourly, Nov 2025-Jan
+    # 2026) the loosest budget with ≤ 0.10 incidents a day outside the busiest 3 % of
+    # hours; 1 per 14 days alerted in only 41 % of the busiest 1 % (docs/detection.md)
     budget_alerts: NonNegFloat = 1.0
-    budget_days: PosFloat = 14.0
+    budget_days: PosFloat = 2.5
     tail_u: PosFloat = 2.0
     tail_half_life_days: PosFloat = 30.0
     tail_prior_p_u: Ratio = 0.02
