@@ -232,7 +232,7 @@ class BurstState:
                 "budget_z": round(float(bar[i]), 3),
                 "return_period_days": round(days, 2),
             }
-            rarity = "1-in-%s-days for %s" % (_days(days), sig.scope)
+            rarity = "%s for %s" % (_rarity(days), sig.scope)
             summary = (
                 "%s; %s)" % (sig.summary[:-1], rarity) if sig.summary.endswith(")") else sig.summary
             )
@@ -259,8 +259,8 @@ class BurstState:
         return (baseline, z, float(total[0]) / float(self._floors[sid]))
 
 
-def _days(days: float) -> str:
-    """Return a return period in days as a short number (0.3, 4, 40, >1000)."""
+def _rarity(days: float) -> str:
+    """Return a return period in days as words: 1-in-0.3-days, 1-in-40-days, …."""
     if days >= 1000:
-        return ">1000"
-    return "%.0f" % days if days >= 10 else "%.1f" % days
+        return "rarer than 1-in-1000-days"
+    return "1-in-%s-days" % ("%.0f" % days if days >= 10 else "%.1f" % days)

@@ -9,6 +9,7 @@ import pytest
 
 from monitor import config
 from monitor.errors import InputError
+from monitor.evaluation.command import replay_recording
 from monitor.evaluation.tape_convert import convert, rows
 from monitor.evaluation.tapes_command import score_tape
 
@@ -60,3 +61,16 @@ def test_convert_writes_the_tardis_header(tmp_path):
     buf = io.StringIO()
     assert convert([src], buf) == 0
     assert buf.getvalue().startswith("exchange,symbol,timestamp,local_timestamp,id,side")
+
+
+def test_a_burst_alert_says_how_rare_its_window_is(tmp_path):
+    src = tmp_path / "tape.jsonl"
+    src.write_text("\n".join(tape_lines()) + "\n")
+    out = tmp_path / "tape.csv"
+    with out.open("w") as fh:
+        convert([src], fh)
+    rec = replay_recording(config.load(None, env={}), out)
+    btc = next(a for a in rec.alerts if a.scope == "BTC")
+    assert btc.evidence["return_period_days"] > 14  # the prior's tail: far past the budget
+    assert btc.evidence["budget_z"] <= btc.evidence["z"]
+    assert "1-in-1000-days for BTC" in btc.summary
