@@ -206,9 +206,11 @@ class BurstState:
         """Drop new signals under their scope's budget z; say how rare each window is.
 
         A signal of a warm scope whose alert is not open yet passes only if its window z
-        reaches the z its scope passes once per budget (`TailEstimator.threshold`); open
-        alerts go on as before. Evidence gains ``budget_z`` and ``return_period_days``
-        (the tail model's 1-in-N-days of the window's z), the summary the 1-in-N.
+        reaches the z its scope passes once per budget (`TailEstimator.threshold`), unless
+        the count test λ̂/μ̂ passed (it counts liquidations, so heavy-tailed sizes, which
+        the budget is for, do not fool it); open alerts go on as before. Evidence gains
+        ``budget_z`` and ``return_period_days`` (the tail model's 1-in-N-days of the
+        window's z), the summary the 1-in-N.
         """
         cfg = self.settings.detect.burst
         if not signals or cfg.budget_alerts <= 0:
@@ -224,7 +226,8 @@ class BurstState:
                 out.append(sig)
                 continue
             held = c.held is not None and bool(c.held[i])
-            if not held and c.z[i] < bar[i]:
+            counted = "hawkes" in list(sig.evidence.get("triggers", []))  # type: ignore[arg-type]
+            if not held and not counted and c.z[i] < bar[i]:
                 continue
             days = float(period_d[i])
             evidence = {
