@@ -14,6 +14,7 @@ import math
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
@@ -108,23 +109,20 @@ async def _replay_async(
     plan: StatePlan | None = None,
 ) -> list[MonitorError]:
     """Replay to the end; return the errors that stopped the source early (if any)."""
-    async with run_app(
-        settings,
-        state_plan=plan,
-        sources=[source],
-        sinks=sinks,
-        clock=clock,
-        live=False,
-        serve_http=serve,
-        log_alerts=False,
-    ) as app:
-        reporter = asyncio.create_task(_progress(source.progress, STATUS))
-        try:
-            await app.pipeline_done.wait()
-        finally:
-            reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
+    async with (
+        run_app(
+            settings,
+            state_plan=plan,
+            sources=[source],
+            sinks=sinks,
+            clock=clock,
+            live=False,
+            serve_http=serve,
+            log_alerts=False,
+        ) as app,
+        _showing(source.progress),
+    ):
+        await app.pipeline_done.wait()
     return app.source_errors
 
 
@@ -148,22 +146,19 @@ async def _replay_kafka_async(
     settings = msgspec.structs.replace(
         settings, bus=msgspec.structs.replace(settings.bus, kafka=kafka)
     )
-    async with run_kafka(
-        settings,
-        group="liqmon-replay-%s" % run_id,
-        sources=[source],
-        sinks=sinks,
-        live=False,
-        serve_http=serve,
-        log_alerts=False,
-    ) as app:
-        reporter = asyncio.create_task(_progress(source.progress, STATUS))
-        try:
-            await drain_to_end([app], await published_ends(app))
-        finally:
-            reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
+    async with (
+        run_kafka(
+            settings,
+            group="liqmon-replay-%s" % run_id,
+            sources=[source],
+            sinks=sinks,
+            live=False,
+            serve_http=serve,
+            log_alerts=False,
+        ) as app,
+        _showing(source.progress),
+    ):
+        await drain_to_end([app], await published_ends(app))
     return app.source_errors
 
 
@@ -181,6 +176,18 @@ async def _publish_async(settings: Settings, source: ReplaySource) -> list[Monit
                 await asyncio.sleep(0.05)
         await app.bus.flush(settings.bus.kafka.close_timeout_ms / 1000)
     return app.source_errors
+
+
+@contextlib.asynccontextmanager
+async def _showing(progress: Progress) -> AsyncIterator[None]:
+    """Redraw the progress line while the body runs; clear it when the body ends."""
+    reporter = asyncio.create_task(_progress(progress, STATUS))
+    try:
+        yield
+    finally:
+        reporter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reporter
 
 
 async def _progress(progress: Progress, status: StatusLine) -> None:
