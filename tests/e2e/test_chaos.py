@@ -1,6 +1,8 @@
 """Hostile frames from a venue, sent by the fake exchange to the running daemon: huge and
 future times, absurd prices and sizes, garbage frames, a killed connection, unknown
-instruments beyond the cap, a deep HTX ping, a stall.
+instruments beyond the cap; a deep HTX ping and a stall at the hook and health level (the
+same two through the running daemon, and a firing alert under hostile frames, are in
+test_chaos_daemon.py).
 
 Each case must leave the daemon up, its windows finite and its watermark at the present,
 the bad event counted (``liqmon_events_rejected_total``) and the good events after it
@@ -12,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gzip
-import itertools
-import json
 import math
 import time
 from pathlib import Path
@@ -22,7 +22,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.app import run_app
-from monitor.config import load
 from monitor.errors import ParseError
 from monitor.source_metrics import SourceMetrics
 from monitor.sources import SOURCES
@@ -30,28 +29,11 @@ from monitor.sources.backoff import Backoff
 from monitor.sources.frames import reply_to
 from monitor.sources.health import SourceHealth
 from monitor.sources.runner import RunnerPolicy
+from tests.support.chaos import SERIAL, force_order, settings_for
 from tests.support.fake_exchange import FakeExchange, Kill, Send, SendNow, Stall
 from tests.support.wait import until
 
 GUARD_S = 30.0
-
-
-SERIAL = itertools.count(1)
-
-
-def force_order(
-    *, t_ms: int | None = None, qty: str = "", price: str = "60000", symbol: str = "BTCUSDT"
-) -> str:
-    """A ``forceOrder`` frame; each call a distinct liquidation (the runner drops repeats)."""
-    now = int(time.time() * 1000)
-    qty = qty or "0.%03d" % next(SERIAL)
-    order = {
-        "s": symbol, "S": "SELL", "o": "LIMIT", "f": "IOC", "q": qty, "p": price,
-        "ap": price, "X": "FILLED", "l": qty, "z": qty, "T": t_ms if t_ms is not None else now,
-    }  # fmt: skip
-    return json.dumps(
-        {"stream": "!forceOrder@arr", "data": {"e": "forceOrder", "E": now, "o": order}}
-    )
 
 
 HOSTILE = {
@@ -60,21 +42,6 @@ HOSTILE = {
     "absurd price": (lambda: force_order(price="1.7e%d" % (300 + next(SERIAL) % 8)), "price"),
     "absurd notional": (lambda: force_order(qty="%d" % (10**12 + next(SERIAL))), "size"),
 }
-
-
-def settings_for(tmp: Path, url: str, **extra: object):
-    return load(
-        None, env={},
-        overrides={
-            **extra,
-            "http.listen": "127.0.0.1:0",
-            "sources.enabled": ["binance_usdm"],
-            "sources.endpoint_override": {"binance_usdm": url},
-            "sources.rest_override": {"binance_usdm": "http://127.0.0.1:9"},
-            "sources.cache_dir": str(tmp / "cache"),
-            "sources.symbols": {"binance_usdm": ["BTCUSDT"]},
-        },
-    )  # fmt: skip
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))

@@ -3,9 +3,10 @@
 Each accepted connection runs the next script (a list of steps); after the last script,
 the last one repeats. Steps: `Expect` (wait for a client message containing a text),
 `Send` (a text or binary frame), `Close` (with a code), `Kill` (drop the TCP connection),
-`Stall` (hold without sending), `Reject` (answer the handshake with an HTTP status, e.g.
-503). The server records every connection's path and every message the client sent, so
-tests assert subscriptions, reconnects and pings exactly.
+`Stall` (hold without sending), `Gate` (hold until the test opens it), `Reject` (answer
+the handshake with an HTTP status, e.g. 503). The server records every connection's path
+and every message the client sent, so tests assert subscriptions, reconnects and pings
+exactly.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Send:
 class SendNow:
     """Send the frame `make()` builds at send time (frames stamped with the current time)."""
 
-    make: Callable[[], str]
+    make: Callable[[], str | bytes]
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,18 @@ class Stall:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """Hold without sending until the test sets `opened` (or the connection closes)."""
+
+    opened: asyncio.Event
+
+
+@dataclass(frozen=True)
 class Reject:
     status: int = 503
 
 
-Step = Expect | Send | SendNow | Close | Kill | Stall | Reject
+Step = Expect | Send | SendNow | Close | Kill | Stall | Gate | Reject
 
 
 @dataclass
@@ -171,4 +179,13 @@ class FakeExchange:
                 async with asyncio.timeout(step.seconds):
                     await ws.wait_closed()
                     return False
+        elif isinstance(step, Gate):
+            closed = asyncio.ensure_future(ws.wait_closed())
+            opened = asyncio.ensure_future(step.opened.wait())
+            try:
+                await asyncio.wait({closed, opened}, return_when=asyncio.FIRST_COMPLETED)
+                return not closed.done()
+            finally:
+                for task in (closed, opened):
+                    task.cancel()
         return True
