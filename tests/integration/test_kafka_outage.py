@@ -24,13 +24,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import config
-from monitor.bus.kafka_common import physical_topic
+from monitor.bus.kafka_common import partitions_of, physical_topic
 from monitor.codec import decode
 from monitor.config import Settings
 from monitor.events import TOPIC_LIQUIDATIONS, Event, Liquidation
 from monitor.kafka_app import run_kafka
 from monitor.synth import liquidations
-from tests.integration.conftest import settings_for, start_tansu
+from tests.integration.conftest import settings_for, start_broker
 from tests.support.wait import until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration, pytest.mark.slow]
@@ -113,7 +113,8 @@ async def topic_event_ids(settings: Settings) -> list[str]:
     async with asyncio.timeout(20):
         await consumer.start()
         try:
-            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            count = partitions_of(kafka, TOPIC_LIQUIDATIONS)
+            tps = [TopicPartition(topic, p) for p in range(count)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
@@ -132,7 +133,7 @@ async def test_a_10s_broker_outage_during_ingest_loses_nothing_inside_the_buffer
     tmp_path: Path,
 ) -> None:
     # Arrange: a broker of our own, ingest with HTTP, a source at 400 events/s
-    broker = start_tansu(tmp_path / "tansu.log")
+    broker = start_broker(tmp_path / "kafka")
     try:
         settings = make_settings(broker.bootstrap)
         source = PacedSource(RATE_PER_S)
