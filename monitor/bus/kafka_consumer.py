@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -22,6 +22,7 @@ from aiokafka.errors import (
     CommitFailedError,
     ConsumerStoppedError,
     IllegalGenerationError,
+    IllegalStateError,
     KafkaError,
 )
 
@@ -41,7 +42,12 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is
         self._sub = sub
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        """Called by aiokafka before a rebalance takes `revoked` away (inside getmany)."""
+        """Called by aiokafka before a rebalance takes `revoked` away (inside getmany).
+
+        The group waits for this member to rejoin, so the next owner starts only after
+        what this process produced is acknowledged and the offsets are committed.
+        """
+        await self._sub.before_revoke()
         await self._sub.commit_partitions(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
@@ -70,8 +76,10 @@ class KafkaSubscription:
         on_drop: DropCallback,
         rewind_on_assign_ns: int | None = None,
         fetch_max_wait_ms: int | None = None,
+        flush: Callable[[float], Awaitable[bool]] | None = None,
     ) -> None:
         self.name = name
+        self._flush = flush
         self.rebalances = 0
         self._topics = tuple(topics)
         self._settings = settings
@@ -224,6 +232,18 @@ class KafkaSubscription:
         """
         await self._commit(dict(self._pending))
 
+    async def before_revoke(self) -> None:
+        """Wait (at most half a session) until this process's sends are acknowledged.
+
+        Called before partitions are handed on: a stage's output (alerts, summaries) still
+        in flight would otherwise be missed by the new owner, which reads the topics it
+        publishes to when it takes over (and so would publish it a second time).
+        """
+        if self._flush is None:
+            return
+        if not await self._flush(self._settings.session_timeout_ms / 2000):
+            log.warning("kafka: group %r hands partitions on with sends pending", self.name)
+
     async def commit_partitions(self, partitions: set[TopicPartition]) -> None:
         """Commit processed offsets of `partitions` only (before they are revoked).
 
@@ -251,10 +271,18 @@ class KafkaSubscription:
                 del self._pending[tp]
         if not offsets or self._consumer is None or self._aborted:
             return
+        owned = self._consumer.assignment()
+        for tp in [tp for tp in offsets if tp not in owned]:
+            # a rebalance took it since it was marked: its new owner re-reads from the last
+            # committed offset (aiokafka refuses to commit a partition it does not hold)
+            del offsets[tp]
+            self._pending.pop(tp, None)
+        if not offsets:
+            return
         try:
             async with asyncio.timeout(self._timeout_s):
                 await self._consumer.commit(offsets)
-        except (CommitFailedError, IllegalGenerationError) as exc:
+        except (CommitFailedError, IllegalGenerationError, IllegalStateError) as exc:
             # the group rebalanced under us: the partitions' new owner re-reads from the last
             # committed offsets (at-least-once), so this member keeps running and rejoins
             log.warning("kafka: commit of group %r skipped, group rebalanced: %r", self.name, exc)
@@ -308,7 +336,7 @@ class KafkaSubscription:
 
         Positions only ever move backwards: a partition with no record that recent, or already
         positioned before it, keeps its position, so nothing unprocessed is skipped. (A broker
-        answer with timestamp -1 means "no such record": Tansu 0.6 gives offset 0 with it.)
+        answer with timestamp -1 means "no such record", whatever offset comes with it.)
 
         Raises:
             BusError: the offset lookup failed or timed out.
