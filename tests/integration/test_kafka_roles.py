@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from monitor.bus.kafka import KafkaBus
 from monitor.bus.kafka_common import physical_topic
 from monitor.clock import SimClock
 from monitor.config import KafkaSettings, Settings
-from monitor.events import Alert, Event
+from monitor.events import TOPIC_ALERTS, Alert, Event
 from monitor.io.jsonl import read_events
 from monitor.kafka_app import KafkaHandle, drain_to_end, run_kafka
 from monitor.replay import ReplaySource
@@ -100,6 +103,39 @@ async def test_one_aggregate_process_gives_the_memory_alerts(
             got = await drain([handle], ends, kafka_settings)
     # Assert
     assert got == reference
+
+
+def kcat_records(kafka: KafkaSettings, topic: str) -> list[dict[str, object]]:
+    """Read a whole topic with Debian's ``kcat`` (librdkafka, a client no one here wrote)."""
+    kcat = shutil.which("kcat")
+    assert kcat is not None, "kcat is missing: scripts/test installs Debian's kcat"
+    cmd = [
+        kcat, "-C", "-b", kafka.bootstrap_servers, "-t", physical_topic(kafka, topic),
+        "-o", "beginning", "-e", "-q", "-J",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return [json.loads(line) for line in done.stdout.decode().splitlines() if line.strip()]
+
+
+async def test_kcat_reads_the_alerts_liqmon_published(
+    recording: Path, kafka_settings: KafkaSettings
+) -> None:
+    # Arrange: one aggregate process raised alerts from the recording
+    settings = make_settings(kafka_settings)
+    async with asyncio.timeout(90):
+        ends = await publish(recording, kafka_settings)
+        async with aggregator(settings, "g-kcat") as handle:
+            await drain([handle], ends, kafka_settings)
+            raised = handle.alerts
+    # Act
+    records = await asyncio.to_thread(kcat_records, kafka_settings, TOPIC_ALERTS)
+    # Assert: the wire carries each alert as JSON, keyed by its scope
+    assert raised
+    payloads = [json.loads(str(r["payload"])) for r in records]
+    assert [r["key"] for r in records] == [p["scope"] for p in payloads]
+    assert sorted((p["kind"], p["scope"], p["state"], p["ts_ns"]) for p in payloads) == keys(raised)
+    assert {p["state"] for p in payloads} <= {"pending", "firing", "resolved"}
 
 
 async def topic_alerts(kafka: KafkaSettings) -> list[AlertKey]:
