@@ -289,8 +289,14 @@ async def drain_to_end(
     windows = physical_topic(kafka, TOPIC_WINDOWS)
     end = max(h.bus.end_offsets.get((windows, 0), 0) for h in handles)
     crosses = [h.cross for h in handles if h.cross is not None]
-    await _until(lambda: any(c.active for c in crosses), timeout_s, "a cross stage")
-    cross = next(c for c in crosses if c.active)
+
+    def owners() -> list[CrossStage]:
+        # `active` is set when a stage rebuilt on gaining the partition and cleared only at
+        # its next batch after losing it: the owner is active and holds the partition now
+        return [c for c in crosses if c.active and c.sub.assignment()]
+
+    await _until(lambda: len(owners()) == 1, timeout_s, "a cross stage")
+    cross = owners()[0]
     await _until(lambda: cross.position >= end, timeout_s, "reading the windows topic")
     await cross.flush()
 

@@ -96,6 +96,7 @@ class KafkaSubscription:
         )
         self._closed = False
         self._aborted = False
+        self._batch_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Connect and join the group (bounded by ``request_timeout_ms``); idempotent.
@@ -185,7 +186,9 @@ class KafkaSubscription:
             except KafkaError as exc:
                 msg = "kafka: consumer %r failed: %r" % (self.name, exc)
                 raise BusError(msg) from exc
-            yield records
+            async with self._batch_lock:  # held while the caller processes the batch
+                owned = self._consumer.assignment() if self._consumer is not None else set()
+                yield {tp: m for tp, m in records.items() if tp in owned}
 
     def mark(self, tp: TopicPartition, offset: int) -> None:
         """Set the offset `commit` (and a revoke) will commit for `tp`.
@@ -235,10 +238,15 @@ class KafkaSubscription:
     async def before_revoke(self) -> None:
         """Wait (at most half a session) until this process's sends are acknowledged.
 
-        Called before partitions are handed on: a stage's output (alerts, summaries) still
+        Called before partitions are handed on, once the batch the caller is processing is
+        done (`records` holds a lock meanwhile): a stage's output (alerts, summaries) still
         in flight would otherwise be missed by the new owner, which reads the topics it
         publishes to when it takes over (and so would publish it a second time).
         """
+        async with self._batch_lock:  # the batch being processed ends first
+            await self._flush_sends()
+
+    async def _flush_sends(self) -> None:
         if self._flush is None:
             return
         if not await self._flush(self._settings.session_timeout_ms / 2000):
