@@ -180,6 +180,7 @@ async def run_app(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one 
     options = build_options(
         settings.sources, settings.assets.classes, health, clock,
         lambda r, n: metrics.dropped.labels(r).inc(n), policy=policy, recorder=recorder,
+        watch=settings.assets.watch,
     )  # fmt: skip
     handle.venue_runners = [VenueRunner(v, options) for v in venues]
     sources = [*sources, *handle.venue_runners]
@@ -217,6 +218,9 @@ async def run_app(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one 
                 enabled=settings.sources.enabled,
             ),
         ]  # fmt: skip
+        from monitor.sources.polls import build_rest_polls  # noqa: PLC0415  (aiohttp)
+
+        sources = [*sources, *build_rest_polls(settings, engine.sessions, health.metrics)]
     direct = _direct_sinks(settings, metrics) if live else []  # replays: no chat spam
     routed: list[AlertSink] = [*([LogSink()] * log_alerts), *sinks, *direct]
     router = AlertRouter(metrics, routed, handle.alerts, restored=engine.active_alerts())

@@ -39,6 +39,7 @@ from monitor.source_metrics import SourceMetrics
 from monitor.sources.base import VenueSpec
 from monitor.sources.health import SourceHealth
 from monitor.sources.manager import VenueRunner, build_options
+from monitor.sources.polls import build_rest_polls
 from monitor.sources.runner import RunnerPolicy
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class KafkaHandle:
 
 
 @contextlib.asynccontextmanager
-async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options, each with a default)
+async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one wiring sequence)
     settings: Settings,
     *,
     ingest: bool = True,
@@ -182,10 +183,13 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options, each with a
     handle = KafkaHandle(settings, registry, metrics, bus, health, buffer)
     clock = clock or SystemClock()
     options = build_options(
-        settings.sources, settings.assets.classes, health, clock, drop, policy=policy
-    )
+        settings.sources, settings.assets.classes, health, clock, drop, policy=policy,
+        watch=settings.assets.watch,
+    )  # fmt: skip
     runners = [VenueRunner(v, options) for v in venues] if ingest else []
     feeders_src: list[EventSource] = [*sources, *runners] if ingest else []
+    if ingest and live and venues:  # the live ingest role polls open interest too
+        feeders_src += build_rest_polls(settings, None, health.metrics)
     direct = build_sinks(settings.alerts, metrics) if live and aggregate else []
     router = AlertRouter(metrics, [*([LogSink()] * log_alerts), *sinks, *direct], handle.alerts)
     await bus.start()

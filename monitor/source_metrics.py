@@ -62,6 +62,21 @@ class SourceMetrics:
             "bid above ask), dropped before the windows, by venue and reason.",
             ["exchange", "reason"], registry=r,
         )  # fmt: skip
+        self.poll_errors = Counter(
+            "liqmon_rest_poll_errors",
+            "Failed REST polls (open interest, trading schedule), skipped and retried, by "
+            "venue, endpoint (stream) and reason (http: network or status; parse: bad payload).",
+            ["exchange", "stream", "reason"], registry=r,
+        )  # fmt: skip
+        for endpoint in ("openInterest", "premiumIndex", "tradingSchedule"):  # exist at zero
+            for reason in ("http", "parse"):
+                self.poll_errors.labels("binance_usdm", endpoint, reason)
+        self.folded = Counter(
+            "liqmon_assets_folded",
+            "Events of instruments beyond sources.max_unknown_instruments (unlisted, not "
+            "watched): liquidations counted under the asset other, ticks dropped.",
+            ["exchange", "type"], registry=r,
+        )  # fmt: skip
         self.completeness = Gauge(
             "liqmon_source_completeness_info",
             "1 for the completeness each stream declares (exact or sampled).",
@@ -78,5 +93,7 @@ class SourceMetrics:
         self.lag.labels(exchange)
         for reason in REASONS:
             self.rejected.labels(exchange, reason)
+        for event in ("liquidation", "tick"):
+            self.folded.labels(exchange, event)
         self.sampled_symbol_seconds.labels(exchange)
         self.completeness.labels(exchange, stream, completeness).set(1)

@@ -7,7 +7,9 @@ baselines frozen (the alert book says which).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -18,6 +20,7 @@ from monitor.aggregate.detectors import BurstCandidates, Signal, detect_bursts
 from monitor.aggregate.intensity import ExcitationRate
 from monitor.aggregate.scopes import Level, ScopeIndex, grown
 from monitor.aggregate.seasonal import SeasonalBaseline, hour_of_week
+from monitor.aggregate.tail import MINUTES_PER_DAY, TailEstimator, budget_rate
 from monitor.aggregate.windows import LONG_N, LONG_USD, SHORT_N, SHORT_USD, LiquidationWindows
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
@@ -44,6 +47,13 @@ class BurstState:
         self.intensity = ExcitationRate(
             burst.intensity_tau_s, burst.baseline_half_life_min, burst.min_rate_per_min
         )
+        self.tail = TailEstimator(
+            burst.tail_u,
+            burst.tail_half_life_days * MINUTES_PER_DAY,
+            burst.tail_prior_p_u,
+            burst.tail_prior_sigma,
+            burst.tail_prior_days * MINUTES_PER_DAY,
+        )
         self._cusum: npt.NDArray[np.float64] = np.zeros(0)  # per-minute CUSUM S per scope
         self._was_open: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         # scopes whose first liquidation second has closed: only they learn baselines, so a
@@ -54,6 +64,8 @@ class BurstState:
         self._minute: int | None = None
         self._floors: npt.NDArray[np.float64] = np.zeros(0)
         self._n_floors = 0  # scopes whose floor is set (`_floors` has spare capacity)
+        # quiet(minute, n): scopes whose market is closed or reopening (`SessionGuard`)
+        self.quiet: Callable[[int, int], npt.NDArray[np.bool_]] | None = None
 
     def ensure(self) -> None:
         """Grow the per-scope state to every scope the index knows (new ones get floors)."""
@@ -73,6 +85,7 @@ class BurstState:
             )
         self.baseline.ensure(n)
         self.intensity.ensure(n)
+        self.tail.ensure(n)
         if n <= old:
             return
         self._floors = grown(self._floors, n, math.inf)
@@ -111,11 +124,14 @@ class BurstState:
         self._cusum[:n][self._was_open[:n] & ~frozen] = 0.0
         self._was_open[:n] = frozen
         born = self._born[:n]
-        skip = frozen | ~born
+        quiet = self._quiet(self._minute, n)
+        skip = frozen | ~born | quiet
         ids = np.arange(n, dtype=np.int64)
         how = hour_of_week(self._minute)
         z = self.baseline.z(ids, self._minute_acc[:n], how)
-        self._cusum[:n] = np.where(born, cusum_step(self._cusum[:n], z, cfg.cusum_k), 0.0)
+        self._cusum[:n] = np.where(born & ~quiet, cusum_step(self._cusum[:n], z, cfg.cusum_k), 0.0)
+        # open alerts too (the tail is the scope's whole history); closed sessions not
+        self.tail.update(z, born & ~quiet)
         self.baseline.update(self._minute_acc[:n], how, skip)
         self.intensity.update_baseline(self._minute_n[:n], skip)
         zeros = np.zeros(n)
@@ -125,12 +141,17 @@ class BurstState:
             self._cusum[:n] = np.where(
                 born, cusum_repeat(self._cusum[:n], z0, cfg.cusum_k, gap), 0.0
             )
+            self.tail.repeat(z0, born & ~self._quiet(self._minute + 1, n), gap)  # no weekends
         for k in range(gap):
-            self.baseline.update(zeros, hour_of_week(self._minute + 1 + k), skip)
-            self.intensity.update_baseline(zeros, skip)
+            skip_k = skip | self._quiet(self._minute + 1 + k, n)
+            self.baseline.update(zeros, hour_of_week(self._minute + 1 + k), skip_k)
+            self.intensity.update_baseline(zeros, skip_k)
         self._minute_acc[:] = 0.0
         self._minute_n[:] = 0.0
         self._minute = minute
+
+    def _quiet(self, minute: int, n: int) -> npt.NDArray[np.bool_]:
+        return np.zeros(n, dtype=bool) if self.quiet is None else self.quiet(minute, n)
 
     def _open_mask(self, n: int) -> npt.NDArray[np.bool_]:
         mask = np.zeros(n, dtype=bool)
@@ -186,7 +207,49 @@ class BurstState:
             window_s=cfg.window_s,
             held=np.array([self.book.is_open("cascade", scope) for scope in scopes]),
         )
-        return detect_bursts(candidates, cfg)
+        return self._within_budget(detect_bursts(candidates, cfg), ids, candidates)
+
+    def _within_budget(
+        self, signals: list[Signal], ids: npt.NDArray[np.int64], c: BurstCandidates
+    ) -> list[Signal]:
+        """Drop new signals under their scope's budget z; say how rare each window is.
+
+        A signal of a warm scope whose alert is not open yet passes only if its window z
+        reaches the z its scope passes once per budget (`TailEstimator.threshold`), unless
+        the count test λ̂/μ̂ passed (it counts liquidations, so heavy-tailed sizes, which
+        the budget is for, do not fool it); open alerts go on as before. Evidence gains
+        ``budget_z`` and ``return_period_days`` (the tail model's 1-in-N-days of the
+        window's z), the summary the 1-in-N.
+        """
+        cfg = self.settings.detect.burst
+        if not signals or cfg.budget_alerts <= 0:
+            return signals
+        row = {scope: i for i, scope in enumerate(c.scopes)}
+        rate = budget_rate(cfg.budget_alerts, cfg.budget_days)
+        bar = self.tail.threshold(ids, rate)
+        period_d = self.tail.return_period_min(ids, c.z) / MINUTES_PER_DAY
+        out: list[Signal] = []
+        for sig in signals:
+            i = row[sig.scope]
+            if not c.warm[i]:
+                out.append(sig)
+                continue
+            held = c.held is not None and bool(c.held[i])
+            counted = "hawkes" in list(sig.evidence.get("triggers", []))  # type: ignore[arg-type]
+            if not held and not counted and c.z[i] < bar[i]:
+                continue
+            days = float(period_d[i])
+            evidence = {
+                **sig.evidence,
+                "budget_z": round(float(bar[i]), 3),
+                "return_period_days": round(days, 2),
+            }
+            rarity = "%s for %s" % (_rarity(days), sig.scope)
+            summary = (
+                "%s; %s)" % (sig.summary[:-1], rarity) if sig.summary.endswith(")") else sig.summary
+            )
+            out.append(dataclasses.replace(sig, evidence=evidence, summary=summary))
+        return out
 
     def stats(self, level: Level, key: str) -> tuple[float, float, float]:
         """Return (baseline USD per minute, z, score) of one scope's burst window.
@@ -206,3 +269,10 @@ class BurstState:
         z = float(self.baseline.z(ids, total * 60.0 / cfg.window_s, how)[0]) if warm else 0.0
         baseline = float(self.baseline.level_of(ids, how)[0])
         return (baseline, z, float(total[0]) / float(self._floors[sid]))
+
+
+def _rarity(days: float) -> str:
+    """Return a return period in days as words: 1-in-0.3-days, 1-in-40-days, …."""
+    if days >= 1000:
+        return "rarer than 1-in-1000-days"
+    return "1-in-%s-days" % ("%.0f" % days if days >= 10 else "%.1f" % days)

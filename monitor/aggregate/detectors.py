@@ -7,14 +7,12 @@ resolved alerts.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from monitor.aggregate.prices import InstrumentPrices
-from monitor.config import BurstSettings, CrashSettings
+from monitor.config import BurstSettings
 from monitor.events import AlertKind, EvidenceValue, Severity
 
 F64 = npt.NDArray[np.float64]
@@ -159,52 +157,8 @@ def detect_bursts(c: BurstCandidates, cfg: BurstSettings) -> list[Signal]:
     return signals
 
 
-def detect_crash(inst: InstrumentPrices, second: int, cfg: CrashSettings) -> Signal | None:
-    """Return a signal if `inst` fell fast from a recent high, else None.
-
-    For each window W: drawdown d = last / high(W) − 1 and z = d / (sd_1m · √(W/60 s)).
-    Hot when d ≤ −min_drop(W) and z ≤ −z_warning in some window; critical when z ≤
-    −z_critical. Works on price-only data (klines): no liquidations needed.
-    """
-    sd_1m = inst.sd_1m(cfg.prior_sd_1m, cfg.warmup_min)
-    worst: tuple[float, int, float, float] | None = None  # (z, window, drawdown, high)
-    for w, window_s in enumerate(inst.windows_s):
-        high = inst.window_high(w, second)
-        if not high > 0:
-            continue
-        drawdown = inst.last / high - 1.0
-        z = drawdown / max(sd_1m * math.sqrt(window_s / 60.0), 1e-9)
-        if drawdown <= -cfg.min_drop[w] and z <= -cfg.z_warning and (worst is None or z < worst[0]):
-            worst = (z, window_s, drawdown, high)
-    if worst is None:
-        return None
-    z, window_s, drawdown, high = worst
-    severity: Severity = "critical" if z <= -cfg.z_critical else "warning"
-    return Signal(
-        kind="cascade",
-        scope=inst.asset,
-        severity=severity,
-        score=-z / cfg.z_warning,
-        summary="%s: %s fell %.1f%% in %ds, %s → %s (z %.1f)"
-        % (inst.asset, inst.key, -100 * drawdown, window_s, _num(high), _num(inst.last), z),
-        evidence={
-            "instrument": inst.key,
-            "window_s": window_s,
-            "drawdown": round(drawdown, 6),
-            "price": inst.last,
-            "window_high": high,
-            "price_z": round(z, 3),
-            "sd_1m": round(sd_1m, 6),
-        },
-    )
-
-
 def _usd(value: float) -> str:
     for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if value >= size:
             return "%.2f%s" % (value / size, unit)
     return "%.0f" % value
-
-
-def _num(value: float) -> str:
-    return "%.6g" % value

@@ -27,8 +27,9 @@ import polars as pl
 
 from monitor.aggregate import buckets, columns, overlays
 from monitor.aggregate.bursts import BurstState
+from monitor.aggregate.crash import detect_crash
 from monitor.aggregate.deleveraging_stage import DeleveragingStage
-from monitor.aggregate.detectors import Signal, detect_crash
+from monitor.aggregate.detectors import Signal
 from monitor.aggregate.extras import ExtraDetectors
 from monitor.aggregate.gaps import StreamGaps
 from monitor.aggregate.prices import PriceWindows
@@ -48,6 +49,7 @@ from monitor.events import (
 from monitor.metrics import Metrics
 from monitor.recent import RecentIds
 from monitor.sessions.calendar import SessionCalendar, market_of
+from monitor.sessions.guard import SessionGuard
 
 NS: Final = 1_000_000_000
 TRADFI_MARKETS: Final = ("EQUITY", "COMMODITY")
@@ -65,19 +67,26 @@ class Engine:
         self.lateness_ns = agg.allowed_lateness_ms * 1_000_000
         self.scopes = ScopeIndex()
         self.liq = LiquidationWindows(agg.windows_s)
-        self.prices = PriceWindows(det.crash.windows_s, det.crash.baseline_half_life_min)
+        crash = det.crash
+        self.prices = PriceWindows(
+            crash.windows_s, crash.baseline_half_life_min,
+            vol_hours=round(24 * crash.vol_days), tail_hours=round(24 * crash.tail_days),
+            prior_sd_1m=crash.prior_sd_1m, warmup_min=crash.warmup_min,
+        )  # fmt: skip
         self.book = AlertBook(det.lifecycle)
         self.bursts = BurstState(settings, self.scopes, self.liq, self.book)
         self.margin_changes: list[MarginChange] = []
         self._margin_ids = RecentIds(capacity=10_000)
         self.spread = overlays.Spread()  # which scopes entered a cascade, and when
-        self.gaps = StreamGaps(det.data_gap)  # data_gap: a venue's stream silent, peers not
+        self.sessions = SessionCalendar()  # the weekly template until a schedule is fed
+        self.guard = SessionGuard(self.sessions, settings.sessions, self.spread.class_of)
+        self.bursts.quiet = self.guard.scope_mask(self.scopes)
+        self.gaps = StreamGaps(det.data_gap, self.guard)  # a venue's stream silent, peers not
         self._inst_info: dict[str, tuple[str, AssetClass]] = {}
         self.extras = ExtraDetectors(  # liquidity, saturation, rules, downside correlation
             settings, self.scopes, self.liq, self.book, self.spread, self._inst_info
         )
         self.deleveraging = DeleveragingStage(det.deleveraging, self.window_usd)
-        self.sessions = SessionCalendar()  # the weekly template until a schedule is fed
         self._coder = columns.LiquidationCoder(self.scopes)
         self._pending_liq = columns.PendingBuckets()
         self._pending_px = pl.DataFrame(schema=buckets.PRICE_SCHEMA)
@@ -295,14 +304,15 @@ class Engine:
         for key, (high, last) in zip(insts, px.tolist(), strict=True):
             asset, asset_class = self._inst_info[key]
             state = self.prices.get(key, asset, asset_class)
-            state.update(second, high, last, frozen=asset in open_scopes)
+            quiet = self.guard.price_step(state, second)  # restarts the windows on a reopen
+            state.update(second, high, last, frozen=quiet or asset in open_scopes)
         ts_ns = (second + 1) * NS
         det = self.settings.detect
         derived = self.spread.signals(ts_ns, self.margin_changes, det.margin_hike, det.contagion)
         found = self.bursts.signals(second) + self._crashes(second, insts)
         found += self.deleveraging.signals(second)
         self._note_sessions(found, ts_ns)
-        found = self.extras.evaluate(second, sids, insts, px, found)
+        found = self.guard.hold(self.extras.evaluate(second, sids, insts, px, found), ts_ns)
         alerts = self.book.update(ts_ns, found + derived + self.gaps.signals(ts_ns))
         self.spread.track(alerts, ts_ns, det.margin_hike)
         return alerts

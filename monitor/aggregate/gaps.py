@@ -9,6 +9,12 @@ newest event is older than its bound max(``min_stale_s``, k × typical gap); it 
 delivered within that bound (all silent together: the market is quiet, or liqmon itself is
 cut off, which ``LiqmonSourceDown``/``LiqmonSourceStale`` report). The signal stops when the
 stream flows again, and the alert resolves after ``detect.lifecycle.resolve_after_s``.
+
+Sessions: each stream remembers the markets of the instruments it carried (`SessionGuard`).
+A stream whose markets were all in ``NO_TRADING`` at some minute within its bound is not
+stale (a stock-perp feed that stops over the weekend, a frozen RWA perp): its silence
+counts from the reopening. A silence spanning such a closure is left out of the typical gap,
+so the weekend does not loosen the bound. A stream that ever carried crypto never closes.
 `observe` is called for each micro-batch, `signals` at every evaluation; the state is
 `Snapshottable`, so it survives restarts.
 """
@@ -24,10 +30,16 @@ import polars as pl
 
 from monitor.aggregate.detectors import Signal
 from monitor.config.gaps import DataGapSettings
-from monitor.events import Liquidation, Tick
+from monitor.events import AssetClass, Liquidation, Tick
+from monitor.sessions.calendar import MARKETS, Market, market_of
+from monitor.sessions.guard import SessionGuard
 
 NS: Final = 1_000_000_000
 _HISTORY: Final = 1000  # events: past this the history halves (a decaying mean gap)
+# Venues whose open interest comes by REST poll (`monitor.sources.binance_oi`), not on their
+# streams: a tick of theirs that carries OI is a poll, so it does not count as stream data
+# (else a poll a few seconds apart would hide a dead mark-price stream).
+POLLED_OI: Final = frozenset({"binance_usdm"})
 
 
 @dataclass(slots=True)
@@ -47,9 +59,11 @@ class _Stream:
 class StreamGaps:
     """Newest event and typical gap per (venue, stream); ``data_gap`` signals."""
 
-    def __init__(self, cfg: DataGapSettings) -> None:
+    def __init__(self, cfg: DataGapSettings, guard: SessionGuard | None = None) -> None:
         self.cfg = cfg
+        self.guard = guard
         self.streams: dict[tuple[str, str], _Stream] = {}
+        self.markets: dict[tuple[str, str], set[Market]] = {}  # what each stream carried
         self._pending: dict[tuple[str, str], list[int]] = {}  # sorted; from _head: not folded
         self._head: dict[tuple[str, str], int] = {}
 
@@ -77,6 +91,8 @@ class StreamGaps:
             if s is None:
                 s = _Stream(times[head], times[cut - 1], 0, 0)
                 self.streams[key] = s
+            elif self._closed_between(key, s.last_ns, times[head]):
+                s.first_ns += times[head] - s.last_ns  # the closure is not a typical gap
             s.last_ns = max(s.last_ns, times[cut - 1])
             s.events += cut - head
             s.seen += cut - head
@@ -87,14 +103,32 @@ class StreamGaps:
     def observe_events(self, events: Iterable[Liquidation | Tick]) -> None:
         """Take one micro-batch's liquidations and ticks (their own event times)."""
         times: dict[tuple[str, str], list[int]] = {}
+        kinds: set[tuple[str, str, str, str, AssetClass]] = set()
         for e in events:
-            stream = "liquidations" if type(e) is Liquidation else "prices"
+            if isinstance(e, Tick):
+                if e.open_interest_usd is not None and e.exchange in POLLED_OI:
+                    continue
+                stream = "prices"
+            else:
+                stream = "liquidations"
             times.setdefault((e.exchange, stream), []).append(e.ts_event_ns)
+            kinds.add((e.exchange, stream, e.symbol, e.asset, e.asset_class))
         for (exchange, stream), ts in times.items():
             self.observe(exchange, stream, ts)
+        for exchange, stream, symbol, asset, cls in kinds:
+            self._carried(exchange, stream, "%s:%s" % (exchange, symbol), asset, cls)
+
+    def _carried(self, exchange: str, stream: str, inst: str, asset: str, cls: AssetClass) -> None:
+        """Note that a stream carried instrument `inst` (``exchange:SYMBOL``) of `asset`."""
+        market = market_of(cls) if self.guard is None else self.guard.market(inst, asset, cls)
+        self.markets.setdefault((exchange, stream), set()).add(market)
 
     def observe_buckets(self, liq: pl.DataFrame, px: pl.DataFrame) -> None:
         """Take closed 1-second buckets (the Kafka path): each liquidation at its second."""
+        for frame, stream, inst in ((liq, "liquidations", "instrument"), (px, "prices", "inst")):
+            if not frame.is_empty():
+                for key, asset, cls in frame.select(inst, "asset", "class").unique().iter_rows():
+                    self._carried(key.partition(":")[0], stream, key, asset, cls)
         if not liq.is_empty():
             rows = liq.select(
                 pl.col("instrument").str.split(":").list.first().alias("ex"),
@@ -103,6 +137,9 @@ class StreamGaps:
             )
             for ex, sec, n in rows.iter_rows():
                 self.observe(ex, "liquidations", [sec * NS] * max(int(n), 1))
+        if "oi" in px.columns:  # polled OI readings are not stream data (`POLLED_OI`)
+            polled = pl.col("inst").str.split(":").list.first().is_in(list(POLLED_OI))
+            px = px.filter(~(polled & pl.col("oi").is_not_null()))
         if not px.is_empty():
             exchanges = px.get_column("inst").str.split(":").list.first()
             for ex, sec in zip(exchanges.to_list(), px.get_column("sec").to_list(), strict=True):
@@ -123,7 +160,9 @@ class StreamGaps:
                 continue
             bound_ns = int(self.bound_s(s) * NS)
             silent_ns = now_ns - s.last_ns
-            if silent_ns <= bound_ns:
+            if silent_ns <= bound_ns or self._closed_between(
+                (exchange, stream), now_ns - bound_ns, now_ns
+            ):
                 continue
             peers = [
                 ex
@@ -133,6 +172,19 @@ class StreamGaps:
             if peers:
                 out.append(_signal(exchange, stream, silent_ns / NS, bound_ns / NS, peers))
         return out
+
+    def _closed_between(self, key: tuple[str, str], a_ns: int, b_ns: int) -> bool:
+        """Return True if every market `key` carried was closed in some minute of [a, b].
+
+        Cheap when it matters little: only asked for silences past ``min_stale_s``.
+        """
+        markets = self.markets.get(key)
+        if self.guard is None or not markets or "CRYPTO" in markets:
+            return False
+        if b_ns - a_ns < self.cfg.min_stale_s * NS:
+            return False
+        guard = self.guard
+        return all(guard.closed_in(m, a_ns, b_ns) for m in sorted(markets))
 
     def snapshot(self) -> dict[str, Any]:
         """Return the streams as plain values (state file)."""
@@ -144,6 +196,7 @@ class StreamGaps:
             "pending": [
                 [ex, st, ts[self._head[ex, st] :]] for (ex, st), ts in self._pending.items()
             ],
+            "markets": [[ex, st, sorted(m)] for (ex, st), m in self.markets.items()],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -153,8 +206,17 @@ class StreamGaps:
             for ex, st, a, b, n, seen in state["streams"]
         }
         pending = {(str(ex), str(st)): [int(t) for t in ts] for ex, st, ts in state["pending"]}
-        self.streams, self._pending = streams, pending
+        markets = {
+            (str(ex), str(st)): {_market(m) for m in ms} for ex, st, ms in state.get("markets", [])
+        }
+        self.streams, self._pending, self.markets = streams, pending, markets
         self._head = dict.fromkeys(pending, 0)
+
+
+def _market(name: object) -> Market:
+    if name not in MARKETS:
+        raise ValueError("unknown market %r" % (name,))
+    return name
 
 
 def _signal(

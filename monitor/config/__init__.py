@@ -46,6 +46,7 @@ from monitor.config.signals import check_rules
 from monitor.config.sources import SourcesSettings
 from monitor.errors import ConfigError
 from monitor.secret import MASK, Secret
+from monitor.sessions.settings import SessionSettings
 from monitor.state.settings import StateSettings
 
 ENV_PREFIX: Final = "LIQMON_"
@@ -64,6 +65,7 @@ class Settings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     alerts: AlertSinksSettings = msgspec.field(default_factory=AlertSinksSettings)
     margin: MarginSettings = msgspec.field(default_factory=MarginSettings)
     state: StateSettings = msgspec.field(default_factory=StateSettings)
+    sessions: SessionSettings = msgspec.field(default_factory=SessionSettings)
 
 
 def _dec_hook(tp: type, obj: object) -> object:
@@ -173,11 +175,13 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError(msg)
     check_rules(settings.detect.rules, settings.aggregate.windows_s)
     crash = settings.detect.crash
-    if len(crash.windows_s) != len(crash.min_drop):
-        raise ConfigError(
-            "config: detect.crash.min_drop: needs one value per detect.crash.windows_s entry "
-            "(%d), got %d" % (len(crash.windows_s), len(crash.min_drop))
-        )
+    for name in ("min_drop", "guard_drop", "prior_z"):
+        values = getattr(crash, name)
+        if len(values) != len(crash.windows_s):
+            raise ConfigError(
+                "config: detect.crash.%s: needs one value per detect.crash.windows_s entry "
+                "(%d), got %d" % (name, len(crash.windows_s), len(values))
+            )
     longest = max(settings.aggregate.windows_s)
     if settings.detect.burst.window_s not in settings.aggregate.windows_s:
         raise ConfigError(

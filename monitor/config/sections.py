@@ -6,7 +6,7 @@ from typing import Literal
 
 import msgspec
 
-from monitor.config._base import HostPort, NonNeg, Pos, PosFloat, Ratio, _Section
+from monitor.config._base import HostPort, NonNeg, NonNegFloat, Pos, PosFloat, Ratio, _Section
 from monitor.config.gaps import DataGapSettings
 from monitor.config.signals import (
     DeleveragingSettings,
@@ -93,24 +93,54 @@ class BurstSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     # hot this long before firing (other detectors: lifecycle.for_s); Hawkes n ≥ 0.7:
     # median delay 73 s with 20, 54 s with 10, false alarms 0.037 per asset-day with both
     for_s: NonNeg = 10
+    # Alert budget: an ordinary minute of a scope opens an alert at most `budget_alerts`
+    # times per `budget_days` days. A new alert (not one already open) needs its window z
+    # at or above the z that the scope's own per-minute z passes at that rate, from an
+    # exponential tail above `tail_u` fitted to the scope's history (monitor/aggregate/
+    # tail.py; counts with half-life `tail_half_life_days`). The prior (share of minutes
+    # above u, mean excess; worth `tail_prior_days`) is a Gaussian z's. 0 alerts: no
+    # budget. 1 per 2.5 days: on real BTC liquidations (CoinGlass hourly, Nov 2025-Jan
+    # 2026) the loosest budget with ≤ 0.10 incidents a day outside the busiest 3 % of
+    # hours; 1 per 14 days alerted in only 41 % of the busiest 1 % (docs/detection.md)
+    budget_alerts: NonNegFloat = 1.0
+    budget_days: PosFloat = 2.5
+    tail_u: PosFloat = 2.0
+    tail_half_life_days: PosFloat = 30.0
+    tail_prior_p_u: Ratio = 0.02
+    tail_prior_sigma: PosFloat = 0.33
+    tail_prior_days: PosFloat = 2.0
 
 
 class CrashSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Price-crash velocity detector (per instrument, alerts on its asset).
 
-    Hot when the drawdown from the highest price of a window reaches both the absolute
-    floor and ``z_warning`` standard deviations of that window's baseline return.
-    Defaults calibrated on real Binance klines (README "Calibration on real crashes"):
-    the 30-minute window catches the slow waves of 2026-02-05 (5-8 % over 30-50 min),
-    whose 5- and 15-minute drops stay under 3 % and 4-5 %; its 5 % floor sits just under
-    the smallest real crash there (5.3 %); z 5 rather than 6 because those waves came on
-    an already volatile day, and the floors keep calm-day noise out.
+    Hot when either test passes in some window (`monitor.aggregate.crash`):
+
+    - own history: the fall score (fall from the window's high over the long-run 1-minute
+      sd, the median of ``vol_days`` of hourly variances, scaled to the window) reaches the
+      Gumbel return level of the instrument's hourly maxima over ``tail_days`` for one alert
+      per ``budget_days``, and the fall is at least ``guard_drop``; ``prior_z`` until
+      ``tail_min_hours`` of history;
+    - absolute: the fall reaches ``min_drop`` and ``z_warning`` sd of the 1-day EWMA.
+
+    Defaults chosen on real Binance klines (docs/detection.md, "Own-history thresholds"):
+    the budget of one per 30 days and the guard floors kept BTC quiet on four calm months
+    and caught its 2026-01 crashes; the absolute floors catch the altcoin waves of
+    2026-02-05, which came on already volatile days.
     """
 
-    windows_s: tuple[Pos, ...] = (300, 900, 1800)
-    min_drop: tuple[Ratio, ...] = (0.03, 0.04, 0.05)  # per window: minimum fall from its high
-    z_warning: PosFloat = 5.0
+    windows_s: tuple[Pos, ...] = (300, 900, 1800, 3600)
+    min_drop: tuple[Ratio, ...] = (0.03, 0.04, 0.05, 0.06)  # absolute test, per window
+    z_warning: PosFloat = 5.0  # absolute test: sd of the 1-day EWMA
     z_critical: PosFloat = 10.0
+    budget_days: PosFloat = 30.0  # own history: one alert per this many days is ordinary
+    critical_days: PosFloat = 365.0  # own history: critical from this return period
+    guard_drop: tuple[Ratio, ...] = (0.05, 0.025, 0.03, 0.035)  # own history: sanity floor
+    prior_z: tuple[PosFloat, ...] = (14.0, 11.0, 10.0, 9.0)  # own history before a fit
+    min_z: PosFloat = 4.0  # own history: never below this fall score
+    vol_days: PosFloat = 14.0  # long-run sd: days of hourly variances
+    tail_days: PosFloat = 30.0  # hourly fall maxima kept for the fit
+    tail_min_hours: NonNeg = 72  # hours of maxima before the fit replaces prior_z
     baseline_half_life_min: PosFloat = 1440.0
     prior_sd_1m: PosFloat = 0.003  # 1-minute return sd assumed during warm-up
     warmup_min: NonNeg = 120

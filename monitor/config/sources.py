@@ -21,10 +21,16 @@ class SourcesSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields
     # An event whose time is further than this from its receive time is counted
     # (liqmon_events_rejected_total{reason="time"}) and dropped: it never moves the watermark.
     max_clock_skew_s: PosFloat = 300.0
+    # Instruments missing from the catalogues (built from their names) admitted across all
+    # venues, first come; later ones fold into the asset "other"
+    # (liqmon_assets_folded_total). Listed, seed and watched instruments never fold.
+    max_unknown_instruments: Pos = 1_000
     endpoint_override: dict[str, str] = msgspec.field(default_factory=dict)
     """venue → ``ws://host:port``: connect there instead, same paths (proxies, tests)."""
     rest_override: dict[str, str] = msgspec.field(default_factory=dict)
-    """venue → ``http://host:port`` for the instruments endpoint."""
+    """venue → ``http://host:port`` for its REST endpoints (instruments, klines, polls)."""
+    open_interest_poll: bool = True  # live: poll Binance USDⓈ-M open interest by REST
+    open_interest_poll_s: PosFloat = 60.0  # each watched symbol once per this, seconds
     symbols: dict[str, tuple[str, ...]] = msgspec.field(
         default_factory=lambda: {
             "binance_usdm": (

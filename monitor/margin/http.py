@@ -21,8 +21,10 @@ Responses (JSON objects; errors are ``{"error": "<one line>"}``):
   (``items[1].old: …``). A list
   is all or nothing: nothing is published when any item is bad.
 - **401** no token, another scheme, or a wrong token (constant-time compare); nothing is
-  read or published. ``WWW-Authenticate: Bearer`` is set.
-- **413** the body is larger than the app's ``client_max_size`` (aiohttp, 1 MiB default).
+  parsed or published (the HTTP server reads every body first, bounded in size and time).
+  ``WWW-Authenticate: Bearer`` is set.
+- **413** the body is larger than ``HttpLimits.max_body_bytes`` (1 MiB); **408** it did not
+  arrive within ``HttpLimits.body_timeout_s`` (10 s).
 - **503** no token is configured: the endpoint refuses everything until ``http.api_token``
   is set (an open endpoint would let anyone arm the margin-hike detector). Also 503 with
   ``Retry-After`` when the bus is full or closing.

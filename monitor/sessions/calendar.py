@@ -61,6 +61,7 @@ class SessionCalendar:
     """Published sessions per market (sorted, non-overlapping), the template elsewhere."""
 
     published: dict[Market, list[Session]] = field(default_factory=dict)
+    version: int = 0  # bumped by every `add`: lets callers drop what they cached
 
     def add(self, market: Market, sessions: list[Session]) -> int:
         """Fold published sessions in (newer replace what they overlap); return how many."""
@@ -71,6 +72,7 @@ class SessionCalendar:
             ]
             bisect.insort(timeline, new)
         del timeline[: max(0, len(timeline) - MAX_SESSIONS)]
+        self.version += 1
         return len(sessions)
 
     def session_at(self, market: Market, ts_ns: int) -> SessionType:

@@ -52,6 +52,7 @@ class ForceOrderFrame(msgspec.Struct, frozen=True, gc=False):
 
 _DECODER: Final = msgspec.json.Decoder(ForceOrderFrame)
 _POSITION: Final[dict[str, Side]] = {"SELL": "long", "BUY": "short"}  # forced ORDER side
+_KNOWN_MAX: Final = 65_536  # per-connection cache of symbols seen (the catalogue is ~600)
 
 
 class _Known(NamedTuple):
@@ -163,6 +164,8 @@ class LiquidationParser:
             inst.contract_size,
             "%s:%s:" % (self.exchange, venue_symbol),
         )
+        if len(self._known) >= _KNOWN_MAX:  # made-up names must not grow it without bound
+            self._known.clear()
         self._known[venue_symbol] = entry
         return entry
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from monitor.events import AssetClass, Completeness, Event
+from monitor.sources.fold import OTHER, FoldedCache, UnknownQuota
 from monitor.symbols import classify
 
 Frame = str | bytes
@@ -47,7 +48,9 @@ class InstrumentBook:
     """The instruments of one venue, by venue symbol, with the config's asset-class table.
 
     Parsers call `get`; a symbol missing from the catalogue (a brand-new listing) is built
-    by the venue's `fallback` from its name alone, so no event is dropped for it.
+    by the venue's `fallback` from its name alone, so no event is dropped for it. With a
+    `quota` (live venues), such instruments beyond it fold into ``other``
+    (`monitor.sources.fold`); replays of files have none.
     """
 
     def __init__(
@@ -56,11 +59,14 @@ class InstrumentBook:
         instruments: Sequence[Instrument] = (),
         classes: Mapping[str, AssetClass] | None = None,
         fallback: Callable[[str, Mapping[str, AssetClass]], Instrument | None] | None = None,
+        quota: UnknownQuota | None = None,
     ) -> None:
         self.exchange = exchange
         self.classes: Mapping[str, AssetClass] = classes or {}
         self._by_symbol = {i.venue_symbol: self._classified(i) for i in instruments}
         self._fallback = fallback
+        self.quota = quota
+        self._folded = FoldedCache()
         self.version = 0  # bumped by every `update`: parsers drop what they derived
 
     def _classified(self, inst: Instrument) -> Instrument:
@@ -95,13 +101,38 @@ class InstrumentBook:
         return [self._by_symbol[k] for k in sorted(self._by_symbol)]
 
     def get(self, venue_symbol: str) -> Instrument | None:
-        """Return the instrument, from the catalogue or else the fallback (then remembered)."""
+        """Return the instrument, from the catalogue or else the fallback (then remembered).
+
+        An unlisted instrument the quota does not admit comes back folded (symbol and
+        asset ``other``) and is not remembered.
+        """
         found = self._by_symbol.get(venue_symbol)
-        if found is None and self._fallback is not None:
-            found = self._fallback(venue_symbol, self.classes)
-            if found is not None:
-                self._by_symbol[venue_symbol] = found
-        return found
+        if found is not None or self._fallback is None:
+            return found
+        folded = self._folded.get(venue_symbol)
+        if folded is not None:
+            return folded
+        found = self._fallback(venue_symbol, self.classes)
+        if found is None:
+            return None
+        if self.quota is None or self.quota.admit(found):
+            self._by_symbol[venue_symbol] = found
+            return found
+        return self._folded.put(found)
+
+    def tracked(self, venue_symbol: str) -> bool:
+        """Return True if a parser may keep per-symbol state for `venue_symbol`.
+
+        False for a symbol the book cannot place and for one folded into ``other``: a
+        venue sending made-up names must not grow a parser's state without bound.
+        """
+        inst = self.get(venue_symbol)
+        return inst is not None and inst.asset != OTHER
+
+    @property
+    def folding(self) -> bool:
+        """True once the shared quota folded an instrument: events may carry ``other``."""
+        return self.quota is not None and self.quota.folding
 
 
 class FrameParser(Protocol):

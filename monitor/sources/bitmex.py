@@ -218,6 +218,8 @@ class PriceParser:
             if env.action == "delete":
                 self._last.pop(row.symbol, None)
                 continue
+            if not self.book.tracked(row.symbol):
+                continue
             last = self._last.setdefault(row.symbol, _Last())
             last.merge(row, frame)
             inst = self.book.get(row.symbol)

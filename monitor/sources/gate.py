@@ -196,7 +196,8 @@ class PriceParser:
                 if (bid is not None and bid <= 0) or (ask is not None and ask <= 0):
                     msg = "bid/ask not positive"
                     raise ValueError(msg)
-                self._bbo[bbo.s] = (bid, ask)
+                if self.book.tracked(bbo.s):
+                    self._bbo[bbo.s] = (bid, ask)
                 return []
             if env.channel != TICKERS_CHANNEL:
                 return []

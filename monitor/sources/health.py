@@ -246,6 +246,24 @@ class SourceHealth:
                     exchange, reason, _excerpt(event),
                 )  # fmt: skip
 
+    def folded(self, exchange: str, liquidations: int, ticks: int) -> None:
+        """Count events folded into ``other``; log one line per venue a minute."""
+        exchange = exchange if exchange in EXCHANGES else "other"
+        if liquidations:
+            self.metrics.folded.labels(exchange, "liquidation").inc(liquidations)
+        if ticks:
+            self.metrics.folded.labels(exchange, "tick").inc(ticks)
+        now = time.monotonic()
+        key = (exchange, "folded")
+        if now - self._reject_logged.get(key, -math.inf) >= REJECT_LOG_EVERY_S:
+            self._reject_logged[key] = now
+            logger.warning(
+                "%s: unlisted instruments beyond sources.max_unknown_instruments fold into "
+                "other (%d liquidations counted as other, %d ticks dropped; one line per "
+                "minute, liqmon_assets_folded_total counts them all)",
+                exchange, liquidations, ticks,
+            )  # fmt: skip
+
     def any_up(self) -> bool:
         """Return True if a stream has all its connections up and a frame within its bound."""
         now = time.monotonic()

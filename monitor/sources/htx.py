@@ -31,6 +31,7 @@ import msgspec
 from monitor.errors import ParseError
 from monitor.events import AssetClass, Event, Liquidation, Tick
 from monitor.sources._checks import (
+    INT64_MS,
     PARSE_ERRORS,
     known,
     liquidated,
@@ -175,7 +176,7 @@ class LiquidationParser:
                         price=price,
                         qty=qty,
                         notional_usd=positive(qty * price, "notional"),
-                        ts_event_ns=ts_ns(ts_ms, limit_ms=None),
+                        ts_event_ns=ts_ns(ts_ms, limit_ms=INT64_MS),
                         ts_recv_ns=ts_recv_ns,
                         event_id="%s:%s:%d:%s:%r:%r"
                         % (NAME, row.contract_code, ts_ms, row.direction, row.volume, price),
@@ -217,7 +218,7 @@ class DetailParser:
                     price=positive(tick.close, "close"),
                     bid=bid,
                     ask=ask,
-                    ts_event_ns=ts_ns(msg.ts, limit_ms=None),
+                    ts_event_ns=ts_ns(msg.ts, limit_ms=INT64_MS),
                     ts_recv_ns=ts_recv_ns,
                 )
             ]

@@ -22,6 +22,7 @@ from monitor.events import AssetClass, Event
 from monitor.sources.backoff import Backoff
 from monitor.sources.base import Instrument, InstrumentBook, VenueSpec
 from monitor.sources.catalogue import fetch_instruments, load_instruments, write_cache
+from monitor.sources.fold import UnknownQuota
 from monitor.sources.health import FLUSH_S, SourceHealth
 from monitor.sources.recorder import Recorder
 from monitor.sources.runner import ConnectionRunner, Deduplicator, RunnerPolicy, VenueContext
@@ -80,10 +81,13 @@ def chunked(topics: Sequence[str], size: int) -> list[list[str]]:
 
 
 def plan_venue(
-    venue: VenueSpec, instruments: Sequence[Instrument], classes: Mapping[str, AssetClass]
+    venue: VenueSpec,
+    instruments: Sequence[Instrument],
+    classes: Mapping[str, AssetClass],
+    quota: UnknownQuota | None = None,
 ) -> VenuePlan:
     """Return the connections to open for `venue` given its instruments."""
-    book = InstrumentBook(venue.name, instruments, classes, venue.fallback)
+    book = InstrumentBook(venue.name, instruments, classes, venue.fallback, quota)
     chunks: dict[str, list[list[str]]] = {}
     for stream in venue.streams:
         topics = stream.topics(book.all())
@@ -123,6 +127,7 @@ class SourceOptions:
     rest_timeout_s: float = 10.0
     refresh_s: float = 6 * 3600.0  # catalogue refresh period
     recorder: Recorder | None = None
+    quota: UnknownQuota | None = None  # shared by every venue's book
 
 
 class VenueRunner:
@@ -141,7 +146,7 @@ class VenueRunner:
             self.venue, o.classes, cache_dir=o.cache_dir, seeds=o.seeds.get(name, ()),
             timeout_s=o.rest_timeout_s, rest_override=o.rest_override.get(name),
         )  # fmt: skip
-        plan = plan_venue(self.venue, instruments, o.classes)
+        plan = plan_venue(self.venue, instruments, o.classes, o.quota)
         self.plan = plan
         if o.recorder is not None:
             o.recorder.catalogue(name, plan.book.all())
@@ -211,8 +216,12 @@ def build_options(
     *,
     policy: RunnerPolicy | None = None,
     recorder: Recorder | None = None,
+    watch: Sequence[str] = (),
 ) -> SourceOptions:
-    """Return the runner options the settings describe (`policy` overrides for tests)."""
+    """Return the runner options the settings describe (`policy` overrides for tests).
+
+    `watch` (``assets.watch``) names the assets whose unlisted instruments never fold.
+    """
     return SourceOptions(
         classes=classes,
         cache_dir=Path(settings.cache_dir).expanduser(),
@@ -231,4 +240,5 @@ def build_options(
         rest_timeout_s=settings.rest_timeout_s,
         refresh_s=settings.refresh_s,
         recorder=recorder,
+        quota=UnknownQuota(settings.max_unknown_instruments, watch),
     )

@@ -42,6 +42,7 @@ from monitor.events import Event, Liquidation
 from monitor.recent import RecentIds
 from monitor.sources.backoff import Backoff, Delays
 from monitor.sources.base import Frame, FrameParser, InstrumentBook, StreamSpec, VenueSpec
+from monitor.sources.fold import split_folded
 from monitor.sources.frames import decode_frame, parse_text, reply_to
 from monitor.sources.health import SourceHealth
 from monitor.sources.recorder import Recorder
@@ -321,6 +322,10 @@ class ConnectionRunner:
         except ParseError as exc:
             self.health.parse_error(name, stream, exc)
             return False, None
+        if events and self.book.folding:
+            events, liqs, ticks = split_folded(events)
+            if liqs or ticks:
+                self.health.folded(name, liqs, ticks)
         if events:
             self.health.events(name, stream, events, ts_recv_ns)
             self.sink(events)

@@ -16,6 +16,7 @@ engine is rebuilt empty.
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from collections import deque
 from typing import Any
 
@@ -154,7 +155,34 @@ def _instrument(p: InstrumentPrices) -> Snapshot:
         "ref_minute": p.ref_minute,
         "var_1m": p.var_1m,
         "minutes": p.minutes,
+        "hour_var": list(p.hour_var),
+        "hour": [p.hour, p.hour_sum, p.hour_n],
+        "falls": {
+            "hour": p.falls.hour,
+            "current": list(p.falls.current),
+            "blocks": [list(b) for b in p.falls.blocks],
+        },
     }
+
+
+def _restore_history(inst: InstrumentPrices, p: Snapshot) -> None:
+    """Restore the long-run volatility and the fall maxima (absent in older state files)."""
+    if "hour_var" not in p:
+        return
+    inst.hour_var.extend(float(v) for v in p["hour_var"])
+    if inst.hour_var:
+        inst.long_var = statistics.median(inst.hour_var)
+    inst.hour, inst.hour_sum, inst.hour_n = (
+        int(p["hour"][0]),
+        float(p["hour"][1]),
+        int(p["hour"][2]),
+    )
+    falls = p["falls"]
+    if len(falls["current"]) == inst.falls.n_windows:
+        inst.falls.hour = int(falls["hour"])
+        inst.falls.current = [float(v) for v in falls["current"]]
+        inst.falls.blocks.extend(tuple(float(v) for v in b) for b in falls["blocks"])
+        inst.falls.refit()
 
 
 def _track(t: Track) -> Snapshot:
@@ -178,6 +206,7 @@ def _restore(e: Engine, s: Snapshot) -> None:
         inst.highs = [deque((int(a), float(b)) for a, b in dq) for dq in p["highs"]]
         inst.ref_close, inst.ref_minute = float(p["ref_close"]), int(p["ref_minute"])
         inst.var_1m, inst.minutes = float(p["var_1m"]), int(p["minutes"])
+        _restore_history(inst, p)
     for t in s["book"]:
         track = Track(**t)
         e.book.tracks[(track.kind, track.scope)] = track

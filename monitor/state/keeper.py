@@ -132,13 +132,12 @@ async def prepare_engine(settings: Settings, plan: StatePlan | None, engine: Eng
 
 
 async def _rest_warm_start(settings: Settings, engine: Engine) -> str:
+    from monitor.sources.polls import watched_symbols  # noqa: PLC0415  (aiohttp)
     from monitor.state.rest_warmup import VENUE, warm_from_rest  # noqa: PLC0415  (aiohttp)
 
     if VENUE not in settings.sources.enabled:
         return "no kline source among the enabled venues, using priors"
-    symbols = settings.sources.symbols.get(VENUE) or [
-        "%sUSDT" % asset for asset in settings.assets.watch
-    ]
+    symbols = watched_symbols(settings, VENUE)
     return await warm_from_rest(
         engine.prices, list(symbols), settings.state.directory() / "klines",
         settings.assets.classes, rest_override=settings.sources.rest_override.get(VENUE),

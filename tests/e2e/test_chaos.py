@@ -1,4 +1,6 @@
-"""Hostile frames from a venue, sent by the fake exchange to the running daemon.
+"""Hostile frames from a venue, sent by the fake exchange to the running daemon: huge and
+future times, absurd prices and sizes, garbage frames, a killed connection, unknown
+instruments beyond the cap, a deep HTX ping, a stall.
 
 Each case must leave the daemon up, its windows finite and its watermark at the present,
 the bad event counted (``liqmon_events_rejected_total``) and the good events after it
@@ -28,7 +30,7 @@ from monitor.sources.backoff import Backoff
 from monitor.sources.frames import reply_to
 from monitor.sources.health import SourceHealth
 from monitor.sources.runner import RunnerPolicy
-from tests.support.fake_exchange import FakeExchange, SendNow, Stall
+from tests.support.fake_exchange import FakeExchange, Kill, Send, SendNow, Stall
 from tests.support.wait import until
 
 GUARD_S = 30.0
@@ -37,12 +39,14 @@ GUARD_S = 30.0
 SERIAL = itertools.count(1)
 
 
-def force_order(*, t_ms: int | None = None, qty: str = "", price: str = "60000") -> str:
+def force_order(
+    *, t_ms: int | None = None, qty: str = "", price: str = "60000", symbol: str = "BTCUSDT"
+) -> str:
     """A ``forceOrder`` frame; each call a distinct liquidation (the runner drops repeats)."""
     now = int(time.time() * 1000)
     qty = qty or "0.%03d" % next(SERIAL)
     order = {
-        "s": "BTCUSDT", "S": "SELL", "o": "LIMIT", "f": "IOC", "q": qty, "p": price,
+        "s": symbol, "S": "SELL", "o": "LIMIT", "f": "IOC", "q": qty, "p": price,
         "ap": price, "X": "FILLED", "l": qty, "z": qty, "T": t_ms if t_ms is not None else now,
     }  # fmt: skip
     return json.dumps(
@@ -58,10 +62,11 @@ HOSTILE = {
 }
 
 
-def settings_for(tmp: Path, url: str):
+def settings_for(tmp: Path, url: str, **extra: object):
     return load(
         None, env={},
         overrides={
+            **extra,
             "http.listen": "127.0.0.1:0",
             "sources.enabled": ["binance_usdm"],
             "sources.endpoint_override": {"binance_usdm": url},
@@ -125,3 +130,79 @@ async def test_a_stalled_venue_makes_readiness_say_so() -> None:
     await asyncio.sleep(0.3)  # connected, but nothing arrives
     assert not health.any_up()
     assert all(v.startswith("stalled (no frame for") for v in health.checks().values())
+
+
+GARBAGE: list[str | bytes] = [
+    b"\x00\xff\x13binary junk",  # a binary frame on a text stream
+    "not json at all",
+    '{"stream":"!forceOrder@arr","data":{"e":"forceOrder","E":1,"o":{"s":"BTCUSDT"',  # cut
+    '{"stream":"!forceOrder@arr","data":' + "[" * 5000 + "]" * 5000 + "}",
+    '{"stream":"!forceOrder@arr","data":{"e":"forceOrder","E":1,"o":' + "{}" * 100_000 + "}}",
+    b'{"stream":"!forceOrder@arr","data":"\xff\xfe not UTF-8"}',
+    '{"stream": null, "data": [1, 2, 3]}',
+]
+
+
+def app_for(tmp_path: Path, fx: FakeExchange, **extra: object):
+    policy = RunnerPolicy(backoff=Backoff(0.01, 0.05, seed=1), ping_interval_s=None)
+    settings = settings_for(tmp_path, fx.url, **extra)
+    return run_app(settings, venues=[SOURCES["binance_usdm"]], policy=policy)
+
+
+async def test_garbage_frames_are_parse_errors_and_the_daemon_goes_on(tmp_path) -> None:
+    script = [SendNow(force_order), *(Send(g) for g in GARBAGE), SendNow(force_order)]
+    routes = {"forceOrder": [[*script, Stall(60)]], "markPrice": [[Stall(60)]]}
+    async with FakeExchange([[Stall(60)]], routes=routes) as fx, app_for(tmp_path, fx) as app:
+        errors = app.health.metrics.parse_errors.labels("binance_usdm", "liquidations")
+        liquidations = app.metrics.events.labels("liquidation")
+        await until(lambda: liquidations._value.get() >= 2, GUARD_S)
+        running = app.started and not app.pipeline_done.is_set()
+        connections = len(fx.connections)
+
+    assert running
+    assert errors._value.get() == len(GARBAGE)
+    assert liquidations._value.get() == 2
+    assert connections == 2  # garbage does not cost the connection (one per stream)
+
+
+async def test_a_killed_connection_reconnects_and_loses_nothing(tmp_path) -> None:
+    first = [SendNow(force_order), Kill()]
+    second = [SendNow(force_order), Stall(60)]
+    routes = {"forceOrder": [first, second], "markPrice": [[Stall(60)]]}
+    async with FakeExchange([[Stall(60)]], routes=routes) as fx, app_for(tmp_path, fx) as app:
+        liquidations = app.metrics.events.labels("liquidation")
+        await until(lambda: liquidations._value.get() >= 2, GUARD_S)
+        running = app.started and not app.pipeline_done.is_set()
+        reconnects = app.health.metrics.reconnects
+        ended = sum(
+            reconnects.labels("binance_usdm", "liquidations", r)._value.get()
+            for r in ("closed", "error")
+        )
+
+    assert running
+    assert liquidations._value.get() == 2  # one per connection, neither lost
+    assert ended >= 1
+
+
+async def test_unknown_instruments_beyond_the_cap_fold_into_other(tmp_path) -> None:
+    names = ["ZZ%dUSDT" % i for i in range(40)]
+    script = [SendNow(lambda n=n: force_order(symbol=n)) for n in names]
+    routes = {"forceOrder": [[*script, Stall(60)]], "markPrice": [[Stall(60)]]}
+    async with (
+        FakeExchange([[Stall(60)]], routes=routes) as fx,
+        app_for(tmp_path, fx, **{"sources.max_unknown_instruments": 5}) as app,
+    ):
+        liquidations = app.metrics.events.labels("liquidation")
+        folded = app.health.metrics.folded.labels("binance_usdm", "liquidation")
+        await until(lambda: liquidations._value.get() >= len(names), GUARD_S)
+        assets = {
+            k
+            for lvl, k in zip(app.engine.scopes.levels, app.engine.scopes.keys, strict=True)
+            if lvl == "asset"
+        }
+        running = app.started and not app.pipeline_done.is_set()
+
+    assert running
+    assert liquidations._value.get() == len(names)  # every one counted, none lost
+    assert folded._value.get() == len(names) - 5
+    assert assets == {"ZZ0", "ZZ1", "ZZ2", "ZZ3", "ZZ4", "other"}

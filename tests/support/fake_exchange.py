@@ -2,10 +2,10 @@
 
 Each accepted connection runs the next script (a list of steps); after the last script,
 the last one repeats. Steps: `Expect` (wait for a client message containing a text),
-`Send` (a text or binary frame), `Close` (with a code), `Stall` (hold without sending),
-`Reject` (answer the handshake with an HTTP status, e.g. 503). The server records every
-connection's path and every message the client sent, so tests assert subscriptions,
-reconnects and pings exactly.
+`Send` (a text or binary frame), `Close` (with a code), `Kill` (drop the TCP connection),
+`Stall` (hold without sending), `Reject` (answer the handshake with an HTTP status, e.g.
+503). The server records every connection's path and every message the client sent, so
+tests assert subscriptions, reconnects and pings exactly.
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ class Close:
 
 
 @dataclass(frozen=True)
+class Kill:
+    """Drop the TCP connection without a close frame (a venue or network dying)."""
+
+
+@dataclass(frozen=True)
 class Stall:
     seconds: float
 
@@ -56,7 +61,7 @@ class Reject:
     status: int = 503
 
 
-Step = Expect | Send | SendNow | Close | Stall | Reject
+Step = Expect | Send | SendNow | Close | Kill | Stall | Reject
 
 
 @dataclass
@@ -157,6 +162,9 @@ class FakeExchange:
             await ws.send(step.make())
         elif isinstance(step, Close):
             await ws.close(step.code, step.reason)
+            return False
+        elif isinstance(step, Kill):
+            ws.transport.abort()
             return False
         elif isinstance(step, Stall):  # hold, but end as soon as the connection closes
             with contextlib.suppress(TimeoutError):

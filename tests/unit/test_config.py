@@ -259,8 +259,8 @@ def test_toml_file_works(tmp_path):
     path = tmp_path / "liqmon.toml"
     path.write_text(
         '[http]\nlisten = "127.0.0.1:9999"\n\n'
-        "[aggregate]\ngrace_ms = 750\nwindows_s = [10, 60, 300, 900, 1800]\n"
-    )  # 1800: the default detect.crash windows reach 30 min
+        "[aggregate]\ngrace_ms = 750\nwindows_s = [10, 60, 300, 900, 3600]\n"
+    )  # 1800: the default detect.crash windows reach 60 min
 
     # Act
     settings = load(path, env={})
@@ -268,7 +268,7 @@ def test_toml_file_works(tmp_path):
     # Assert
     assert settings.http.listen == "127.0.0.1:9999"
     assert settings.aggregate.grace_ms == 750
-    assert settings.aggregate.windows_s == (10, 60, 300, 900, 1800)
+    assert settings.aggregate.windows_s == (10, 60, 300, 900, 3600)
 
 
 def test_invalid_toml_raises_config_error(tmp_path):

@@ -8,10 +8,8 @@ from monitor.aggregate.detectors import (
     BurstCandidates,
     burst_triggers,
     detect_bursts,
-    detect_crash,
 )
-from monitor.aggregate.prices import PriceWindows
-from monitor.config import BurstSettings, CrashSettings
+from monitor.config import BurstSettings
 
 CFG = BurstSettings(
     z_warning=4.0, z_critical=6.0, min_side_share=0.75, critical_floor_multiple=5.0,
@@ -111,46 +109,3 @@ def test_warm_up_evidence_has_no_baseline_numbers():
     assert sig.evidence["triggers"] == ["warm-up floor"]
     assert "z" not in sig.evidence
     assert "warm-up" in sig.summary
-
-
-def feed(prices, start=0, step=15):
-    pw = PriceWindows((300, 900), half_life_min=1440.0)
-    inst = pw.get("binance_usdm:NEAR-USDT-PERP", "NEAR", "crypto")
-    sec = start
-    for p in prices:
-        inst.update(sec, p, p, frozen=False)
-        sec += step
-    return inst, sec - step
-
-
-CRASH = CrashSettings(
-    windows_s=(300, 900), min_drop=(0.03, 0.05), z_warning=6.0, z_critical=10.0,
-    prior_sd_1m=0.003, warmup_min=120,
-)  # fmt: skip
-
-
-def test_crash_fires_on_a_fast_drop_and_not_on_a_slow_one():
-    fast, at = feed([2.0] * 20 + [1.9, 1.85])  # −7.5 % within 30 s
-    slow, at_slow = feed([2.0 - 0.0005 * i for i in range(200)])  # −5 % over 50 min
-
-    sig = detect_crash(fast, at, CRASH)
-
-    assert sig is not None
-    assert sig.scope == "NEAR"
-    assert sig.severity == "critical"  # z = −0.075 / (0.003·√5) ≈ −11
-    assert sig.evidence["window_s"] == 300
-    assert sig.evidence["drawdown"] == pytest.approx(-0.075)
-    assert detect_crash(slow, at_slow, CRASH) is None
-
-
-def test_crash_needs_the_absolute_floor_too():
-    calm, at = feed([2.0] * 20 + [1.945])  # −2.75 %: z ≈ −4.1 and under the 3 % floor
-
-    assert detect_crash(calm, at, CRASH) is None
-
-
-def test_crash_window_high_expires():
-    inst, at = feed([2.0] + [1.9] * 30)  # the 2.0 high is 450 s old at the end
-
-    assert inst.window_high(0, at) == 1.9  # gone from the 300 s window
-    assert inst.window_high(1, at) == 2.0  # still in the 900 s window

@@ -4,7 +4,7 @@ from monitor.aggregate.engine import Engine
 from monitor.aggregate.gaps import StreamGaps
 from monitor.config import load
 from monitor.config.gaps import DataGapSettings
-from monitor.events import Liquidation
+from monitor.events import Liquidation, Tick
 
 NS = 1_000_000_000
 T0 = 1_767_225_600 * NS
@@ -86,3 +86,29 @@ def test_the_typical_gap_sets_the_bound_and_survives_a_snapshot():
     stream = copy.streams[("okx", "liquidations")]
     assert stream.gap_s() == 10.0
     assert copy.bound_s(stream) == 200.0  # 20 × 10 s > 60 s
+
+
+def tick(exchange, sec, oi=None):
+    return Tick(
+        exchange=exchange, symbol="BTC-USDT-PERP", venue_symbol="BTCUSDT", asset="BTC",
+        asset_class="crypto", price=90_000.0, open_interest_usd=oi,
+        ts_event_ns=T0 + int(sec * NS), ts_recv_ns=T0 + int(sec * NS),
+    )  # fmt: skip
+
+
+def test_polled_open_interest_does_not_hide_a_dead_mark_stream():
+    events = []
+    for sec in range(1800):
+        events.append(tick("bybit", sec, oi=1e9))  # bybit streams its OI: stream data
+        if not 600 <= sec < 1200:
+            events.append(tick("binance_usdm", sec + 0.5))  # the mark stream, dead 600-1200 s
+        if sec % 8 == 0:
+            events.append(tick("binance_usdm", sec + 0.7, oi=2e9))  # the REST poll goes on
+
+    alerts = [a for a in run(events) if a.kind == "data_gap"]
+
+    assert [(a.scope, a.state) for a in alerts][:2] == [
+        ("binance_usdm", "pending"),
+        ("binance_usdm", "firing"),
+    ]
+    assert alerts[0].evidence["stream"] == "prices"

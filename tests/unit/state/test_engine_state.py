@@ -1,5 +1,6 @@
 import itertools
 
+import numpy as np
 import pytest
 
 from monitor.aggregate.engine import Engine
@@ -115,11 +116,22 @@ class TailEstimate:
 
 def test_a_snapshottable_component_of_the_engine_is_kept_without_registration():
     first = Engine(settings())
-    first.bursts.tail = TailEstimate()
-    first.bursts.tail.samples = [1.0, 2.5]
+    first.bursts.other_estimate = TailEstimate()
+    first.bursts.other_estimate.samples = [1.0, 2.5]
     second = Engine(settings())
-    second.bursts.tail = TailEstimate()
+    second.bursts.other_estimate = TailEstimate()
 
     EngineSnapshot(second).restore(EngineSnapshot(first).snapshot())
 
-    assert second.bursts.tail.samples == [1.0, 2.5]
+    assert second.bursts.other_estimate.samples == [1.0, 2.5]
+
+
+def test_the_burst_tail_counts_are_in_the_engine_snapshot():
+    first = Engine(settings())
+    first.bursts.tail.update(np.array([1.0, 3.5, 6.0]), np.ones(3, dtype=bool))
+    second = Engine(settings())
+
+    EngineSnapshot(second).restore(EngineSnapshot(first).snapshot())
+
+    assert second.bursts.tail.over[:3].tolist() == [0.0, 1.0, 1.0]
+    assert second.bursts.tail.excess[:3].tolist() == pytest.approx([0.0, 1.5, 4.0])

@@ -1,0 +1,214 @@
+"""What detection asks about market sessions: closed, reopening, or open — per scope.
+
+A TradFi perp trades around the clock, but its underlying market closes (nights, weekends,
+CME's daily hour): the venue's mark price freezes or drifts on an EWMA, liquidations dry up
+and a feed carrying only such instruments falls silent. Three rules follow, all in event
+time, all from the `SessionCalendar` (published schedule, else the template):
+
+- **closed** (``NO_TRADING``): baselines (burst USD and event rate, 1-minute price
+  volatility) do not learn, so the quiet of a closed market is not taken for the norm of
+  an open one; a venue stream that carries only closed markets is not a ``data_gap``.
+- **settling** (the first ``sessions.reopen_settle_s`` after a ``NO_TRADING`` session ends):
+  the reopening gap is priced in at once and liquidates whatever it crosses, every week,
+  on schedule. Signals on the market's scopes are held back and baselines still do not
+  learn. A separate baseline of reopenings would see one sample a week per market (one a
+  day for CME's hour), too few to learn a robust scale within a season, so they are
+  skipped instead.
+- **reopened**: an instrument's crash windows and volatility reference restart at its
+  first price after the reopening, so the gap between Friday's last price and Sunday's
+  first is not read as a crash, while a fall after the reopening still is.
+
+Crypto (and fx) scopes are never closed. Called by the engine at each closed second
+(`price_step`, `hold`), by the burst state once per minute (`scope_mask`) and by
+`StreamGaps` for silent streams (`closed_in`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.aggregate.detectors import Signal
+from monitor.aggregate.prices import InstrumentPrices
+from monitor.aggregate.scopes import ScopeIndex
+from monitor.events import ASSET_CLASSES, AssetClass
+from monitor.sessions.calendar import NS, Market, SessionCalendar, market_of
+from monitor.sessions.settings import SessionSettings
+
+MINUTE_NS: Final = 60 * NS
+_CACHE_MAX: Final = 200_000  # (market, minute) answers kept before the cache is cleared
+_CODES: Final[dict[Market, int]] = {"CRYPTO": 0, "EQUITY": 1, "COMMODITY": 2}
+_NOT_HELD: Final = frozenset({"data_gap"})  # a dead feed is news whatever the session
+
+
+class SessionGuard:
+    """Answers session questions per market, instrument and scope (cached per minute).
+
+    Args:
+        calendar: the sessions (its `version` invalidates the cache).
+        cfg: the ``sessions`` section.
+        class_of: asset → asset class, as the engine learns it from events.
+    """
+
+    def __init__(
+        self,
+        calendar: SessionCalendar,
+        cfg: SessionSettings,
+        class_of: Mapping[str, AssetClass],
+    ) -> None:
+        self.calendar, self.cfg, self.class_of = calendar, cfg, class_of
+        self._settle_min = math.ceil(cfg.reopen_settle_s / 60.0)
+        self._closed: dict[tuple[Market, int], bool] = {}
+        self._version = calendar.version
+        self._scope_codes: npt.NDArray[np.int8] = np.zeros(0, np.int8)
+        self._resolved = 0  # scope ids below this have a known market
+        self.held = 0  # signals held back while settling (for tests and logs)
+
+    # ---- markets -------------------------------------------------------------------------
+
+    def market(self, key: str, asset: str, asset_class: AssetClass) -> Market:
+        """Return the market instrument `key` (``exchange:SYMBOL``) of `asset` follows."""
+        markets = self.cfg.markets
+        if markets:
+            found = markets.get(key) or markets.get(asset)
+            if found is not None:
+                return found
+        return market_of(asset_class)
+
+    def market_of_scope(self, scope: str) -> Market | None:
+        """Return the market of a signal scope (class, asset, instrument); None if unknown."""
+        override = self.cfg.markets.get(scope)
+        if override is not None:
+            return override
+        if scope in ASSET_CLASSES:
+            return market_of(scope)
+        cls = self.class_of.get(scope)
+        return None if cls is None else market_of(cls)
+
+    # ---- per market, in event time -------------------------------------------------------
+
+    def closed(self, market: Market, ts_ns: int) -> bool:
+        """Return True while `market` is in ``NO_TRADING`` at `ts_ns` (its minute)."""
+        if market == "CRYPTO" or not self.cfg.enabled:
+            return False
+        return self._closed_minute(market, ts_ns // MINUTE_NS)
+
+    def _closed_minute(self, market: Market, minute: int) -> bool:
+        if self._version != self.calendar.version or len(self._closed) > _CACHE_MAX:
+            self._closed.clear()
+            self._version = self.calendar.version
+        key = (market, minute)
+        found = self._closed.get(key)
+        if found is None:
+            found = not self.calendar.is_open(market, minute * MINUTE_NS)
+            self._closed[key] = found
+        return found
+
+    def closed_in(self, market: Market, a_ns: int, b_ns: int) -> bool:
+        """Return True if `market` was closed in any minute of [a_ns, b_ns]."""
+        if market == "CRYPTO" or not self.cfg.enabled:
+            return False
+        return any(
+            self._closed_minute(market, m) for m in range(a_ns // MINUTE_NS, b_ns // MINUTE_NS + 1)
+        )
+
+    def settling(self, market: Market, ts_ns: int) -> bool:
+        """Return True in the first ``reopen_settle_s`` after `market` left ``NO_TRADING``."""
+        if self._settle_min == 0 or self.closed(market, ts_ns):
+            return False
+        minute = ts_ns // MINUTE_NS
+        return self.closed_in(market, (minute - self._settle_min) * MINUTE_NS, ts_ns - MINUTE_NS)
+
+    def quiet(self, market: Market, ts_ns: int) -> bool:
+        """Return True while `market` is closed or settling: baselines must not learn."""
+        return self.closed(market, ts_ns) or self.settling(market, ts_ns)
+
+    # ---- what the detectors call ---------------------------------------------------------
+
+    def price_step(self, state: InstrumentPrices, second: int) -> bool:
+        """Prepare `state` for its price of `second` (epoch s); return True to freeze it.
+
+        At the first price after its market reopened (the previous price is from before
+        or during a ``NO_TRADING`` minute), the crash windows and the volatility reference
+        restart (`restart_prices`). Returns whether volatility must not learn (quiet).
+        """
+        market = self.market(state.key, state.asset, state.asset_class)
+        if market == "CRYPTO" or not self.cfg.enabled:
+            return False
+        ts_ns = second * NS
+        if (
+            state.second >= 0
+            and not self.closed(market, ts_ns)
+            and self.closed_in(market, state.second * NS, ts_ns - MINUTE_NS)
+        ):
+            restart_prices(state)
+        return self.quiet(market, ts_ns)
+
+    def hold(self, signals: list[Signal], ts_ns: int) -> list[Signal]:
+        """Return `signals` without those on scopes whose market is settling at `ts_ns`."""
+        if self._settle_min == 0 or not self.cfg.enabled:
+            return signals
+        kept = []
+        for sig in signals:
+            market = None if sig.kind in _NOT_HELD else self.market_of_scope(sig.scope)
+            if market is not None and market != "CRYPTO" and self.settling(market, ts_ns):
+                self.held += 1
+                continue
+            kept.append(sig)
+        return kept
+
+    def scope_mask(self, scopes: ScopeIndex) -> Callable[[int, int], npt.NDArray[np.bool_]]:
+        """Return ``quiet(minute, n)``: which of the first `n` scopes are quiet at `minute`.
+
+        For the burst state's per-minute roll (an epoch minute). Instrument scopes follow
+        their overrides only (their asset is not known here); the ``market`` scope never
+        closes.
+        """
+
+        def quiet(minute: int, n: int) -> npt.NDArray[np.bool_]:
+            codes = self._codes(scopes, n)
+            if not self.cfg.enabled or not codes.any():
+                return np.zeros(n, dtype=bool)
+            ts_ns = minute * MINUTE_NS
+            by_code = np.array(
+                [False, self.quiet("EQUITY", ts_ns), self.quiet("COMMODITY", ts_ns)], bool
+            )
+            return by_code[codes]
+
+        return quiet
+
+    def _codes(self, scopes: ScopeIndex, n: int) -> npt.NDArray[np.int8]:
+        if self._scope_codes.shape[0] < n:
+            self._scope_codes = np.concatenate(
+                [self._scope_codes, np.zeros(n - self._scope_codes.shape[0], np.int8)]
+            )
+        for sid in range(self._resolved, n):
+            level, key = scopes.levels[sid], scopes.keys[sid]
+            market: Market | None
+            if level == "instrument":
+                market = self.cfg.markets.get(key, "CRYPTO")
+            elif level == "market":
+                market = "CRYPTO"
+            else:
+                market = self.market_of_scope(key)
+            if market is None:  # class not learnt yet: look again next time
+                break
+            self._scope_codes[sid] = _CODES[market]
+            self._resolved = sid + 1
+        return self._scope_codes[:n]
+
+
+def restart_prices(state: InstrumentPrices) -> None:
+    """Forget an instrument's window highs, last price and volatility reference.
+
+    Its volatility estimate itself is kept (it was learnt in open sessions); the next
+    price starts the windows afresh and the next full minute is the first return learnt.
+    """
+    state.highs = [deque() for _ in state.windows_s]
+    state.last = math.nan
+    state.ref_close = math.nan
