@@ -2,7 +2,7 @@
 
 The jars come from ``scripts/kafka-jars`` (run by ``scripts/test``): Maven copies the broker
 of ``tests/support/kafka/pom.xml`` and its runtime dependencies into a cache directory,
-``$LIQMON_KAFKA_JARS`` or ``~/.cache/liqmon/kafka-<version>``. A broker is started as::
+``$LIQMON_TEST_KAFKA_JARS`` or ``~/.cache/liqmon/kafka-<version>``. A broker is started as::
 
     java -cp 'JARS/*' kafka.tools.StorageTool format -t CLUSTER_ID -c server.properties --standalone
     java -cp 'JARS/*' kafka.Kafka server.properties
@@ -81,7 +81,7 @@ def kafka_version() -> str:
 
 def jars_dir() -> Path:
     """Return where ``scripts/kafka-jars`` puts the jars (same rule as that script)."""
-    override = os.environ.get("LIQMON_KAFKA_JARS")
+    override = os.environ.get("LIQMON_TEST_KAFKA_JARS")
     if override:
         return Path(override)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
