@@ -32,7 +32,12 @@ from monitor.aggregate.engine import Engine
 from monitor.aggregate.merge import SummaryMerger
 from monitor.aggregate.partial import PartitionBuckets
 from monitor.bus.kafka import KafkaBus
-from monitor.bus.kafka_common import client_options, partitions_of, physical_topic
+from monitor.bus.kafka_common import (
+    client_options,
+    partitions_of,
+    physical_topic,
+    seek_to_start,
+)
 from monitor.bus.kafka_consumer import KafkaSubscription
 from monitor.codec import decode
 from monitor.config import Settings
@@ -323,9 +328,7 @@ class CrossStage:
         if not tps:
             return
         self.published |= await self._published_alerts()
-        consumer = self.sub._consumer
-        if consumer is not None:
-            await consumer.seek_to_beginning(*tps)
+        await self.sub.seek_to_start(tps)
         log.info(
             "cross stage: rebuilding from the windows topic (%d alerts known)", len(self.published)
         )
@@ -334,7 +337,9 @@ class CrossStage:
         """Read the whole alerts topic (bounded by ``request_timeout_ms``) into keys."""
         k = self.settings.bus.kafka
         topic = physical_topic(k, TOPIC_ALERTS)
-        consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(k))
+        consumer = AIOKafkaConsumer(
+            enable_auto_commit=False, auto_offset_reset="earliest", **client_options(k)
+        )
         keys: set[_ALERT_KEY] = set()
         try:
             async with asyncio.timeout(k.request_timeout_ms / 1000):
@@ -342,7 +347,7 @@ class CrossStage:
                 tps = [TopicPartition(topic, p) for p in range(partitions_of(k, TOPIC_ALERTS))]
                 consumer.assign(tps)
                 ends = await consumer.end_offsets(tps)
-                await consumer.seek_to_beginning(*tps)
+                await seek_to_start(consumer, tps)
                 while not await _at_end(consumer, ends):
                     for messages in (await consumer.getmany(timeout_ms=100)).values():
                         for message in messages:

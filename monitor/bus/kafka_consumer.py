@@ -27,6 +27,7 @@ from aiokafka.errors import (
 )
 
 from monitor.bus.base import DropCallback
+from monitor.bus.kafka_common import seek_to_start
 from monitor.codec import decode
 from monitor.config import KafkaSettings
 from monitor.errors import BusError, InputError
@@ -328,6 +329,11 @@ class KafkaSubscription:
         """Fetch again from every paused partition."""
         if self._consumer is not None:
             self._consumer.resume(*self._consumer.paused())
+
+    async def seek_to_start(self, partitions: Iterable[TopicPartition]) -> None:
+        """Re-read `partitions` from the first record the broker keeps (`seek_to_start`)."""
+        if self._consumer is not None:
+            await seek_to_start(self._consumer, partitions)
 
     async def rewind(self, span_ns: int) -> None:
         """Re-read the last `span_ns` nanoseconds (by broker timestamp) of every partition.

@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from monitor.bus.kafka import KafkaBus
-from monitor.bus.kafka_common import partitions_of, physical_topic
+from monitor.bus.kafka_common import partitions_of, physical_topic, seek_to_start
 from monitor.bus.kafka_consumer import KafkaSubscription
 from monitor.config import KafkaSettings
 from monitor.events import (
@@ -176,6 +176,44 @@ async def raw_keys(settings: KafkaSettings, n: int) -> list[bytes]:
         return keys
     finally:
         await consumer.stop()
+
+
+async def read_from_start(settings: KafkaSettings) -> int:
+    """Count the liquidations topic's records as `CrossStage` reads the alerts topic.
+
+    A fresh consumer whose default reset goes to the end (aiokafka's ``latest``) is assigned
+    the partitions, takes their end offsets and is moved to their start with `seek_to_start`.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="latest"
+    )
+    topic = physical_topic(settings, TOPIC_LIQUIDATIONS)
+    tps = [TopicPartition(topic, p) for p in range(partitions_of(settings, TOPIC_LIQUIDATIONS))]
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await seek_to_start(consumer, tps)
+        count = 0
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            for records in (await consumer.getmany(timeout_ms=50)).values():
+                count += len(records)
+        return count
+    finally:
+        await consumer.stop()
+
+
+async def test_seek_to_start_reads_a_fresh_assignment_from_its_first_record(
+    bus: KafkaBus, kafka_settings: KafkaSettings
+) -> None:
+    # Arrange: 40 records over two partitions
+    async with asyncio.timeout(30):
+        assert await bus.publish([liq(i, SYMBOLS[i % 2]) for i in range(40)], timeout_s=5) == 40
+        assert await bus.flush(10)
+        # Act: aiokafka's seek_to_beginning lost to the reset to the end already in flight
+        counts = [await read_from_start(kafka_settings) for _ in range(5)]
+    # Assert
+    assert counts == [40] * 5
 
 
 async def test_order_is_kept_within_a_key(bus: KafkaBus) -> None:

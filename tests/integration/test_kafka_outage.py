@@ -108,7 +108,11 @@ async def topic_event_ids(settings: Settings) -> list[str]:
     """Read the whole liquidations topic; return the event ids in it (duplicates kept)."""
     kafka = settings.bus.kafka
     topic = physical_topic(kafka, TOPIC_LIQUIDATIONS)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, fetch_max_wait_ms=10)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+    )
     ids: list[str] = []
     async with asyncio.timeout(20):
         await consumer.start()

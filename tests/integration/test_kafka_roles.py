@@ -145,7 +145,9 @@ async def topic_alerts(kafka: KafkaSettings) -> list[AlertKey]:
     from monitor.codec import decode
     from monitor.events import TOPIC_ALERTS
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
+    )
     tp = TopicPartition(physical_topic(kafka, TOPIC_ALERTS), 0)
     out: list[Alert] = []
     async with asyncio.timeout(20):
