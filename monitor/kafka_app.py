@@ -123,9 +123,16 @@ class KafkaHandle:
         return self.http.port
 
     async def kill(self) -> None:
-        """Stop abruptly, committing nothing more (tests: a crashed process)."""
+        """Stop abruptly, committing nothing more (tests: a crashed process).
+
+        Sends already handed to the producer are flushed first: a crashed process's
+        in-flight requests land (or die) within the request timeout, long before its group
+        notices it is gone (the session timeout), whereas leaving this process's producer
+        running would let them land after the survivor has taken over, which no crash does.
+        """
         for task in self.tasks:
             task.cancel()
+        await self.bus.flush(self.settings.bus.kafka.request_timeout_ms / 1000)
         for stage in (self.bucket, self.cross):
             if stage is not None:
                 await stage.sub.abort()
