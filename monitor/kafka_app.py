@@ -50,6 +50,7 @@ _PUBLISH_CHUNK = 50_000
 # (measured on Tansu: 5 ms cycles, ~18 events/batch, fail at 10k/s; 20 ms hold 40k/s).
 _PUBLISH_EVERY_S = 0.020
 _WATCH_S = 0.5  # refresh of the ingest gauges
+_PUBLISHER = "ingest-publisher"  # the task that drains the ingest buffer into Kafka
 
 
 class IngestBuffer:
@@ -220,7 +221,7 @@ async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; on
                 handle.tasks.append(tg.create_task(handle.bucket.run(), name="bucket-stage"))
                 handle.tasks.append(tg.create_task(handle.cross.run(), name="cross-stage"))
             if ingest:
-                handle.tasks.append(tg.create_task(_drain(handle), name="ingest-publisher"))
+                handle.tasks.append(tg.create_task(_drain(handle), name=_PUBLISHER))
                 handle.tasks.append(tg.create_task(_watch(handle), name="ingest-watch"))
             feeders = [
                 tg.create_task(_feed(src, handle), name="source-%d" % i)
@@ -262,7 +263,9 @@ async def published_ends(handle: KafkaHandle) -> dict[tuple[str, int], int]:
     k = handle.settings.bus.kafka
     await handle.sources_done.wait()
     handle.buffer.close()
-    await _until(lambda: not handle.buffer.depth(), k.close_timeout_ms / 1000 + 60, "ingest")
+    # an empty buffer is not enough: the publisher's last take may not be in the producer yet
+    done = [t for t in handle.tasks if t.get_name() == _PUBLISHER]
+    await _until(lambda: all(t.done() for t in done), k.close_timeout_ms / 1000 + 60, "ingest")
     if not await handle.bus.flush(k.close_timeout_ms / 1000):
         msg = "kafka: %d sends unacknowledged at the end of ingest" % handle.bus.depth()
         raise BusError(msg)

@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from monitor import config
@@ -24,7 +25,7 @@ from monitor.clock import SimClock
 from monitor.config import KafkaSettings, Settings
 from monitor.events import TOPIC_ALERTS, Alert, Event
 from monitor.io.jsonl import read_events
-from monitor.kafka_app import KafkaHandle, drain_to_end, run_kafka
+from monitor.kafka_app import KafkaHandle, drain_to_end, published_ends, run_kafka
 from monitor.replay import ReplaySource
 from tests.support.synth import write_burst_file
 
@@ -103,6 +104,26 @@ async def test_one_aggregate_process_gives_the_memory_alerts(
             got = await drain([handle], ends, kafka_settings)
     # Assert
     assert got == reference
+
+
+async def test_published_ends_wait_for_the_publishers_last_take(
+    recording: Path, kafka_settings: KafkaSettings
+) -> None:
+    # Arrange: a small in-flight bound, so the publisher is still handing its last take to
+    # the producer (waiting for room) when the buffer is already empty
+    settings = make_settings(msgspec.structs.replace(kafka_settings, max_in_flight=500))
+    total = sum(1 for _ in read_events(recording))
+    source = ReplaySource([recording], clock=SimClock())
+    async with asyncio.timeout(60):
+        async with run_kafka(
+            settings, aggregate=False, sources=[source], live=False, serve_http=False
+        ) as handle:
+            # Act
+            ends = await published_ends(handle)
+            sent = handle.bus.delivered
+    # Assert: the ends count every event of the recording
+    assert sent == total
+    assert sum(ends.values()) == total
 
 
 def kcat_records(kafka: KafkaSettings, topic: str) -> list[dict[str, object]]:
