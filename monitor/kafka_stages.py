@@ -63,9 +63,10 @@ NS: Final = 1_000_000_000
 CLOSE_LAG_NS: Final = 5 * NS  # live: idle seconds close this long after wall time (as run_app)
 _ENCODER: Final = msgspec.json.Encoder()
 _MAX_PAUSE_S: Final = 1.0
-# The windows topic gets a few summaries a second: a fetch held this long at most costs
-# the alert path ≤ 0.1 s (Tansu holds a fetch to its deadline) and saves ~90 empty fetches a
-# second at the broker and in this process (Apache Kafka answers as soon as data comes).
+# The windows topic gets a few summaries a second: a fetch held this long saves ~90 empty
+# fetches a second at the broker and in this process; Apache Kafka answers as soon as data
+# comes, so it costs the alert path nothing (a broker that held fetches to the deadline would
+# add ≤ 0.1 s).
 _CROSS_FETCH_WAIT_MS: Final = 100
 _SUMMARY: Final = msgspec.json.Decoder(WindowSummary)
 _EVENT: Final = msgspec.json.Decoder(Event)  # `monitor.codec.decode` without its wrapper

@@ -15,9 +15,9 @@ Topics are created at `KafkaBus.start` when missing. Record timestamps are the p
 send time (CreateTime), so retention and `KafkaSubscription.rewind` work on wall time even
 for replays of old data.
 
-Tansu 0.6 (the test broker) notes: it refuses ``InitProducerId`` with memory storage, so set
-``idempotent: false`` there; it answers a waiting fetch only at ``fetch_max_wait_ms`` (keep it
-~10 ms); ``offsets_for_times`` on an empty partition gives offset 0 instead of none.
+Tested against Apache Kafka (``tests/support/kafka_broker.py``); other Kafka-protocol
+brokers may differ (Tansu 0.6 refused ``InitProducerId`` with memory storage: set
+``idempotent: false`` there).
 """
 
 from __future__ import annotations
