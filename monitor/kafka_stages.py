@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 
 NS: Final = 1_000_000_000
 CLOSE_LAG_NS: Final = 5 * NS  # live: idle seconds close this long after wall time (as run_app)
+# The cross stage closes by the clock later than stage 1, which publishes the seconds it
+# closes by the clock: the summary path (publish, acknowledgement, fetch) must fit in between.
+_CROSS_LAG_NS: Final = CLOSE_LAG_NS + 2 * NS
 _ENCODER: Final = msgspec.json.Encoder()
 _MAX_PAUSE_S: Final = 1.0
 # The windows topic gets a few summaries a second: a fetch held this long saves ~90 empty
@@ -211,9 +214,10 @@ class BucketStage:
         return events, offsets
 
     def _close_all(self) -> list[WindowSummary]:
-        now = time.time_ns() - CLOSE_LAG_NS if self.live else None
+        wall = time.time_ns()
         out: list[WindowSummary] = []
-        for part in self.parts.values():
+        for tp, part in self.parts.items():
+            now = self.sub.heard_ns((tp,), wall) - CLOSE_LAG_NS if self.live else None
             summary = part.close(part.first_open(now))
             if summary is not None:
                 out.append(summary)
@@ -314,8 +318,8 @@ class CrossStage:
                 if messages:
                     self.position = messages[-1].offset + 1
             self.merger.take(summaries)
-            now = time.time_ns() - CLOSE_LAG_NS if self.live else None
-            await self._emit(self.merger.advance(now))
+            now = self.sub.heard_ns(self.sub.assignment(), time.time_ns()) - _CROSS_LAG_NS
+            await self._emit(self.merger.advance(now if self.live else None))
             await self.sub.commit()
             self._observe()
 

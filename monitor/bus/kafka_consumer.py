@@ -66,6 +66,7 @@ class KafkaSubscription:
         name: the consumer group id.
         rebalances: how many assignments this member has received (a change means windows
             may need rebuilding).
+        commit_failures: commits that failed or timed out (retried by the next commit).
     """
 
     def __init__(
@@ -88,6 +89,8 @@ class KafkaSubscription:
         self._on_drop = on_drop
         self._rewind_ns = rewind_on_assign_ns
         self._timeout_s = settings.request_timeout_ms / 1000
+        self._commit_s = min(self._timeout_s, settings.session_timeout_ms / 2000)  # holds a batch
+        self.commit_failures = 0
         self._consumer: Any = None
         self._pending: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}  # what this member last committed
@@ -230,9 +233,8 @@ class KafkaSubscription:
     async def commit(self) -> None:
         """Commit the offsets of every batch yielded so far; call after processing them.
 
-        Raises:
-            BusError: the commit failed or timed out (e.g. a rebalance took the partitions:
-                they will be re-read by their new owner).
+        Never raises: what a rebalance took is re-read by its new owner; what failed or timed
+        out (broker away) stays pending, so the next commit retries it.
         """
         await self._commit(dict(self._pending))
 
@@ -256,14 +258,11 @@ class KafkaSubscription:
     async def commit_partitions(self, partitions: set[TopicPartition]) -> None:
         """Commit processed offsets of `partitions` only (before they are revoked).
 
-        Failures are logged, not raised: the rebalance goes on, and the new owner re-reads.
+        A failure is logged: the rebalance goes on, and the new owner re-reads.
         """
         offsets = {tp: off for tp, off in self._pending.items() if tp in partitions}
         self._owned -= partitions
-        try:
-            await self._commit(offsets)
-        except BusError as exc:
-            log.warning("kafka: commit before revoke failed: %s", exc)
+        await self._commit(offsets)
         for tp in offsets:
             self._pending.pop(tp, None)
 
@@ -289,16 +288,17 @@ class KafkaSubscription:
         if not offsets:
             return
         try:
-            async with asyncio.timeout(self._timeout_s):
+            async with asyncio.timeout(self._commit_s):
                 await self._consumer.commit(offsets)
         except (CommitFailedError, IllegalGenerationError, IllegalStateError) as exc:
             # the group rebalanced under us: the partitions' new owner re-reads from the last
             # committed offsets (at-least-once), so this member keeps running and rejoins
             log.warning("kafka: commit of group %r skipped, group rebalanced: %r", self.name, exc)
             return
-        except (KafkaError, TimeoutError) as exc:
-            msg = "kafka: commit of group %r failed: %r" % (self.name, exc)
-            raise BusError(msg) from None
+        except (KafkaError, TimeoutError) as exc:  # broker away or slow: stays pending
+            self.commit_failures += 1
+            log.warning("kafka: commit of group %r failed, the next retries: %r", self.name, exc)
+            return
         for tp, off in offsets.items():
             committed[tp] = off
             if self._pending.get(tp) == off:
@@ -313,6 +313,15 @@ class KafkaSubscription:
             self._committed.pop(tp, None)
         if self._rewind_ns is not None and new:
             await self.seek_to_time(time.time_ns() // 1_000_000 - self._rewind_ns // 1_000_000, new)
+
+    def heard_ns(self, partitions: Iterable[TopicPartition], wall_ns: int) -> int:
+        """Return `wall_ns`, held at the broker's last fetch answer for any of `partitions`.
+
+        Live stages close seconds by this clock: records may still come while none answers.
+        """
+        owned = self._consumer.assignment() if self._consumer is not None else set()
+        polls = [self._consumer.last_poll_timestamp(tp) for tp in owned.intersection(partitions)]
+        return min([wall_ns] + [int(ms) * 1_000_000 for ms in polls if ms is not None])
 
     def assignment(self) -> set[TopicPartition]:
         """Return the partitions this member holds now."""
