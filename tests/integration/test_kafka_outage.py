@@ -1,9 +1,9 @@
 """A broker outage during ingest: the daemon rides it out and loses nothing it buffered.
 
-A dedicated Tansu broker is frozen (SIGSTOP) for 10 s and then continued (SIGCONT), while a
-paced source keeps publishing into ``liqmon ingest`` (`run_kafka` with ``ingest`` only,
-HTTP on). Tansu keeps its data in memory, so a restart would lose it; a pause is the outage
-that keeps the broker's state. The producer's request timeout is longer than the outage, so
+A dedicated Apache Kafka broker is frozen (SIGSTOP) for 10 s and then continued (SIGCONT),
+while a paced source keeps publishing into ``liqmon ingest`` (`run_kafka` with ``ingest``
+only, HTTP on), with a buffer smaller than the outage. (`test_kafka_faults` restarts and
+freezes a broker under both roles.) The producer's request timeout is longer than the outage, so
 aiokafka's in-flight request is answered after the pause, and the publisher, blocked on the
 producer meanwhile, resumes from the ingest buffer; what did not fit the buffer is dropped
 and counted.
@@ -49,7 +49,7 @@ class PacedSource:
         self.rejected = 0
         self.stop = asyncio.Event()
         template = next(iter(liquidations(start_ns=0, duration_s=60, rate_per_s=5, seed=1)))
-        self._template = template
+        self.template = template
 
     async def run(self, publish: Callable[[Sequence[Event]], Awaitable[int]]) -> None:
         step_s = 0.02
@@ -59,7 +59,7 @@ class PacedSource:
             now = time.time_ns()
             batch = [
                 msgspec.structs.replace(
-                    self._template,
+                    self.template,
                     event_id="outage-%d" % (seq + i),
                     ts_event_ns=now,
                     ts_recv_ns=now,
