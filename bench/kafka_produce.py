@@ -1,4 +1,6 @@
-"""Measure the Kafka bus against a local Tansu broker (run by hand; not a test).
+"""Measure the Kafka bus against a local Apache Kafka broker (run by hand; not a test).
+
+The broker is the tests' (`tests.support.kafka_broker`): run ``scripts/kafka-jars`` first.
 
 1. ``KafkaBus.publish`` throughput for N liquidation events per compression codec
    (zstd, lz4, none; a codec whose library is missing is reported and skipped). Each codec
@@ -6,7 +8,7 @@
    "delivered" until the brokers acknowledged every send.
 2. End-to-end latency, publish → consume (``batches``), at a steady rate, p50/p99.
 
-Usage: python bench/kafka_produce.py [N] [RATE_PER_S] [SECONDS]
+Usage: PYTHONPATH=. python bench/kafka_produce.py [N] [RATE_PER_S] [SECONDS]
 (defaults 200000, 5000, 10). zstd and lz4 need ``cramjam`` (``aiokafka[zstd,lz4]``).
 """
 
@@ -29,20 +31,18 @@ from monitor.config import KafkaSettings
 from monitor.errors import ConfigError
 from monitor.events import TOPIC_LIQUIDATIONS, Liquidation
 from monitor.synth import liquidations
-from tests.support.tansu import TansuBroker
+from tests.support.kafka_broker import KafkaBroker
 
 T0_NS = 1_767_225_600 * 1_000_000_000
 CHUNK = 1_000
 
 
 def settings(bootstrap: str, **overrides: object) -> KafkaSettings:
-    """Return bench settings: Tansu-compatible (not idempotent), a fresh topic prefix."""
+    """Return bench settings: the production producer (idempotent, acks=all), a fresh prefix."""
     base: dict[str, object] = {
         "bootstrap_servers": bootstrap,
         "topic_prefix": "b%s" % uuid.uuid4().hex[:8],
-        "idempotent": False,
         "auto_offset_reset": "latest",
-        "session_timeout_ms": 1_500,
     }
     base.update(overrides)
     return msgspec.convert(base, KafkaSettings)
@@ -50,7 +50,7 @@ def settings(bootstrap: str, **overrides: object) -> KafkaSettings:
 
 async def throughput(events: list[Liquidation], codec: str, log_dir: Path) -> str:
     """Publish `events` with `codec` on a fresh broker; return one result line."""
-    with TansuBroker(log_dir / ("tansu-%s.log" % codec)) as broker:
+    with KafkaBroker(log_dir / ("kafka-%s" % codec)) as broker:
         s = settings(broker.bootstrap, compression=codec)
         try:
             compression_of(s)
@@ -80,7 +80,7 @@ async def latency(template: Liquidation, rate: float, seconds: float, log_dir: P
     """Publish at `rate` events/s for `seconds` and consume in the same loop; p50/p99."""
     tick_s = 0.01
     per_tick = max(1, round(rate * tick_s))
-    with TansuBroker(log_dir / "tansu-latency.log") as broker:
+    with KafkaBroker(log_dir / "kafka-latency") as broker:
         async with KafkaBus(settings(broker.bootstrap)) as bus:
             sub = bus.subscribe([TOPIC_LIQUIDATIONS], "bench-%s" % uuid.uuid4().hex[:6])
             lat_ms: list[float] = []

@@ -165,7 +165,7 @@ def row_windows(data: dict[str, Any]) -> list[Row]:
 
 
 def row_kafka(data: dict[str, Any]) -> list[Row]:
-    """(c) ingest → Kafka (Tansu) → aggregate: highest rate with p99 ≤ 250 ms."""
+    """(c) ingest → Kafka → aggregate: highest rate with p99 ≤ 250 ms."""
     rate = get(data, "max_sustained_rate") or get(data, "max_sustained_offered")
     steps = get(data, "steps", default=[])
     at: dict[str, Any] = next((s for s in steps if get(s, "offered") == rate), {})

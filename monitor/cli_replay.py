@@ -163,18 +163,17 @@ async def _replay_kafka_async(
 
 
 async def _publish_async(settings: Settings, source: ReplaySource) -> list[MonitorError]:
-    """Publish a recording to the Kafka input topics; return the source's errors."""
-    from monitor.kafka_app import run_kafka  # noqa: PLC0415
+    """Publish a recording to the Kafka input topics; return the source's errors.
+
+    Raises:
+        BusError: the events were not all acknowledged in time.
+    """
+    from monitor.kafka_app import published_ends, run_kafka  # noqa: PLC0415
 
     async with run_kafka(
         settings, aggregate=False, sources=[source], live=False, serve_http=False
     ) as app:
-        await app.sources_done.wait()
-        app.buffer.close()
-        async with asyncio.timeout(settings.bus.kafka.close_timeout_ms / 1000 + 60):
-            while app.buffer.depth():  # noqa: ASYNC110  (polls the publisher task's deque)
-                await asyncio.sleep(0.05)
-        await app.bus.flush(settings.bus.kafka.close_timeout_ms / 1000)
+        await published_ends(app)
     return app.source_errors
 
 

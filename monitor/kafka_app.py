@@ -50,6 +50,7 @@ _PUBLISH_CHUNK = 50_000
 # (measured on Tansu: 5 ms cycles, ~18 events/batch, fail at 10k/s; 20 ms hold 40k/s).
 _PUBLISH_EVERY_S = 0.020
 _WATCH_S = 0.5  # refresh of the ingest gauges
+_PUBLISHER = "ingest-publisher"  # the task that drains the ingest buffer into Kafka
 
 
 class IngestBuffer:
@@ -123,9 +124,16 @@ class KafkaHandle:
         return self.http.port
 
     async def kill(self) -> None:
-        """Stop abruptly, committing nothing more (tests: a crashed process)."""
+        """Stop abruptly, committing nothing more (tests: a crashed process).
+
+        Sends already handed to the producer are flushed first: a crashed process's
+        in-flight requests land (or die) within the request timeout, long before its group
+        notices it is gone (the session timeout), whereas leaving this process's producer
+        running would let them land after the survivor has taken over, which no crash does.
+        """
         for task in self.tasks:
             task.cancel()
+        await self.bus.flush(self.settings.bus.kafka.request_timeout_ms / 1000)
         for stage in (self.bucket, self.cross):
             if stage is not None:
                 await stage.sub.abort()
@@ -213,7 +221,7 @@ async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; on
                 handle.tasks.append(tg.create_task(handle.bucket.run(), name="bucket-stage"))
                 handle.tasks.append(tg.create_task(handle.cross.run(), name="cross-stage"))
             if ingest:
-                handle.tasks.append(tg.create_task(_drain(handle), name="ingest-publisher"))
+                handle.tasks.append(tg.create_task(_drain(handle), name=_PUBLISHER))
                 handle.tasks.append(tg.create_task(_watch(handle), name="ingest-watch"))
             feeders = [
                 tg.create_task(_feed(src, handle), name="source-%d" % i)
@@ -255,7 +263,9 @@ async def published_ends(handle: KafkaHandle) -> dict[tuple[str, int], int]:
     k = handle.settings.bus.kafka
     await handle.sources_done.wait()
     handle.buffer.close()
-    await _until(lambda: not handle.buffer.depth(), k.close_timeout_ms / 1000 + 60, "ingest")
+    # an empty buffer is not enough: the publisher's last take may not be in the producer yet
+    done = [t for t in handle.tasks if t.get_name() == _PUBLISHER]
+    await _until(lambda: all(t.done() for t in done), k.close_timeout_ms / 1000 + 60, "ingest")
     if not await handle.bus.flush(k.close_timeout_ms / 1000):
         msg = "kafka: %d sends unacknowledged at the end of ingest" % handle.bus.depth()
         raise BusError(msg)
@@ -293,8 +303,14 @@ async def drain_to_end(
     windows = physical_topic(kafka, TOPIC_WINDOWS)
     end = max(h.bus.end_offsets.get((windows, 0), 0) for h in handles)
     crosses = [h.cross for h in handles if h.cross is not None]
-    await _until(lambda: any(c.active for c in crosses), timeout_s, "a cross stage")
-    cross = next(c for c in crosses if c.active)
+
+    def owners() -> list[CrossStage]:
+        # `active` is set when a stage rebuilt on gaining the partition and cleared only at
+        # its next batch after losing it: the owner is active and holds the partition now
+        return [c for c in crosses if c.active and c.sub.assignment()]
+
+    await _until(lambda: len(owners()) == 1, timeout_s, "a cross stage")
+    cross = owners()[0]
     await _until(lambda: cross.position >= end, timeout_s, "reading the windows topic")
     await cross.flush()
 

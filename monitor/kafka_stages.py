@@ -32,7 +32,12 @@ from monitor.aggregate.engine import Engine
 from monitor.aggregate.merge import SummaryMerger
 from monitor.aggregate.partial import PartitionBuckets
 from monitor.bus.kafka import KafkaBus
-from monitor.bus.kafka_common import client_options, partitions_of, physical_topic
+from monitor.bus.kafka_common import (
+    client_options,
+    partitions_of,
+    physical_topic,
+    seek_to_start,
+)
 from monitor.bus.kafka_consumer import KafkaSubscription
 from monitor.codec import decode
 from monitor.config import Settings
@@ -56,11 +61,15 @@ log = logging.getLogger(__name__)
 
 NS: Final = 1_000_000_000
 CLOSE_LAG_NS: Final = 5 * NS  # live: idle seconds close this long after wall time (as run_app)
+# The cross stage closes by the clock later than stage 1, which publishes the seconds it
+# closes by the clock: the summary path (publish, acknowledgement, fetch) must fit in between.
+_CROSS_LAG_NS: Final = CLOSE_LAG_NS + 2 * NS
 _ENCODER: Final = msgspec.json.Encoder()
 _MAX_PAUSE_S: Final = 1.0
-# The windows topic gets a few summaries a second: a fetch held this long at most costs
-# the alert path ≤ 0.1 s (Tansu holds a fetch to its deadline) and saves ~90 empty fetches a
-# second at the broker and in this process (Apache Kafka answers as soon as data comes).
+# The windows topic gets a few summaries a second: a fetch held this long saves ~90 empty
+# fetches a second at the broker and in this process; Apache Kafka answers as soon as data
+# comes, so it costs the alert path nothing (a broker that held fetches to the deadline would
+# add ≤ 0.1 s).
 _CROSS_FETCH_WAIT_MS: Final = 100
 _SUMMARY: Final = msgspec.json.Decoder(WindowSummary)
 _EVENT: Final = msgspec.json.Decoder(Event)  # `monitor.codec.decode` without its wrapper
@@ -205,9 +214,10 @@ class BucketStage:
         return events, offsets
 
     def _close_all(self) -> list[WindowSummary]:
-        now = time.time_ns() - CLOSE_LAG_NS if self.live else None
+        wall = time.time_ns()
         out: list[WindowSummary] = []
-        for part in self.parts.values():
+        for tp, part in self.parts.items():
+            now = self.sub.heard_ns((tp,), wall) - CLOSE_LAG_NS if self.live else None
             summary = part.close(part.first_open(now))
             if summary is not None:
                 out.append(summary)
@@ -308,8 +318,8 @@ class CrossStage:
                 if messages:
                     self.position = messages[-1].offset + 1
             self.merger.take(summaries)
-            now = time.time_ns() - CLOSE_LAG_NS if self.live else None
-            await self._emit(self.merger.advance(now))
+            now = self.sub.heard_ns(self.sub.assignment(), time.time_ns()) - _CROSS_LAG_NS
+            await self._emit(self.merger.advance(now if self.live else None))
             await self.sub.commit()
             self._observe()
 
@@ -323,9 +333,7 @@ class CrossStage:
         if not tps:
             return
         self.published |= await self._published_alerts()
-        consumer = self.sub._consumer
-        if consumer is not None:
-            await consumer.seek_to_beginning(*tps)
+        await self.sub.seek_to_start(tps)
         log.info(
             "cross stage: rebuilding from the windows topic (%d alerts known)", len(self.published)
         )
@@ -334,7 +342,9 @@ class CrossStage:
         """Read the whole alerts topic (bounded by ``request_timeout_ms``) into keys."""
         k = self.settings.bus.kafka
         topic = physical_topic(k, TOPIC_ALERTS)
-        consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(k))
+        consumer = AIOKafkaConsumer(
+            enable_auto_commit=False, auto_offset_reset="earliest", **client_options(k)
+        )
         keys: set[_ALERT_KEY] = set()
         try:
             async with asyncio.timeout(k.request_timeout_ms / 1000):
@@ -342,7 +352,7 @@ class CrossStage:
                 tps = [TopicPartition(topic, p) for p in range(partitions_of(k, TOPIC_ALERTS))]
                 consumer.assign(tps)
                 ends = await consumer.end_offsets(tps)
-                await consumer.seek_to_beginning(*tps)
+                await seek_to_start(consumer, tps)
                 while not await _at_end(consumer, ends):
                     for messages in (await consumer.getmany(timeout_ms=100)).values():
                         for message in messages:

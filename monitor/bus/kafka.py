@@ -15,9 +15,9 @@ Topics are created at `KafkaBus.start` when missing. Record timestamps are the p
 send time (CreateTime), so retention and `KafkaSubscription.rewind` work on wall time even
 for replays of old data.
 
-Tansu 0.6 (the test broker) notes: it refuses ``InitProducerId`` with memory storage, so set
-``idempotent: false`` there; it answers a waiting fetch only at ``fetch_max_wait_ms`` (keep it
-~10 ms); ``offsets_for_times`` on an empty partition gives offset 0 instead of none.
+Tested against Apache Kafka (``tests/support/kafka_broker.py``); other Kafka-protocol
+brokers may differ (Tansu 0.6 refused ``InitProducerId`` with memory storage: set
+``idempotent: false`` there).
 """
 
 from __future__ import annotations
@@ -127,12 +127,27 @@ class KafkaBus:
             msg = "kafka: producer cannot start on %s: %r" % (self.settings.bootstrap_servers, exc)
             raise BusError(msg) from None
         self._producer = producer
+        await self._load_partitions(producer)
         log.info(
             "kafka: producer started on %s (compression %s, idempotent %s)",
             self.settings.bootstrap_servers,
             compression or "none",
             self.settings.idempotent,
         )
+
+    async def _load_partitions(self, producer: AIOKafkaProducer) -> None:
+        """Fetch the partitions of every contract topic once, at start (bounded).
+
+        The producer knows no topic's metadata after start; without this the first publish
+        to each topic waits a metadata round trip, and one with ``timeout_s=0`` drops all.
+        A topic that is missing (``create_topics: false``) is looked up again on publish.
+        """
+        try:
+            async with asyncio.timeout(self.settings.request_timeout_ms / 1000):
+                for topic in self._topics.values():
+                    await producer.partitions_for(topic)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("kafka: topic metadata not loaded at start: %r", exc)
 
     async def publish(self, events: Sequence[Event], *, timeout_s: float | None) -> int:
         """Hand `events` to the producer in order; return how many were accepted.
@@ -289,6 +304,9 @@ class KafkaBus:
     ) -> KafkaSubscription:
         """Return a member of consumer group `name` reading the contract topics `topics`.
 
+        Before a rebalance takes partitions from the member, it waits (at most half a
+        session) for this bus's pending sends, so their next owner finds them on the topics.
+
         Args:
             topics: contract topic names (``liqmon.*.v1``) (``topic_prefix`` is applied here).
             name: the consumer group id; members with the same name split the partitions.
@@ -306,6 +324,7 @@ class KafkaBus:
             self._on_drop,
             rewind_on_assign_ns,
             fetch_max_wait_ms,
+            self.flush,
         )
         self._subs.append(sub)
         return sub

@@ -6,8 +6,10 @@ point a client is built; the SASL password is revealed only in that call.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.codec import has_lz4, has_zstd
 from aiokafka.helpers import create_ssl_context
 
@@ -101,3 +103,17 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
         password = settings.sasl_password
         options["sasl_plain_password"] = None if password is None else password.reveal()
     return options
+
+
+async def seek_to_start(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]) -> None:
+    """Position `consumer` on the first offset the broker keeps of each of `partitions`.
+
+    Not aiokafka's ``seek_to_beginning``: that only asks for a reset, and a reset to the
+    consumer's default strategy already in flight (a partition just assigned with no
+    committed offset, ``auto_offset_reset: latest``) answers it with the end offset, so the
+    caller would read nothing (seen: a cross stage taking over read none of the alerts on
+    the topic and published them again). An explicit seek makes that answer void.
+    """
+    tps = list(partitions)
+    for tp, offset in (await consumer.beginning_offsets(tps)).items():
+        consumer.seek(tp, offset)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -22,10 +22,12 @@ from aiokafka.errors import (
     CommitFailedError,
     ConsumerStoppedError,
     IllegalGenerationError,
+    IllegalStateError,
     KafkaError,
 )
 
 from monitor.bus.base import DropCallback
+from monitor.bus.kafka_common import seek_to_start
 from monitor.codec import decode
 from monitor.config import KafkaSettings
 from monitor.errors import BusError, InputError
@@ -41,7 +43,12 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is
         self._sub = sub
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        """Called by aiokafka before a rebalance takes `revoked` away (inside getmany)."""
+        """Called by aiokafka before a rebalance takes `revoked` away (inside getmany).
+
+        The group waits for this member to rejoin, so the next owner starts only after
+        what this process produced is acknowledged and the offsets are committed.
+        """
+        await self._sub.before_revoke()
         await self._sub.commit_partitions(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
@@ -59,6 +66,7 @@ class KafkaSubscription:
         name: the consumer group id.
         rebalances: how many assignments this member has received (a change means windows
             may need rebuilding).
+        commit_failures: commits that failed or timed out (retried by the next commit).
     """
 
     def __init__(
@@ -70,8 +78,10 @@ class KafkaSubscription:
         on_drop: DropCallback,
         rewind_on_assign_ns: int | None = None,
         fetch_max_wait_ms: int | None = None,
+        flush: Callable[[float], Awaitable[bool]] | None = None,
     ) -> None:
         self.name = name
+        self._flush = flush
         self.rebalances = 0
         self._topics = tuple(topics)
         self._settings = settings
@@ -79,6 +89,8 @@ class KafkaSubscription:
         self._on_drop = on_drop
         self._rewind_ns = rewind_on_assign_ns
         self._timeout_s = settings.request_timeout_ms / 1000
+        self._commit_s = min(self._timeout_s, settings.session_timeout_ms / 2000)  # holds a batch
+        self.commit_failures = 0
         self._consumer: Any = None
         self._pending: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}  # what this member last committed
@@ -88,6 +100,7 @@ class KafkaSubscription:
         )
         self._closed = False
         self._aborted = False
+        self._batch_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Connect and join the group (bounded by ``request_timeout_ms``); idempotent.
@@ -177,7 +190,9 @@ class KafkaSubscription:
             except KafkaError as exc:
                 msg = "kafka: consumer %r failed: %r" % (self.name, exc)
                 raise BusError(msg) from exc
-            yield records
+            async with self._batch_lock:  # held while the caller processes the batch
+                owned = self._consumer.assignment() if self._consumer is not None else set()
+                yield {tp: m for tp, m in records.items() if tp in owned}
 
     def mark(self, tp: TopicPartition, offset: int) -> None:
         """Set the offset `commit` (and a revoke) will commit for `tp`.
@@ -218,23 +233,36 @@ class KafkaSubscription:
     async def commit(self) -> None:
         """Commit the offsets of every batch yielded so far; call after processing them.
 
-        Raises:
-            BusError: the commit failed or timed out (e.g. a rebalance took the partitions:
-                they will be re-read by their new owner).
+        Never raises: what a rebalance took is re-read by its new owner; what failed or timed
+        out (broker away) stays pending, so the next commit retries it.
         """
         await self._commit(dict(self._pending))
+
+    async def before_revoke(self) -> None:
+        """Wait (at most half a session) until this process's sends are acknowledged.
+
+        Called before partitions are handed on, once the batch the caller is processing is
+        done (`records` holds a lock meanwhile): a stage's output (alerts, summaries) still
+        in flight would otherwise be missed by the new owner, which reads the topics it
+        publishes to when it takes over (and so would publish it a second time).
+        """
+        async with self._batch_lock:  # the batch being processed ends first
+            await self._flush_sends()
+
+    async def _flush_sends(self) -> None:
+        if self._flush is None:
+            return
+        if not await self._flush(self._settings.session_timeout_ms / 2000):
+            log.warning("kafka: group %r hands partitions on with sends pending", self.name)
 
     async def commit_partitions(self, partitions: set[TopicPartition]) -> None:
         """Commit processed offsets of `partitions` only (before they are revoked).
 
-        Failures are logged, not raised: the rebalance goes on, and the new owner re-reads.
+        A failure is logged: the rebalance goes on, and the new owner re-reads.
         """
         offsets = {tp: off for tp, off in self._pending.items() if tp in partitions}
         self._owned -= partitions
-        try:
-            await self._commit(offsets)
-        except BusError as exc:
-            log.warning("kafka: commit before revoke failed: %s", exc)
+        await self._commit(offsets)
         for tp in offsets:
             self._pending.pop(tp, None)
 
@@ -251,17 +279,26 @@ class KafkaSubscription:
                 del self._pending[tp]
         if not offsets or self._consumer is None or self._aborted:
             return
+        owned = self._consumer.assignment()
+        for tp in [tp for tp in offsets if tp not in owned]:
+            # a rebalance took it since it was marked: its new owner re-reads from the last
+            # committed offset (aiokafka refuses to commit a partition it does not hold)
+            del offsets[tp]
+            self._pending.pop(tp, None)
+        if not offsets:
+            return
         try:
-            async with asyncio.timeout(self._timeout_s):
+            async with asyncio.timeout(self._commit_s):
                 await self._consumer.commit(offsets)
-        except (CommitFailedError, IllegalGenerationError) as exc:
+        except (CommitFailedError, IllegalGenerationError, IllegalStateError) as exc:
             # the group rebalanced under us: the partitions' new owner re-reads from the last
             # committed offsets (at-least-once), so this member keeps running and rejoins
             log.warning("kafka: commit of group %r skipped, group rebalanced: %r", self.name, exc)
             return
-        except (KafkaError, TimeoutError) as exc:
-            msg = "kafka: commit of group %r failed: %r" % (self.name, exc)
-            raise BusError(msg) from None
+        except (KafkaError, TimeoutError) as exc:  # broker away or slow: stays pending
+            self.commit_failures += 1
+            log.warning("kafka: commit of group %r failed, the next retries: %r", self.name, exc)
+            return
         for tp, off in offsets.items():
             committed[tp] = off
             if self._pending.get(tp) == off:
@@ -276,6 +313,15 @@ class KafkaSubscription:
             self._committed.pop(tp, None)
         if self._rewind_ns is not None and new:
             await self.seek_to_time(time.time_ns() // 1_000_000 - self._rewind_ns // 1_000_000, new)
+
+    def heard_ns(self, partitions: Iterable[TopicPartition], wall_ns: int) -> int:
+        """Return `wall_ns`, held at the broker's last fetch answer for any of `partitions`.
+
+        Live stages close seconds by this clock: records may still come while none answers.
+        """
+        owned = self._consumer.assignment() if self._consumer is not None else set()
+        polls = [self._consumer.last_poll_timestamp(tp) for tp in owned.intersection(partitions)]
+        return min([wall_ns] + [int(ms) * 1_000_000 for ms in polls if ms is not None])
 
     def assignment(self) -> set[TopicPartition]:
         """Return the partitions this member holds now."""
@@ -293,6 +339,11 @@ class KafkaSubscription:
         if self._consumer is not None:
             self._consumer.resume(*self._consumer.paused())
 
+    async def seek_to_start(self, partitions: Iterable[TopicPartition]) -> None:
+        """Re-read `partitions` from the first record the broker keeps (`seek_to_start`)."""
+        if self._consumer is not None:
+            await seek_to_start(self._consumer, partitions)
+
     async def rewind(self, span_ns: int) -> None:
         """Re-read the last `span_ns` nanoseconds (by broker timestamp) of every partition.
 
@@ -308,7 +359,7 @@ class KafkaSubscription:
 
         Positions only ever move backwards: a partition with no record that recent, or already
         positioned before it, keeps its position, so nothing unprocessed is skipped. (A broker
-        answer with timestamp -1 means "no such record": Tansu 0.6 gives offset 0 with it.)
+        answer with timestamp -1 means "no such record", whatever offset comes with it.)
 
         Raises:
             BusError: the offset lookup failed or timed out.

@@ -38,10 +38,10 @@ class KafkaSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     linger_ms: Annotated[int, msgspec.Meta(ge=5)] = 5  # producer batching delay
     max_batch_bytes: Pos = 262_144  # per partition batch
     max_in_flight: Pos = 50_000  # sends not yet acknowledged; beyond it publish waits/drops
-    idempotent: bool = True  # Tansu 0.6 (memory storage) refuses it: set false there
+    idempotent: bool = True  # exactly-once per partition across retries; needs IDEMPOTENT_WRITE
     auto_offset_reset: Literal["earliest", "latest"] = "latest"  # a group with no offsets
     request_timeout_ms: Pos = 30_000  # every broker request; also the delivery bound
-    fetch_max_wait_ms: NonNeg = 10  # Tansu answers a waiting fetch only at this deadline
+    fetch_max_wait_ms: NonNeg = 10  # how long the broker may hold a fetch with nothing to read
     session_timeout_ms: Annotated[int, msgspec.Meta(ge=500)] = 10_000  # also rebalance bound
     close_timeout_ms: Pos = 10_000  # flush bound at shutdown
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

@@ -1,9 +1,11 @@
-"""Fixtures for tests that need a real Kafka-protocol broker (marker ``kafka``).
+"""Fixtures for tests that need a real Apache Kafka broker (marker ``kafka``).
 
-``kafka_bootstrap`` is ``LIQMON_TEST_KAFKA_BOOTSTRAP`` when set, else a Tansu broker started
-once per session on a free loopback port. A broker that cannot start fails the test, in CI
-and locally alike: a kafka test is never skipped. ``kafka_settings`` gives each test its own
-topic prefix, so tests never see each other's records.
+``kafka_bootstrap`` is ``LIQMON_TEST_KAFKA_BOOTSTRAP`` when set, else one Apache Kafka broker
+(`tests.support.kafka_broker`) started once per session on free loopback ports. A broker
+that cannot start (no java, no jars: run ``scripts/kafka-jars``) fails the test, in CI and
+locally alike: a kafka test is never skipped. ``kafka_settings`` gives each test its own
+topic prefix, so tests never see each other's records. Tests that stop or restart a broker
+start one of their own with `start_broker`.
 """
 
 from __future__ import annotations
@@ -16,27 +18,26 @@ from pathlib import Path
 import pytest
 
 from monitor.config import KafkaPartitions, KafkaSettings
-from tests.support.tansu import BrokerStartError, TansuBroker
+from tests.support.kafka_broker import BrokerStartError, KafkaBroker
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Return ``HOST:PORT`` of a Kafka-protocol broker for the whole session."""
+    """Return ``HOST:PORT`` of a Kafka broker for the whole session."""
     external = os.environ.get("LIQMON_TEST_KAFKA_BOOTSTRAP")
     if external:
         yield external
         return
-    log_path = tmp_path_factory.mktemp("tansu") / "tansu.log"
-    broker = start_tansu(log_path)
+    broker = start_broker(tmp_path_factory.mktemp("kafka"))
     try:
         yield broker.bootstrap
     finally:
         broker.stop()
 
 
-def start_tansu(log_path: Path) -> TansuBroker:
-    """Start a Tansu broker, or fail the current test (never skip) when it cannot start."""
-    broker = TansuBroker(log_path)
+def start_broker(workdir: Path) -> KafkaBroker:
+    """Start an Apache Kafka broker, or fail the current test (never skip) when it cannot."""
+    broker = KafkaBroker(workdir)
     try:
         broker.start()
     except BrokerStartError as exc:
@@ -47,19 +48,17 @@ def start_tansu(log_path: Path) -> TansuBroker:
 def settings_for(bootstrap: str, **overrides: object) -> KafkaSettings:
     """Return test Kafka settings with a fresh random topic prefix.
 
-    Tansu refuses idempotent producers (InitProducerId) with memory storage, so tests run
-    with ``idempotent=False``; consumers of a fresh group start at the earliest offset.
+    The producer and the consumer groups keep the production defaults (idempotent,
+    ``acks=all``, 10 s sessions); consumers of a fresh group start at the earliest offset.
     """
     fields: dict[str, object] = {
         "bootstrap_servers": bootstrap,
         "client_id": "liqmon-test",
         "topic_prefix": "t%s" % uuid.uuid4().hex[:10],
         "partitions": KafkaPartitions(liquidations=2, ticks=2, margin=1, windows=1, alerts=1),
-        "idempotent": False,
         "auto_offset_reset": "earliest",
         "request_timeout_ms": 5_000,
         "close_timeout_ms": 5_000,
-        "session_timeout_ms": 1_500,  # Tansu holds a first JoinGroup this long
     }
     fields.update(overrides)
     return KafkaSettings(**fields)  # type: ignore[arg-type]

@@ -1,9 +1,9 @@
 """A broker outage during ingest: the daemon rides it out and loses nothing it buffered.
 
-A dedicated Tansu broker is frozen (SIGSTOP) for 10 s and then continued (SIGCONT), while a
-paced source keeps publishing into ``liqmon ingest`` (`run_kafka` with ``ingest`` only,
-HTTP on). Tansu keeps its data in memory, so a restart would lose it; a pause is the outage
-that keeps the broker's state. The producer's request timeout is longer than the outage, so
+A dedicated Apache Kafka broker is frozen (SIGSTOP) for 10 s and then continued (SIGCONT),
+while a paced source keeps publishing into ``liqmon ingest`` (`run_kafka` with ``ingest``
+only, HTTP on), with a buffer smaller than the outage. (`test_kafka_faults` restarts and
+freezes a broker under both roles.) The producer's request timeout is longer than the outage, so
 aiokafka's in-flight request is answered after the pause, and the publisher, blocked on the
 producer meanwhile, resumes from the ingest buffer; what did not fit the buffer is dropped
 and counted.
@@ -24,13 +24,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import config
-from monitor.bus.kafka_common import physical_topic
+from monitor.bus.kafka_common import partitions_of, physical_topic
 from monitor.codec import decode
 from monitor.config import Settings
 from monitor.events import TOPIC_LIQUIDATIONS, Event, Liquidation
 from monitor.kafka_app import run_kafka
 from monitor.synth import liquidations
-from tests.integration.conftest import settings_for, start_tansu
+from tests.integration.conftest import settings_for, start_broker
 from tests.support.wait import until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration, pytest.mark.slow]
@@ -49,7 +49,7 @@ class PacedSource:
         self.rejected = 0
         self.stop = asyncio.Event()
         template = next(iter(liquidations(start_ns=0, duration_s=60, rate_per_s=5, seed=1)))
-        self._template = template
+        self.template = template
 
     async def run(self, publish: Callable[[Sequence[Event]], Awaitable[int]]) -> None:
         step_s = 0.02
@@ -59,7 +59,7 @@ class PacedSource:
             now = time.time_ns()
             batch = [
                 msgspec.structs.replace(
-                    self._template,
+                    self.template,
                     event_id="outage-%d" % (seq + i),
                     ts_event_ns=now,
                     ts_recv_ns=now,
@@ -108,12 +108,17 @@ async def topic_event_ids(settings: Settings) -> list[str]:
     """Read the whole liquidations topic; return the event ids in it (duplicates kept)."""
     kafka = settings.bus.kafka
     topic = physical_topic(kafka, TOPIC_LIQUIDATIONS)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, fetch_max_wait_ms=10)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+    )
     ids: list[str] = []
     async with asyncio.timeout(20):
         await consumer.start()
         try:
-            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            count = partitions_of(kafka, TOPIC_LIQUIDATIONS)
+            tps = [TopicPartition(topic, p) for p in range(count)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
@@ -132,7 +137,7 @@ async def test_a_10s_broker_outage_during_ingest_loses_nothing_inside_the_buffer
     tmp_path: Path,
 ) -> None:
     # Arrange: a broker of our own, ingest with HTTP, a source at 400 events/s
-    broker = start_tansu(tmp_path / "tansu.log")
+    broker = start_broker(tmp_path / "kafka")
     try:
         settings = make_settings(broker.bootstrap)
         source = PacedSource(RATE_PER_S)
