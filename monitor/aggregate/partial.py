@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+import msgspec
+
 from monitor.events import AssetClass, Liquidation, Tick, WindowSummary
 
 NS: Final = 1_000_000_000
@@ -189,3 +191,48 @@ class PartitionBuckets:
             oi=px_oi,
             max_recv_ns=self.max_recv_ns,
         )
+
+
+_LIQ_COLUMNS: Final = (
+    "liq_sec", "liq_inst", "liq_asset", "liq_class", "long_usd", "short_usd", "long_n", "short_n"
+)  # fmt: skip
+_PX_COLUMNS: Final = ("px_sec", "px_inst", "px_asset", "px_class", "high", "low", "last", "oi")
+
+
+def split_summary(summary: WindowSummary, max_rows: int) -> list[WindowSummary]:
+    """Return `summary` as consecutive summaries of at most about `max_rows` rows each.
+
+    Called by stage 1 before it publishes, so no record exceeds the producer's request size
+    (a fast replay closes many seconds of many instruments at once). The parts are cut at
+    second boundaries; each part's ``closed_before`` is the first second of the next part
+    and the last keeps the original's, so the merge stage, which drops a source's rows below
+    its ``closed_before``, takes every row of every part in order. A second with more than
+    `max_rows` rows stays whole.
+    """
+    if len(summary.liq_sec) + len(summary.px_sec) <= max_rows:
+        return [summary]
+    rows: dict[int, int] = {}
+    for sec in (*summary.liq_sec, *summary.px_sec):
+        rows[sec] = rows.get(sec, 0) + 1
+    cuts: list[int] = []
+    filled = 0
+    for sec in sorted(rows):
+        if filled and filled + rows[sec] > max_rows:
+            cuts.append(sec)
+            filled = 0
+        filled += rows[sec]
+    parts: list[WindowSummary] = []
+    low = _MIN_I64
+    for high in (*cuts, summary.closed_before):
+        liq = [i for i, s in enumerate(summary.liq_sec) if low <= s < high]
+        px = [i for i, s in enumerate(summary.px_sec) if low <= s < high]
+        columns: dict[str, object] = {n: _take(getattr(summary, n), liq) for n in _LIQ_COLUMNS}
+        columns |= {n: _take(getattr(summary, n), px) for n in _PX_COLUMNS}
+        parts.append(msgspec.structs.replace(summary, closed_before=high, **columns))
+        low = high
+    return parts
+
+
+def _take(column: list[object], index: list[int]) -> list[object]:
+    """Return the rows `index` of `column` (an empty column stays empty: older producers)."""
+    return [column[i] for i in index] if column else []
