@@ -163,8 +163,9 @@ class WindowSummary(
     Published by the partitioned ``aggregate`` stage for the cross-asset stage. Columns are
     aligned lists: liquidation buckets (``liq_*``: second, ``exchange:symbol``, asset, class,
     long/short USD and counts) and price buckets (``px_*``: second, instrument, asset, class,
-    high, low, last, open interest in USD or null). Not an `Event`: it never travels on the
-    input topics.
+    high, low, last, open interest in USD or null). ``margins`` carries the margin changes
+    read from a ``liqmon.margin.v1`` partition (such a summary is ``idle``: it holds no
+    watermark). Not an `Event`: it never travels on the input topics.
     """
 
     source: str  # "<topic>:<partition>" the buckets came from
@@ -188,6 +189,7 @@ class WindowSummary(
     last: list[float] = msgspec.field(default_factory=list)
     oi: list[float | None] = msgspec.field(default_factory=list)  # open interest USD, or null
     max_recv_ns: int = 0  # newest receive time among the events folded in (latency)
+    margins: list[MarginChange] = msgspec.field(default_factory=list)  # forwarded as read
 
 
 TOPIC_LIQUIDATIONS: Final = "liqmon.liquidations.v1"

@@ -125,16 +125,21 @@ class Engine:
         A change whose ``event_id`` was taken before (posted twice, a calendar re-read, a
         replayed topic) is ignored: one notice is one change.
         """
-        margins = [
-            e
-            for e in batch
-            if isinstance(e, MarginChange) and not self._margin_ids.seen(e.event_id)
-        ]
-        self.margin_changes += margins
-        if self.metrics is not None:
-            for change in margins:
-                self.metrics.observe_margin_change(change)
+        self.take_margins([e for e in batch if isinstance(e, MarginChange)])
         return [e for e in batch if isinstance(e, Liquidation | Tick)]
+
+    def take_margins(self, changes: Sequence[MarginChange]) -> None:
+        """Keep margin changes for the margin-hike rule; one ``event_id`` is one change.
+
+        Called with each batch (`add`) and by the Kafka cross stage with the changes its
+        summaries forward. A change arms its asset only from its notice time on (event time),
+        so taking it early changes nothing before then.
+        """
+        fresh = [c for c in changes if not self._margin_ids.seen(c.event_id)]
+        self.margin_changes += fresh
+        if self.metrics is not None:
+            for change in fresh:
+                self.metrics.observe_margin_change(change)
 
     def _add_liquidations(self, liqs: list[Liquidation], ts_ns: npt.NDArray[np.int64]) -> None:
         """Bucket liquidations at `ts_ns`, one time per liquidation (epoch ns).

@@ -12,7 +12,7 @@ gives the same alerts.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -64,7 +64,11 @@ class SummaryMerger:
         px: list[pl.DataFrame] = []
         max_ts = -1
         for s in summaries:
+            if s.margins:
+                self.engine.take_margins(s.margins)
             if s.idle:
+                if s.source not in self.expected:  # a margin partition caught up: no hold
+                    self.closed_before.pop(s.source, None)
                 if s.source not in self.closed_before:
                     self.idle.add(s.source)
                 continue
@@ -85,6 +89,22 @@ class SummaryMerger:
                 pl.concat(px) if px else pl.DataFrame(schema=_PX_SCHEMA),
                 max_ts,
             )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return what the merger knows of its sources (the Kafka cross stage's state file)."""
+        return {
+            "closed_before": dict(self.closed_before),
+            "idle": sorted(self.idle),
+            "late_rows": self.late_rows,
+            "max_recv_ns": self.max_recv_ns,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Replace that knowledge with `state` (an empty one: a clean start)."""
+        closed = {str(k): int(v) for k, v in state.get("closed_before", {}).items()}
+        idle = {str(s) for s in state.get("idle", [])}
+        late, recv = int(state.get("late_rows", 0)), int(state.get("max_recv_ns", 0))
+        self.closed_before, self.idle, self.late_rows, self.max_recv_ns = closed, idle, late, recv
 
     def _closed(self) -> int:
         closed = self.engine.closed_sec
