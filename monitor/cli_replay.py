@@ -144,7 +144,9 @@ async def _replay_kafka_async(
         auto_offset_reset="earliest",
     )
     settings = msgspec.structs.replace(
-        settings, bus=msgspec.structs.replace(settings.bus, kafka=kafka)
+        settings,
+        bus=msgspec.structs.replace(settings.bus, kafka=kafka),
+        state=msgspec.structs.replace(settings.state, enabled=False),  # replays keep no state
     )
     async with (
         run_kafka(

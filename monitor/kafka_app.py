@@ -1,13 +1,11 @@
 """Wiring of the Kafka roles: ``ingest``, ``aggregate`` and both in one process.
 
 ``ingest``: sources put events into a bounded buffer (`IngestBuffer`, never waiting on
-Kafka); one publisher task drains it into `KafkaBus`. While the broker is down the
-producer stops acknowledging, the buffer fills up to ``bus.queue_max_events`` and what
-does not fit is dropped and counted (``liqmon_events_dropped_total{reason="queue_full"}``);
-aiokafka reconnects and retries its batches for ``request_timeout_ms``.
+Kafka); one publisher task drains it into `KafkaBus`. While the broker is down the buffer
+fills up to ``bus.queue_max_events``; what does not fit is dropped and counted
+(``liqmon_events_dropped_total{reason="queue_full"}``); aiokafka retries its batches.
 
-``aggregate``: `BucketStage` on the input topics (one group, partitions split) and
-`CrossStage` on the windows topic (see `monitor.kafka_stages`).
+``aggregate``: `monitor.kafka_stages` on the input topics, `monitor.kafka_cross` after.
 """
 
 from __future__ import annotations
@@ -33,7 +31,8 @@ from monitor.config import Settings
 from monitor.errors import BusError, MonitorError
 from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS, TOPIC_WINDOWS, Alert, Event
 from monitor.http import HttpServer, HttpState, Readiness, split_host_port
-from monitor.kafka_stages import BucketStage, CrossStage
+from monitor.kafka_cross import CrossStage
+from monitor.kafka_stages import BucketStage
 from monitor.metrics import Metrics
 from monitor.source_metrics import SourceMetrics
 from monitor.sources.base import VenueSpec
@@ -124,15 +123,16 @@ class KafkaHandle:
         return self.http.port
 
     async def kill(self) -> None:
-        """Stop abruptly, committing nothing more (tests: a crashed process).
+        """Stop abruptly, committing and saving nothing more (tests: a crashed process).
 
-        Sends already handed to the producer are flushed first: a crashed process's
-        in-flight requests land (or die) within the request timeout, long before its group
-        notices it is gone (the session timeout), whereas leaving this process's producer
-        running would let them land after the survivor has taken over, which no crash does.
+        Sends already in the producer are flushed first: a crashed process's in-flight
+        requests land or die long before its group notices it is gone (session timeout);
+        left running, they could land after the survivor took over, which no crash does.
         """
         for task in self.tasks:
             task.cancel()
+        if self.cross is not None and self.cross.state is not None:
+            self.cross.state.enabled = False
         await self.bus.flush(self.settings.bus.kafka.request_timeout_ms / 1000)
         for stage in (self.bucket, self.cross):
             if stage is not None:

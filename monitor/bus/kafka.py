@@ -12,7 +12,7 @@ past that, publish waits up to its timeout and then drops, reported as
 for ``request_timeout_ms`` (aiokafka's ``KafkaTimeoutError``) raises `BusBackpressure`.
 
 Topics are created at `KafkaBus.start` when missing. Record timestamps are the producer's
-send time (CreateTime), so retention and `KafkaSubscription.rewind` work on wall time even
+send time (CreateTime), so retention and `KafkaSubscription.seek_to_time` work on wall time even
 for replays of old data.
 
 Tested against Apache Kafka (``tests/support/kafka_broker.py``); other Kafka-protocol

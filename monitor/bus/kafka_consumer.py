@@ -2,9 +2,8 @@
 
 `KafkaSubscription.batches` pulls micro-batches with ``getmany`` and decodes each record with
 `monitor.codec.decode`; a record that does not decode is counted (``on_drop("decode", 1)``)
-and skipped. Offsets are never committed automatically: the caller processes a batch, then
-calls `KafkaSubscription.commit`, so a crash re-reads rather than loses (at-least-once).
-Partitions revoked by a rebalance get their processed offsets committed first.
+and skipped. Offsets are committed only by `KafkaSubscription.commit` after a batch is
+processed (at-least-once); revoked partitions get their processed offsets committed first.
 """
 
 from __future__ import annotations
@@ -344,13 +343,17 @@ class KafkaSubscription:
         if self._consumer is not None:
             await seek_to_start(self._consumer, partitions)
 
-    async def rewind(self, span_ns: int) -> None:
-        """Re-read the last `span_ns` nanoseconds (by broker timestamp) of every partition.
+    async def kept(self, tp: TopicPartition) -> tuple[int, int]:
+        """Return the first offset the broker keeps of `tp` and its end (next) offset."""
+        if self._consumer is None:
+            return 0, 0
+        first = (await self._consumer.beginning_offsets([tp]))[tp]
+        return first, (await self._consumer.end_offsets([tp]))[tp]
 
-        Used to rebuild windows after a restart or a rebalance. Timestamps are the producer's
-        send time (CreateTime), not event time.
-        """
-        await self.seek_to_time(time.time_ns() // 1_000_000 - span_ns // 1_000_000)
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Read `tp` on from `offset` (an explicit seek: it voids a reset in flight)."""
+        if self._consumer is not None:
+            self._consumer.seek(tp, offset)
 
     async def seek_to_time(
         self, ts_ms: int, partitions: Iterable[TopicPartition] | None = None
