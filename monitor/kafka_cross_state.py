@@ -8,29 +8,63 @@ committed batch and reads the windows topic on from the saved position.
 
 `CrossStage` saves after a committed batch every ``state.save_interval_s`` and once at a
 clean stop when it is between batches: a snapshot then never holds an alert transition
-that is not on the alerts topic. The file is ``<state.dir>/aggregate-<group>-<topic>.state``
-(`monitor.state.store`: atomic writes, versioned). A state of another windows topic, one
-whose position the topic no longer holds (retention) or has not reached (a recreated
-topic), or one that does not fit the engine, is logged in one line and ignored: the stage
-then rebuilds from the topic's start, as without a state file.
+that is not on the alerts topic. The file is ``<state.dir>/aggregate-<group>-<topic>.state``,
+kept by the same `StateKeeper` as ``liqmon run``'s (atomic writes, versioned). A state of
+another windows topic, one whose position the topic no longer holds (retention) or has not
+reached (a recreated topic), or one that does not fit the engine, is logged in one line and
+ignored: the stage then rebuilds from the topic's start, as without a state file.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
 import time
-from typing import Any
+from dataclasses import dataclass
 
 from monitor.aggregate.engine import Engine
 from monitor.aggregate.merge import SummaryMerger
 from monitor.state.engine import EngineSnapshot
+from monitor.state.keeper import StateKeeper
 from monitor.state.settings import StateSettings
-from monitor.state.snapshot import RESTORE_ERRORS
-from monitor.state.store import StateStore
+from monitor.state.snapshot import RESTORE_ERRORS, RestoreError, Snapshot
 
-log = logging.getLogger(__name__)
+
+@dataclass
+class _CrossPart:
+    """`Snapshottable` view of one cross stage between batches."""
+
+    topic: str
+    engine: Engine
+    merger: SummaryMerger
+    position: int = 0
+    kept: tuple[int, int] = (0, 0)  # the offsets the windows partition holds (at restore)
+
+    def snapshot(self) -> Snapshot:
+        """Return the stage's state (called at every save)."""
+        return {
+            "topic": self.topic,
+            "position": self.position,
+            "engine": EngineSnapshot(self.engine).snapshot(),
+            "merger": self.merger.snapshot(),
+        }
+
+    def restore(self, state: Snapshot) -> None:
+        """Load `state`, or raise `RestoreError` and leave engine and merger clean."""
+        position = state["position"]
+        if state["topic"] != self.topic:
+            raise RestoreError("saved for the windows topic %r" % state["topic"])
+        begin, end = self.kept
+        if not isinstance(position, int) or not begin <= position <= end:
+            msg = "offset %r is not in the windows topic (it holds %d to %d)"
+            raise RestoreError(msg % (position, begin, end))
+        try:
+            EngineSnapshot(self.engine).restore(state["engine"])
+            self.merger.restore(state["merger"])
+        except RESTORE_ERRORS:
+            Engine.__init__(self.engine, self.engine.settings, self.engine.metrics)
+            self.merger.restore({})
+            raise
+        self.position = position
 
 
 class CrossState:
@@ -43,10 +77,9 @@ class CrossState:
     """
 
     def __init__(self, cfg: StateSettings, topic: str, group: str) -> None:
-        role = "aggregate-" + re.sub(r"[^A-Za-z0-9_.-]", "_", "%s-%s" % (group, topic))
-        self.store = StateStore(cfg.directory(), role)
+        self.role = "aggregate-" + re.sub(r"[^A-Za-z0-9_.-]", "_", "%s-%s" % (group, topic))
+        self.cfg = cfg
         self.topic = topic
-        self.interval_s = cfg.save_interval_s
         self.saved_at = time.monotonic()
         self.saves = 0
         self.restored_position: int | None = None  # where the last restore resumed
@@ -54,70 +87,26 @@ class CrossState:
 
     def due(self) -> bool:
         """Return True when the periodic save is due (called after each committed batch)."""
-        return self.enabled and time.monotonic() - self.saved_at >= self.interval_s
+        return self.enabled and time.monotonic() - self.saved_at >= self.cfg.save_interval_s
 
     async def save(self, engine: Engine, merger: SummaryMerger, position: int) -> bool:
         """Write the state of a stage between batches; False (logged) on failure."""
         if not self.enabled:
             return False
-        cross = {
-            "topic": self.topic,
-            "position": position,
-            "engine": EngineSnapshot(engine).snapshot(),
-            "merger": merger.snapshot(),
-        }
-        data = self.store.encode({"cross": cross}, time.time_ns())
+        part = _CrossPart(self.topic, engine, merger, position)
         self.saved_at = time.monotonic()
-        try:
-            await asyncio.to_thread(self.store.write, data)
-        except OSError as exc:
-            log.warning("state not saved to %s: %s", self.store.path, exc)
-            return False
-        self.saves += 1
-        return True
+        saved = await StateKeeper(self.cfg, self.role, {"cross": part}).save()
+        self.saves += saved
+        return saved
 
     def restore(self, engine: Engine, merger: SummaryMerger, begin: int, end: int) -> int | None:
         """Restore `engine` and `merger`; return the windows offset to read on from, or None.
 
         `begin` and `end` are the first and the next offset the windows partition holds. On
-        None nothing was changed (or the engine was put back to a clean start): the caller
-        rebuilds from the topic's start.
+        None the engine and merger are clean (or untouched): the caller rebuilds from the
+        topic's start. A misfit is logged in one line by the keeper.
         """
-        self.restored_position = None
-        doc = self.store.read()
-        if doc is None:
-            return None
-        cross: Any = doc["parts"].get("cross")
-        why = _unfit(cross, self.topic, begin, end)
-        if why is None:
-            try:
-                EngineSnapshot(engine).restore(cross["engine"])
-                merger.restore(cross["merger"])
-            except RESTORE_ERRORS as exc:
-                Engine.__init__(engine, engine.settings, engine.metrics)
-                merger.restore({})
-                why = str(exc)
-        if why is not None:
-            log.warning("state file %s ignored: %s; rebuilding", self.store.path, why)
-            return None
-        self.restored_position = int(cross["position"])
-        log.info(
-            "cross stage: state restored, reading %s on from offset %d",
-            self.topic, self.restored_position,
-        )  # fmt: skip
+        part = _CrossPart(self.topic, engine, merger, kept=(begin, end))
+        keeper = StateKeeper(self.cfg, self.role, {"cross": part})
+        self.restored_position = part.position if keeper.load() == ["cross"] else None
         return self.restored_position
-
-
-def _unfit(cross: object, topic: str, begin: int, end: int) -> str | None:
-    """Return why the saved `cross` part cannot be used, or None."""
-    if not isinstance(cross, dict) or not isinstance(cross.get("position"), int):
-        return "no cross-stage part"
-    if cross.get("topic") != topic:
-        return "saved for the windows topic %r" % cross.get("topic")
-    if not begin <= cross["position"] <= end:
-        return "offset %d is not in the windows topic any more (it holds %d to %d)" % (
-            cross["position"],
-            begin,
-            end,
-        )
-    return None
