@@ -37,17 +37,29 @@ class DeleveragingStage:
         self._last_step = -1
         self._current: list[Signal] = []
 
-    def observe(self, px: pl.DataFrame, inst_info: Mapping[str, tuple[str, AssetClass]]) -> None:
-        """Fold the OI of closed price buckets in (``sec, inst, last, oi``; see `PRICE_SCHEMA`).
+    def oi_rows(self, px: pl.DataFrame) -> list[tuple[int, str, float, float]]:
+        """Return ``(sec, inst, last, oi)`` of the closed price buckets that carry OI.
 
-        `inst_info` maps ``exchange:symbol`` to (asset, asset class). Called by the engine
-        when it closes seconds, before evaluating them, in both the embedded and the Kafka
-        pipeline (the buckets are the same).
+        `px` is sorted by second (see `PRICE_SCHEMA`), and so are the rows.
         """
         if not self.cfg.enabled or px.is_empty():
-            return
+            return []
         rows = px.filter(pl.col("oi").is_not_null()).select("sec", "inst", "last", "oi")
-        for second, inst, last, oi in rows.iter_rows():
+        return rows.rows()
+
+    def observe(
+        self,
+        rows: list[tuple[int, str, float, float]],
+        inst_info: Mapping[str, tuple[str, AssetClass]],
+    ) -> None:
+        """Fold the OI rows of one closed second in (`oi_rows`).
+
+        `inst_info` maps ``exchange:symbol`` to (asset, asset class). Called by the engine
+        for each second it closes, just before evaluating that second, in both the embedded
+        and the Kafka pipeline: the detector never sees a later second's OI, however many
+        seconds one call closes (a replay's batch size or Kafka's summaries).
+        """
+        for second, inst, last, oi in rows:
             asset, asset_class = inst_info[inst]
             for scope in (asset, asset_class, MARKET):
                 self.detector.observe(scope, inst, second * NS, oi, last)

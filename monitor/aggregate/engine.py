@@ -18,6 +18,7 @@ alert is open, so alerts resolve when data stops. All of it runs in event time.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Final, cast
 
@@ -256,12 +257,15 @@ class Engine:
         seconds = np.union1d(liq_sec, px_sec)
         px_inst = px.get_column("inst").to_list()
         px_vals = px.select("high", "last").to_numpy()
-        self.deleveraging.observe(px, self._inst_info)
+        oi_rows = self.deleveraging.oi_rows(px)
+        oi_sec = [row[0] for row in oi_rows]
         out: list[Alert] = []
         for second in seconds.tolist():
             out += self._idle_until(second)
             a, b = np.searchsorted(liq_sec, [second, second + 1])
             c, d = np.searchsorted(px_sec, [second, second + 1])
+            e, f = bisect_left(oi_sec, second), bisect_left(oi_sec, second + 1)
+            self.deleveraging.observe(oi_rows[e:f], self._inst_info)
             out += self._step(second, liq_sid[a:b], liq_vals[a:b], px_inst[c:d], px_vals[c:d])
         out += self._idle_until(first_open)
         self.closed_sec = first_open

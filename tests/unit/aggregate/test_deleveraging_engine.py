@@ -76,3 +76,18 @@ def test_without_open_interest_nothing_is_said() -> None:
     engine = Engine(Settings())
     alerts = engine.process(events) + engine.flush()
     assert [a for a in alerts if a.kind == "deleveraging"] == []
+
+
+def test_the_alerts_do_not_depend_on_how_many_seconds_close_at_once() -> None:
+    # a replay's batch size, or Kafka summaries that close hours at once, must not let the
+    # rule see a later second's open interest while it evaluates an earlier one
+    settings = Settings()
+    events = ticks()
+    small = Engine(settings)
+    by_50 = [a for i in range(0, len(events), 50) for a in small.process(events[i : i + 50])]
+    by_50 += small.flush()
+    whole = Engine(settings)
+    at_once = whole.process(events) + whole.flush()
+    unwinds = [_key(a) for a in by_50 if a.kind == "deleveraging"]
+    assert unwinds
+    assert [_key(a) for a in at_once if a.kind == "deleveraging"] == unwinds
