@@ -16,6 +16,7 @@ source's ``closed_before``), so nothing is counted twice.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Final
 
@@ -222,17 +223,11 @@ def split_summary(summary: WindowSummary, max_rows: int) -> list[WindowSummary]:
             filled = 0
         filled += rows[sec]
     parts: list[WindowSummary] = []
-    low = _MIN_I64
+    liq_at = px_at = 0  # both columns are in second order (`PartitionBuckets.close`)
     for high in (*cuts, summary.closed_before):
-        liq = [i for i, s in enumerate(summary.liq_sec) if low <= s < high]
-        px = [i for i, s in enumerate(summary.px_sec) if low <= s < high]
-        columns: dict[str, object] = {n: _take(getattr(summary, n), liq) for n in _LIQ_COLUMNS}
-        columns |= {n: _take(getattr(summary, n), px) for n in _PX_COLUMNS}
+        liq_to, px_to = bisect_left(summary.liq_sec, high), bisect_left(summary.px_sec, high)
+        columns: dict[str, object] = {n: getattr(summary, n)[liq_at:liq_to] for n in _LIQ_COLUMNS}
+        columns |= {n: getattr(summary, n)[px_at:px_to] for n in _PX_COLUMNS}
         parts.append(msgspec.structs.replace(summary, closed_before=high, **columns))
-        low = high
+        liq_at, px_at = liq_to, px_to
     return parts
-
-
-def _take(column: list[object], index: list[int]) -> list[object]:
-    """Return the rows `index` of `column` (an empty column stays empty: older producers)."""
-    return [column[i] for i in index] if column else []

@@ -43,7 +43,9 @@ async def test_a_position_the_topic_no_longer_holds_is_ignored(tmp_path: Path) -
     assert engine2.closed_sec is None
 
 
-async def test_a_state_of_another_windows_topic_is_ignored(tmp_path: Path) -> None:
+async def test_each_windows_topic_has_its_own_file_and_a_crash_saves_nothing(
+    tmp_path: Path,
+) -> None:
     cross, engine, merger = stage(tmp_path)
     assert await cross.save(engine, merger, 7)
     settings = load(None)
