@@ -141,6 +141,7 @@ async def _rest_warm_start(settings: Settings, engine: Engine) -> str:
     return await warm_from_rest(
         engine.prices, list(symbols), settings.state.directory() / "klines",
         settings.assets.classes, rest_override=settings.sources.rest_override.get(VENUE),
+        minutes=round(settings.state.warm_start_days * 1440),
         timeout_s=settings.state.warm_start_timeout_s,
     )  # fmt: skip
 

@@ -17,7 +17,10 @@ class StateSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     ``~/.local/state/liqmon``)."""
     save_interval_s: PosFloat = 60.0  # seconds between periodic saves
     warm_start: bool = True  # first start (no state): seed volatility from REST klines
-    warm_start_timeout_s: PosFloat = 10.0  # bound on the whole REST warm start, seconds
+    warm_start_days: PosFloat = 4.0
+    """Days of 1-minute klines the REST warm start fetches per symbol: 4 covers the 72 hours
+    of hourly falls the crash rule's own-history fit needs (``detect.crash.tail_min_hours``)."""
+    warm_start_timeout_s: PosFloat = 30.0  # bound on the whole REST warm start, seconds
 
     def directory(self) -> Path:
         """Return the state directory this configuration names (not created here)."""
