@@ -2,7 +2,7 @@
 
 ``liqmon evaluate --labels FILE REPLAY... [--format auto|events|raw|binance-klines]
 [--symbol S] [--json-out FILE] [--kinds K,K] [--grace-min M] [--cooldown-min M]
-[--markdown FILE] [--lookback-min L]``
+[--markdown FILE] [--lookback-min L] [--warmup-days D] [--warmup FILE...]``
 
 Each REPLAY is replayed on its own, in process, through `monitor.app.run_app` exactly as
 ``liqmon replay`` does (simulated clock, event time only), and its alert transitions are
@@ -10,8 +10,11 @@ scored together (`monitor.evaluation.scoring`). Prints one row per label and the
 numbers; ``--json-out`` writes the same as JSON. ``--markdown FILE`` (``-`` for stdout)
 also writes the crash-calibration tables (`monitor.evaluation.calibration`: crashes caught
 before their low, alerts outside the labels and which are false, false alarms per
-asset-week). Progress goes to stderr, one line per replay. Exit 0 ok, 2 bad labels, replay
-input or arguments, 1 a runtime failure.
+asset-week). ``--warmup-days D`` first warms each kline recording up with the D days of
+klines before it that the recordings and ``--warmup`` files hold
+(`monitor.evaluation.warmups`), as a daemon's warm start would. Progress goes to stderr,
+one line per replay. Exit 0 ok, 2 bad labels, replay input or arguments, 1 a runtime
+failure.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,9 +38,11 @@ from monitor.evaluation.calibration import Calibration, calibrate, write_markdow
 from monitor.evaluation.labels import iso, read_labels
 from monitor.evaluation.moves import PriceBook
 from monitor.evaluation.scoring import Recording, Report, Rules, score
+from monitor.evaluation.warmups import KlineLibrary
 from monitor.events import ALERT_KINDS, AssetClass, Event, Liquidation, Tick, event_time_ns
 from monitor.io.files import check_readable
 from monitor.replay import FORMATS, Format, Publish, ReplaySource
+from monitor.state.keeper import StatePlan
 
 
 def add_parser(
@@ -82,6 +88,14 @@ def add_parser(
         metavar="L",
         help="minutes of highs before a low that measure a fall (calibration)",
     )
+    p.add_argument(
+        "--warmup-days", type=float, default=0.0, metavar="D",
+        help="warm each kline recording up with the D days of klines before it (default: 0)",
+    )  # fmt: skip
+    p.add_argument(
+        "--warmup", nargs="+", action="extend", type=Path, default=[], metavar="FILE",
+        help="more kline files to warm up from (with --warmup-days)",
+    )  # fmt: skip
     return p
 
 
@@ -90,17 +104,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         rules = _rules(args)
         labels = [lab for path in args.labels for lab in read_labels(path)]
-        _check_files(args.files)
-        recordings = []
-        for n, path in enumerate(args.files, 1):
-            started = time.monotonic()
-            sys.stderr.write("replaying %d/%d %s ...\n" % (n, len(args.files), path))
-            rec = replay_recording(settings, path, fmt=args.format, symbol=args.symbol)
-            sys.stderr.write(
-                "replayed %s: %d alert transitions in %.1f s\n"
-                % (path, len(rec.alerts), time.monotonic() - started)
-            )
-            recordings.append(rec)
+        _check_files([*args.files, *args.warmup])
+        with tempfile.TemporaryDirectory(prefix="liqmon-warmup-") as tmp:
+            recordings = _replay_all(args, settings, Path(tmp))
         report = score(recordings, labels, settings.assets.classes, rules)
         write_table(report, sys.stdout)
         if args.markdown is not None:
@@ -122,6 +128,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sys.stderr.write("liqmon: %s\n" % exc)
         return 1
     return 0
+
+
+def _replay_all(args: argparse.Namespace, settings: Settings, tmp: Path) -> list[Recording]:
+    """Replay every recording (warmed up when ``--warmup-days``), with a progress line each."""
+    library = KlineLibrary()
+    if args.warmup_days > 0:
+        library.add([*args.files, *args.warmup])
+    recordings = []
+    for n, path in enumerate(args.files, 1):
+        started = time.monotonic()
+        warm = library.write_before(path, args.warmup_days, tmp) if args.warmup_days > 0 else None
+        how = " (warmed up with %d min of klines)" % warm[1] if warm else ""
+        sys.stderr.write("replaying %d/%d %s%s ...\n" % (n, len(args.files), path, how))
+        rec = replay_recording(
+            settings, path, fmt=args.format, symbol=args.symbol,
+            warmup=(warm[0],) if warm else (),
+        )  # fmt: skip
+        sys.stderr.write(
+            "replayed %s: %d alert transitions in %.1f s\n"
+            % (path, len(rec.alerts), time.monotonic() - started)
+        )
+        recordings.append(rec)
+    return recordings
 
 
 def _write_markdown(cal: Calibration, target: str) -> None:
@@ -184,18 +213,25 @@ class _Observed:
 
 
 def replay_recording(
-    settings: Settings, path: Path, *, fmt: Format = "auto", symbol: str | None = None
+    settings: Settings,
+    path: Path,
+    *,
+    fmt: Format = "auto",
+    symbol: str | None = None,
+    warmup: Sequence[Path] = (),
 ) -> Recording:
-    """Replay one file through the pipeline; return its alerts and span.
+    """Replay one file through the pipeline (after the `warmup` klines); return its alerts.
 
     Raises:
         InputError: a malformed record (naming file and line) or an unreadable file.
         MonitorError: a runtime failure of the pipeline.
     """
-    return asyncio.run(_replay(settings, path, fmt, symbol))
+    return asyncio.run(_replay(settings, path, fmt, symbol, warmup))
 
 
-async def _replay(settings: Settings, path: Path, fmt: Format, symbol: str | None) -> Recording:
+async def _replay(
+    settings: Settings, path: Path, fmt: Format, symbol: str | None, warmup: Sequence[Path]
+) -> Recording:
     clock = SimClock()
     source = ReplaySource(
         [path], fmt=fmt, clock=clock, symbol=symbol, classes=settings.assets.classes
@@ -208,6 +244,7 @@ async def _replay(settings: Settings, path: Path, fmt: Format, symbol: str | Non
         live=False,
         serve_http=False,
         log_alerts=False,
+        state_plan=StatePlan(warmup=tuple(warmup)),
     ) as app:
         await app.pipeline_done.wait()
     if app.source_errors:

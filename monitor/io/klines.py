@@ -72,6 +72,16 @@ def read_klines(
         ts_event_ns=0,
         ts_recv_ns=0,
     )
+    for lineno, row in kline_rows(path):
+        yield from _row_ticks(template, row, path, lineno)
+
+
+def kline_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, row) of every data row of a kline CSV (header and blanks skipped).
+
+    Raises:
+        InputError: the file cannot be opened.
+    """
     try:
         stream = open_read(path)
     except OSError as exc:
@@ -80,12 +90,21 @@ def read_klines(
         for lineno, row in enumerate(csv.reader(text), start=1):
             if not row or (lineno == 1 and row[0].strip() == "open_time"):
                 continue
-            yield from _row_ticks(template, row, path, lineno)
+            yield lineno, row
+
+
+def open_time_ms(value: str) -> int:
+    """Return a row's ``open_time`` in epoch ms (given in ms, or µs in newer archives).
+
+    Raises ValueError when it is not an integer.
+    """
+    t = int(value)
+    return t // 1_000 if t >= _MICROS_THRESHOLD else t
 
 
 def _row_ticks(template: Tick, row: list[str], path: Path, lineno: int) -> Iterator[Tick]:
     try:
-        open_time = int(row[0])
+        open_time_ns = open_time_ms(row[0]) * 1_000_000
         o, h, low, c = (float(v) for v in row[1:5])
     except (ValueError, IndexError):
         raise InputError(
@@ -96,8 +115,7 @@ def _row_ticks(template: Tick, row: list[str], path: Path, lineno: int) -> Itera
         raise InputError(
             "%s:%d: impossible prices o=%s h=%s l=%s c=%s" % (path, lineno, o, h, low, c)
         )
-    start_ns = open_time * (1_000 if open_time >= _MICROS_THRESHOLD else 1_000_000)
     prices = (o, h, low, c) if c < o else (o, low, h, c)
     for offset_ns, price in zip(TICK_OFFSETS_NS, prices, strict=True):
-        ts = start_ns + offset_ns
+        ts = open_time_ns + offset_ns
         yield msgspec.structs.replace(template, price=price, ts_event_ns=ts, ts_recv_ns=ts)
