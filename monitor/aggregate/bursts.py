@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.aggregate.cusum import cusum_repeat, cusum_step
-from monitor.aggregate.detectors import BurstCandidates, Signal, detect_bursts
+from monitor.aggregate.detectors import BurstCandidates, Signal, detect_bursts, rarity
 from monitor.aggregate.intensity import ExcitationRate
 from monitor.aggregate.scopes import Level, ScopeIndex, grown
 from monitor.aggregate.seasonal import SeasonalBaseline, hour_of_week
@@ -244,9 +244,9 @@ class BurstState:
                 "budget_z": round(float(bar[i]), 3),
                 "return_period_days": round(days, 2),
             }
-            rarity = "%s for %s" % (_rarity(days), sig.scope)
+            words = rarity(days, sig.scope)
             summary = (
-                "%s; %s)" % (sig.summary[:-1], rarity) if sig.summary.endswith(")") else sig.summary
+                "%s; %s)" % (sig.summary[:-1], words) if sig.summary.endswith(")") else sig.summary
             )
             out.append(dataclasses.replace(sig, evidence=evidence, summary=summary))
         return out
@@ -269,10 +269,3 @@ class BurstState:
         z = float(self.baseline.z(ids, total * 60.0 / cfg.window_s, how)[0]) if warm else 0.0
         baseline = float(self.baseline.level_of(ids, how)[0])
         return (baseline, z, float(total[0]) / float(self._floors[sid]))
-
-
-def _rarity(days: float) -> str:
-    """Return a return period in days as words: 1-in-0.3-days, 1-in-40-days, …."""
-    if days >= 1000:
-        return "rarer than 1-in-1000-days"
-    return "1-in-%s-days" % ("%.0f" % days if days >= 10 else "%.1f" % days)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from monitor.aggregate.detectors import Signal
+from monitor.aggregate.detectors import Signal, rarity
 from monitor.aggregate.prices import InstrumentPrices
 from monitor.aggregate.tails import Gumbel
 from monitor.config import CrashSettings
@@ -71,7 +71,7 @@ def _signal(
     # the absolute test's `level` is its z on the short sd
     critical = level >= cfg.z_critical if test == "absolute" else days >= cfg.critical_days
     severity: Severity = "critical" if critical else "warning"
-    rarity = _rarity(days, inst.asset)
+    words = rarity(days, inst.asset)
     evidence: dict[str, EvidenceValue] = {
         "instrument": inst.key,
         "window_s": window_s,
@@ -90,8 +90,8 @@ def _signal(
         evidence["price_z"] = round(-level, 3)
     if fit is not None:
         evidence["return_period_days"] = round(days, 1) if math.isfinite(days) else "inf"
-        evidence["rarity"] = rarity
-    detail = rarity if fit is not None else "z %.1f" % scores[w]
+        evidence["rarity"] = words
+    detail = words if fit is not None else "z %.1f" % scores[w]
     return Signal(
         kind="cascade",
         scope=inst.asset,
@@ -101,15 +101,6 @@ def _signal(
         % (inst.asset, inst.key, 100 * fall, window_s, _num(high), _num(inst.last), detail),
         evidence=evidence,
     )
-
-
-def _rarity(days: float, asset: str) -> str:
-    """Say how rare a fall is for `asset`: "1-in-40-days for BTC"."""
-    if not math.isfinite(days):
-        return "rarer than the history can say for %s" % asset
-    if days >= 365.0:
-        return "1-in-%.0f-years for %s" % (days / 365.0, asset)
-    return "1-in-%.0f-days for %s" % (max(days, 1.0), asset)
 
 
 def _num(value: float) -> str:

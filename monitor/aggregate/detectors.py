@@ -7,6 +7,7 @@ resolved alerts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,6 +156,23 @@ def detect_bursts(c: BurstCandidates, cfg: BurstSettings) -> list[Signal]:
             )
         )
     return signals
+
+
+def rarity(days: float, scope: str) -> str:
+    """Say how rare a move is for `scope` from its return period in days.
+
+    "1-in-0.3-days for BTC" under 10 days, "1-in-40-days for BTC", "1-in-2.5-years for BTC"
+    from a year; "rarer than 1-in-1000-days for BTC" past that horizon or when the history
+    cannot say (an infinite period); "rarity unknown for BTC" for NaN. One wording for every
+    detector's evidence and summary.
+    """
+    if math.isnan(days):
+        return "rarity unknown for %s" % scope
+    if days >= 1000.0:
+        return "rarer than 1-in-1000-days for %s" % scope
+    if days >= 365.0:
+        return "1-in-%.1f-years for %s" % (days / 365.0, scope)
+    return "1-in-%s-days for %s" % ("%.0f" % days if days >= 10 else "%.1f" % days, scope)
 
 
 def _usd(value: float) -> str:

@@ -73,4 +73,4 @@ def test_a_burst_alert_says_how_rare_its_window_is(tmp_path):
     btc = next(a for a in rec.alerts if a.scope == "BTC")
     assert btc.evidence["return_period_days"] > 14  # the prior's tail: far past the budget
     assert btc.evidence["budget_z"] <= btc.evidence["z"]
-    assert "1-in-1000-days for BTC" in btc.summary
+    assert "rarer than 1-in-1000-days for BTC" in btc.summary
