@@ -217,6 +217,7 @@ def _role(args: argparse.Namespace, settings: Settings) -> int:
             aggregate=aggregate,
             group=getattr(args, "group", "liqmon-aggregate"),
             venues=venues if ingest else (),
+            margin_inputs=ingest,
         ) as app:
             logger.info(
                 "liqmon %s %s on kafka %s; HTTP on port %d", __version__, args.command,

@@ -8,6 +8,11 @@ Kafka); one publisher task drains it into `KafkaBus`. While the broker is down t
 fills up to ``bus.queue_max_events``; what does not fit is dropped and counted
 (``liqmon_events_dropped_total{reason="queue_full"}``); aiokafka retries its batches.
 
+The ingest role owns the margin inputs: ``POST /api/v1/margin-changes`` on its HTTP port
+and, with ``margin_inputs``, the calendar watchers and risk-tier pollers; their changes go
+through the same buffer to ``liqmon.margin.v1``, each ``event_id`` once per process
+(`monitor.runtime.inputs`). The aggregate role runs none of them.
+
 ``aggregate``: `monitor.kafka_stages` on the input topics, `monitor.kafka_cross` after.
 """
 
@@ -105,7 +110,8 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
 
     Args:
         settings: the validated configuration (``bus.kafka`` says where the brokers are).
-        ingest: run sources → Kafka (and, with HTTP, the margin POST).
+        ingest: run sources → Kafka; with HTTP, serve the margin POST too (its changes go
+            to the margin topic through the same buffer).
         aggregate: run Kafka → windows → detectors → alerts (both stages).
         group: the consumer group of the aggregate processes.
         sources: extra event sources (a replay) published like the venues.
@@ -130,7 +136,7 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
         return handle.buffer.put(events)
 
     publish = gate(put, handle)
-    margin: MarginInputs | None = None
+    margin = MarginInputs(settings, publish) if ingest else None  # the ingest role owns them
     feeding: list[EventSource] = []
     if ingest:
         options = build_options(
