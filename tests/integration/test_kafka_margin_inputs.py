@@ -5,13 +5,19 @@ a live aggregate role run side by side, as ``liqmon ingest`` and ``liqmon aggreg
 A margin change POSTed to the ingest role's port, the calendar's rows and the poller's
 changes reach the aggregate role's engine (its margin metrics on its own HTTP port); a
 change posted twice, or posted after the calendar published it, is on the margin topic once.
+And ``liqmon ingest`` itself, as deployed (a child process configured by env), serves the
+POST and runs its calendar: both land on the margin topic, once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import signal
+import socket
+import sys
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -90,8 +96,8 @@ async def margin_topic_ids(kafka: KafkaSettings) -> list[str]:
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, fetch_max_wait_ms=10)
     ids: list[str] = []
     async with asyncio.timeout(20):
-        await consumer.start()
         try:
+            await consumer.start()
             tps = [TopicPartition(topic, p) for p in range(partitions_of(kafka, TOPIC_MARGIN))]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
@@ -167,3 +173,59 @@ async def test_margin_inputs_of_the_ingest_role_reach_the_aggregate_role_once(
     counts = Counter(on_topic)
     assert set(counts) == seen
     assert max(counts.values()) == 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_liqmon_ingest_serves_the_margin_post_and_runs_its_calendars(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    # Arrange: `liqmon ingest` as deployed, configured through the environment
+    calendar = tmp_path / "cme.csv"
+    shutil.copy(MARGIN / "cme_metals_2025-12_2026-02.csv", calendar)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIQMON_")}
+    env.update(
+        LIQMON_SOURCES__ENABLED="[]",
+        LIQMON_HTTP__API_TOKEN=TOKEN,
+        LIQMON_MARGIN__CALENDARS="[%s]" % calendar,
+        LIQMON_MARGIN__CALENDAR_CHECK_S="0.2",
+        LIQMON_BUS__KAFKA__BOOTSTRAP_SERVERS=kafka_settings.bootstrap_servers,
+        LIQMON_BUS__KAFKA__TOPIC_PREFIX=kafka_settings.topic_prefix,
+        LIQMON_STATE__DIR=str(tmp_path / "state"),
+    )
+    kafka = config.load(None, env=env).bus.kafka
+    text = calendar.read_text()
+    listed = {c.event_id for c in parse_calendar(text, str(calendar), {}).events}
+    command = [
+        sys.executable, "-m", "monitor", "ingest", "--bus", "kafka",
+        "--metrics-addr", "127.0.0.1:%d" % port,
+    ]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    on_topic: list[str] = []
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                try:
+                    status, body = await post(port, TESLA)
+                    break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.2)
+            # Act: wait until the POST and every calendar row are on the margin topic
+            while not ({*body["accepted"]} | listed) <= set(on_topic):
+                await asyncio.sleep(0.5)
+                on_topic = await margin_topic_ids(kafka)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await proc.communicate()
+    # Assert
+    assert status == 202, body
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert set(on_topic) == {*body["accepted"]} | listed
+    assert len(on_topic) == len(set(on_topic))
