@@ -142,7 +142,7 @@ async def _run(
         metrics.set_windows(engine.window_usd, engine.bursts.stats, engine.drawdown)
         return len(batch)
 
-    # the live publisher's gate (monitor.app._publisher): out-of-bounds events are counted
+    # the live publisher's gate (monitor.runtime.core.gate): out-of-bounds events are counted
     publish = bounded(take, Bounds(settings.sources.max_clock_skew_s), health.rejected)
     day = Day(symbols, rate, tick_share, hostile)
     span_s = max(1, BATCH_EVENTS // rate)

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common, bus], help="the daemon: every role in one process")
     run.add_argument("--metrics-addr", metavar="HOST:PORT", help=listen)
     for name, text in (
-        ("ingest", "venues -> Kafka topics (needs --bus kafka)"),
+        ("ingest", "venues and margin inputs -> Kafka topics (needs --bus kafka)"),
         ("aggregate", "Kafka topics -> windows, detectors, alerts (needs --bus kafka)"),
     ):
         role = sub.add_parser(name, parents=[common, bus], help=text)
@@ -217,6 +217,7 @@ def _role(args: argparse.Namespace, settings: Settings) -> int:
             aggregate=aggregate,
             group=getattr(args, "group", "liqmon-aggregate"),
             venues=venues if ingest else (),
+            margin_inputs=ingest,
         ) as app:
             logger.info(
                 "liqmon %s %s on kafka %s; HTTP on port %d", __version__, args.command,

@@ -1,9 +1,17 @@
 """Wiring of the Kafka roles: ``ingest``, ``aggregate`` and both in one process.
 
-``ingest``: sources put events into a bounded buffer (`IngestBuffer`, never waiting on
+Both compose `monitor.runtime` (HTTP, readiness, feeding, alert routing, margin inputs)
+with a `KafkaBus`.
+
+``ingest``: sources put events into a bounded buffer (`EventBuffer`, never waiting on
 Kafka); one publisher task drains it into `KafkaBus`. While the broker is down the buffer
 fills up to ``bus.queue_max_events``; what does not fit is dropped and counted
 (``liqmon_events_dropped_total{reason="queue_full"}``); aiokafka retries its batches.
+
+The ingest role owns the margin inputs: ``POST /api/v1/margin-changes`` on its HTTP port
+and, with ``margin_inputs``, the calendar watchers and risk-tier pollers; their changes go
+through the same buffer to ``liqmon.margin.v1``, each ``event_id`` once per process
+(`monitor.runtime.inputs`). The aggregate role runs none of them.
 
 ``aggregate``: `monitor.kafka_stages` on the input topics, `monitor.kafka_cross` after.
 """
@@ -14,31 +22,28 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from monitor.alerts.factory import build_sinks, start_sinks, stop_sinks
-from monitor.alerts.sinks import AlertSink, LogSink
-from monitor.app import AlertRouter, EventSource
-from monitor.bounds import Bounds, bounded
+from monitor.alerts.sinks import AlertSink
+from monitor.bus.buffer import EventBuffer
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.kafka_common import physical_topic
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings
-from monitor.errors import BusError, MonitorError
+from monitor.errors import BusError
 from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS, TOPIC_WINDOWS, Alert, Event
-from monitor.http import HttpServer, HttpState, Readiness, split_host_port
+from monitor.http import Readiness
 from monitor.kafka_cross import CrossStage
 from monitor.kafka_stages import BucketStage
-from monitor.metrics import Metrics
-from monitor.source_metrics import SourceMetrics
+from monitor.runtime import alerts
+from monitor.runtime.core import EventSource, Runtime, gate, parts, readiness, start_feeders
+from monitor.runtime.http import serving
+from monitor.runtime.inputs import MarginInputs, rest_polls
 from monitor.sources.base import VenueSpec
-from monitor.sources.health import SourceHealth
 from monitor.sources.manager import VenueRunner, build_options
-from monitor.sources.polls import build_rest_polls
 from monitor.sources.runner import RunnerPolicy
 
 log = logging.getLogger(__name__)
@@ -52,75 +57,19 @@ _WATCH_S = 0.5  # refresh of the ingest gauges
 _PUBLISHER = "ingest-publisher"  # the task that drains the ingest buffer into Kafka
 
 
-class IngestBuffer:
-    """A bounded FIFO between the sources and the Kafka producer.
+@dataclass(kw_only=True)
+class KafkaHandle(Runtime):
+    """What a running Kafka role exposes: the runtime, its bus, buffer and stages.
 
-    Args:
-        max_events: the bound; a put beyond it drops the newest events, counted.
-        on_drop: called as ``on_drop("queue_full", n)``.
+    ``buffer`` is the ingest buffer (an `EventBuffer`); ``bucket`` and ``cross`` are the
+    aggregate stages (None in an ingest-only role).
     """
 
-    def __init__(self, max_events: int, on_drop: Callable[[str, int], None]) -> None:
-        self.max_events = max_events
-        self._items: deque[Event] = deque()
-        self._ready = asyncio.Event()
-        self._on_drop = on_drop
-        self.closed = False
-
-    async def put(self, events: Sequence[Event]) -> int:
-        """Append what fits (never waits); return how many were accepted."""
-        room = max(self.max_events - len(self._items), 0)
-        taken = list(events[:room])
-        self._items.extend(taken)
-        if len(events) > room:
-            self._on_drop("queue_full", len(events) - room)
-        if taken:
-            self._ready.set()
-        return len(taken)
-
-    async def take(self, limit: int) -> list[Event]:
-        """Wait for events (or close); return up to `limit` of them ([] once closed and empty)."""
-        while not self._items and not self.closed:
-            self._ready.clear()
-            await self._ready.wait()
-        n = min(limit, len(self._items))
-        return [self._items.popleft() for _ in range(n)]
-
-    def close(self) -> None:
-        """No more puts; `take` drains what is left, then returns []."""
-        self.closed = True
-        self._ready.set()
-
-    def depth(self) -> int:
-        """Return the number of buffered events."""
-        return len(self._items)
-
-
-@dataclass
-class KafkaHandle:
-    """What a running Kafka role exposes to its caller and tests."""
-
-    settings: Settings
-    registry: CollectorRegistry
-    metrics: Metrics
     bus: KafkaBus
-    health: SourceHealth
-    buffer: IngestBuffer
+    buffer: EventBuffer
     bucket: BucketStage | None = None
     cross: CrossStage | None = None
-    http: HttpServer | None = None
-    alerts: list[Alert] = field(default_factory=list)
-    source_errors: list[MonitorError] = field(default_factory=list)
-    sources_done: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def http_port(self) -> int:
-        """Return the bound HTTP port (after start)."""
-        if self.http is None:
-            msg = "HTTP is not enabled"
-            raise RuntimeError(msg)
-        return self.http.port
 
     async def kill(self) -> None:
         """Stop abruptly, committing and saving nothing more (tests: a crashed process).
@@ -140,7 +89,7 @@ class KafkaHandle:
 
 
 @contextlib.asynccontextmanager
-async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; one wiring sequence)
+async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
     settings: Settings,
     *,
     ingest: bool = True,
@@ -155,12 +104,14 @@ async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; on
     registry: CollectorRegistry | None = None,
     log_alerts: bool = True,
     policy: RunnerPolicy | None = None,
+    margin_inputs: bool = False,
 ) -> AsyncIterator[KafkaHandle]:
     """Start the Kafka roles asked for; yield a handle; on exit stop them in order.
 
     Args:
         settings: the validated configuration (``bus.kafka`` says where the brokers are).
-        ingest: run sources → Kafka.
+        ingest: run sources → Kafka; with HTTP, serve the margin POST too (its changes go
+            to the margin topic through the same buffer).
         aggregate: run Kafka → windows → detectors → alerts (both stages).
         group: the consumer group of the aggregate processes.
         sources: extra event sources (a replay) published like the venues.
@@ -172,50 +123,52 @@ async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; on
         registry: the metrics registry (a fresh one when None).
         log_alerts: also log every alert.
         policy: the runners' connection policy (tests inject fast timings).
+        margin_inputs: with `ingest`, run the margin calendar watchers and risk-tier
+            pollers (`monitor.runtime.inputs`), publishing to the margin topic.
 
     Raises:
         BusError: the brokers cannot be reached at start.
     """
-    registry = registry or CollectorRegistry()
-    metrics = Metrics(registry, settings.assets.watch, settings.aggregate.windows_s)
+    handle = _handle(settings, registry)
+    bus, metrics, clock = handle.bus, handle.metrics, clock or SystemClock()
 
-    def drop(reason: str, n: int) -> None:
-        metrics.dropped.labels(reason).inc(n)
+    async def put(events: Sequence[Event]) -> int:
+        return handle.buffer.put(events)
 
-    def delivered(outcome: str, n: int) -> None:
-        metrics.bus_deliveries.labels("kafka", outcome).inc(n)
-
-    bus = KafkaBus(settings.bus.kafka, on_drop=drop, on_delivery=delivered)
-    health = SourceHealth(SourceMetrics(registry))
-    buffer = IngestBuffer(settings.bus.queue_max_events, drop)
-    handle = KafkaHandle(settings, registry, metrics, bus, health, buffer)
-    clock = clock or SystemClock()
-    options = build_options(
-        settings.sources, settings.assets.classes, health, clock, drop, policy=policy,
-        watch=settings.assets.watch,
-    )  # fmt: skip
-    runners = [VenueRunner(v, options) for v in venues] if ingest else []
-    feeders_src: list[EventSource] = [*sources, *runners] if ingest else []
-    if ingest and live and venues:  # the live ingest role polls open interest too
-        feeders_src += build_rest_polls(settings, None, health.metrics)
-    direct = build_sinks(settings.alerts, metrics) if live and aggregate else []
-    router = AlertRouter(metrics, [*([LogSink()] * log_alerts), *sinks, *direct], handle.alerts)
-    await bus.start()
-    if aggregate:
-        handle.bucket = BucketStage(bus, settings, metrics, group, live=live)
-        handle.cross = CrossStage(bus, settings, metrics, group, router.route, live=live)
-    if serve_http:
-        host, port = split_host_port(settings.http.listen)
-        state = HttpState(
-            registry,
-            lambda: _readiness(handle, runners),
-            _active(handle),
-            role=_role(ingest, aggregate),
-        )
-        handle.http = HttpServer(state, host, port)
-        await handle.http.start()
-    await start_sinks(direct)
-    try:
+    publish = gate(put, handle)
+    margin = MarginInputs(settings, publish) if ingest else None  # the ingest role owns them
+    feeding: list[EventSource] = []
+    if ingest:
+        options = build_options(
+            settings.sources, settings.assets.classes, handle.health, clock, handle.drop,
+            policy=policy, watch=settings.assets.watch,
+        )  # fmt: skip
+        handle.venue_runners = [VenueRunner(v, options) for v in venues]
+        feeding = [*sources, *handle.venue_runners]
+        if live and venues:  # the live ingest role polls open interest too
+            feeding += rest_polls(settings, handle.health, None)
+        if margin is not None and margin_inputs:  # no engine here: the slow poll pace
+            feeding += margin.sources(metrics, clock, lambda: bool(_active(handle)()))
+    async with contextlib.AsyncExitStack() as stack:
+        if serve_http:  # first: a busy port fails before the brokers are asked
+            await stack.enter_async_context(
+                serving(
+                    handle, ready=lambda: _readiness(handle), active=_active(handle),
+                    role=_role(ingest, aggregate),
+                    routes=[margin.route()] if margin is not None else [],
+                )
+            )  # fmt: skip
+        router = await stack.enter_async_context(
+            alerts.delivery(
+                settings, metrics, handle.alerts, sinks=sinks, log_alerts=log_alerts,
+                direct=live and aggregate,
+            )
+        )  # fmt: skip
+        await bus.start()
+        stack.push_async_callback(bus.close)
+        if aggregate:
+            handle.bucket = BucketStage(bus, settings, metrics, group, live=live)
+            handle.cross = CrossStage(bus, settings, metrics, group, router.route, live=live)
         async with asyncio.TaskGroup() as tg:
             if handle.bucket is not None and handle.cross is not None:
                 handle.tasks.append(tg.create_task(handle.bucket.run(), name="bucket-stage"))
@@ -223,23 +176,29 @@ async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; on
             if ingest:
                 handle.tasks.append(tg.create_task(_drain(handle), name=_PUBLISHER))
                 handle.tasks.append(tg.create_task(_watch(handle), name="ingest-watch"))
-            feeders = [
-                tg.create_task(_feed(src, handle), name="source-%d" % i)
-                for i, src in enumerate(feeders_src)
-            ]
-            handle.tasks += feeders
-            tg.create_task(_close_when_done(handle, feeders), name="sources-done")
+            handle.tasks += start_feeders(tg, handle, feeding, publish)
             try:
                 yield handle
             finally:
                 for task in handle.tasks:
                     task.cancel()
-    finally:
-        router.close()
-        await stop_sinks(direct, settings.alerts.stop_timeout_s)
-        await bus.close()
-        if handle.http is not None:
-            await handle.http.stop()
+
+
+def _handle(settings: Settings, registry: CollectorRegistry | None) -> KafkaHandle:
+    """Return the handle of a Kafka role: the runtime's parts, the bus and the buffer."""
+    registry, metrics, health = parts(settings, registry)
+
+    def delivered(outcome: str, n: int) -> None:
+        metrics.bus_deliveries.labels("kafka", outcome).inc(n)
+
+    def drop(reason: str, n: int) -> None:
+        metrics.dropped.labels(reason).inc(n)
+
+    return KafkaHandle(
+        settings=settings, registry=registry, metrics=metrics, health=health,
+        bus=KafkaBus(settings.bus.kafka, on_drop=drop, on_delivery=delivered),
+        buffer=EventBuffer(settings.bus.queue_max_events, drop),
+    )  # fmt: skip
 
 
 async def _until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -322,25 +281,6 @@ def _active(handle: KafkaHandle) -> Callable[[], list[Alert]]:
     return active
 
 
-async def _feed(source: EventSource, handle: KafkaHandle) -> None:
-    """Run one source into the buffer (events out of bounds counted, not sent).
-
-    A `MonitorError` stops only that source.
-    """
-    bounds = Bounds(handle.settings.sources.max_clock_skew_s)
-    try:
-        await source.run(bounded(handle.buffer.put, bounds, handle.health.rejected))
-    except MonitorError as exc:
-        handle.source_errors.append(exc)
-
-
-async def _close_when_done(handle: KafkaHandle, feeders: list[asyncio.Task[None]]) -> None:
-    if not feeders:
-        return
-    await asyncio.gather(*feeders, return_exceptions=True)
-    handle.sources_done.set()
-
-
 async def _drain(handle: KafkaHandle) -> None:
     """The ingest publisher: buffer → Kafka; waits on the producer, never on the sources.
 
@@ -385,7 +325,7 @@ def _role(ingest: bool, aggregate: bool) -> str:
     return "+".join(r for r, on in (("ingest", ingest), ("aggregate", aggregate)) if on)
 
 
-def _readiness(handle: KafkaHandle, runners: Sequence[VenueRunner]) -> Readiness:
+def _readiness(handle: KafkaHandle) -> Readiness:
     """Ready while the broker acknowledges and, with venues configured, one of them is up."""
     state = handle.bus.broker_state()
     checks = {
@@ -395,6 +335,4 @@ def _readiness(handle: KafkaHandle, runners: Sequence[VenueRunner]) -> Readiness
     }  # fmt: skip
     if handle.cross is not None:
         checks["aggregator"] = "cross stage %s" % ("active" if handle.cross.active else "standby")
-    checks.update(handle.health.checks())
-    venues_ok = not runners or handle.health.any_up()
-    return Readiness(state != "down" and venues_ok, checks)
+    return readiness(handle, checks, state != "down")

@@ -1,6 +1,6 @@
 """In-process bus: bounded per-subscriber queues with fan-out by topic.
 
-Each subscription holds a deque bounded by ``capacity`` events. Publishing waits (up to the
+Each subscription holds an `EventBuffer` bounded by ``capacity`` events. Publishing waits (up to the
 caller's timeout) for room in every subscriber it must reach; what does not fit is dropped
 and reported through ``on_drop("queue_full", n)``. Ordering is publish order, per
 subscription, across topics, which keeps replays deterministic.
@@ -9,10 +9,10 @@ subscription, across topics, which keeps replays deterministic.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
 from monitor.bus.base import DropCallback
+from monitor.bus.buffer import EventBuffer
 from monitor.events import TOPIC_OF_TYPE, Event, topic_of
 
 
@@ -21,59 +21,42 @@ def _ignore_drop(reason: str, count: int) -> None:
 
 
 class MemorySubscription:
-    """A bounded queue of events for one consumer."""
+    """A bounded queue of events for one consumer (an `EventBuffer`)."""
 
     def __init__(self, topics: Sequence[str], name: str, capacity: int) -> None:
         self.topics = frozenset(topics)
         self.name = name
         self.capacity = capacity
-        self._queue: deque[Event] = deque()
-        self._readable = asyncio.Event()
-        self._writable = asyncio.Event()
-        self._writable.set()
-        self._closed = False
+        self._buffer = EventBuffer(capacity)
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._buffer)
 
     def room(self) -> int:
         """Return how many more events fit."""
-        return self.capacity - len(self._queue)
+        return self._buffer.room()
 
     def put_nowait(self, events: Sequence[Event]) -> None:
         """Append `events` (the caller checked `room`)."""
-        self._queue.extend(events)
-        self._readable.set()
-        if self.room() <= 0:
-            self._writable.clear()
+        self._buffer.put(events)
 
     async def wait_writable(self) -> None:
         """Return once there is room for at least one event."""
-        await self._writable.wait()
+        await self._buffer.wait_room()
 
     def close(self) -> None:
         """Mark the end of the stream; the iterator ends after draining."""
-        self._closed = True
-        self._readable.set()
+        self._buffer.close()
 
     async def batches(self, max_records: int, timeout_ms: int) -> AsyncIterator[list[Event]]:
         """Yield micro-batches; see `monitor.bus.base.Subscription.batches`."""
+        buffer = self._buffer
         while True:
-            if not self._queue:
-                if self._closed:
-                    return
-                self._readable.clear()
-                try:
-                    async with asyncio.timeout(timeout_ms / 1000):
-                        await self._readable.wait()
-                except TimeoutError:
-                    yield []
-                continue  # re-check: data arrived, or the bus closed
-            n = min(max_records, len(self._queue))
-            popleft = self._queue.popleft
-            batch = [popleft() for _ in range(n)]
-            self._writable.set()
-            yield batch
+            batch = await buffer.take(max_records, timeout_ms / 1000)
+            if batch or not buffer.closed:
+                yield batch  # [] after timeout_ms without events
+            elif not buffer:
+                return
 
 
 class MemoryBus:

@@ -157,6 +157,7 @@ def margin_changes_handler(
     publish: MarginPublish,
     *,
     classes: Mapping[str, AssetClass],
+    seen: RecentIds | None = None,
 ) -> Handler:
     """Return the aiohttp handler of ``POST /api/v1/margin-changes`` (module doc).
 
@@ -164,9 +165,12 @@ def margin_changes_handler(
         token: the bearer token (``http.api_token``); None or empty refuses everything (503).
         publish: hands accepted changes to the bus; returns how many it accepted.
         classes: the ``assets.classes`` table, for changes without ``asset_class``.
+        seen: the ids already published (shared with the daemon's other margin inputs);
+            a bounded set of this endpoint's own when None.
     """
     table = dict(classes)
-    seen = RecentIds(capacity=10_000)  # ids this endpoint published (bounded)
+    if seen is None:
+        seen = RecentIds(capacity=10_000)  # ids this endpoint published (bounded)
     refused = _RefusalLog()
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -189,6 +193,7 @@ def margin_route(
     publish: MarginPublish,
     *,
     classes: Mapping[str, AssetClass],
+    seen: RecentIds | None = None,
 ) -> web.RouteDef:
     """Return ``POST /api/v1/margin-changes`` as a route for ``app.add_routes([...])``."""
-    return web.post(PATH, margin_changes_handler(token, publish, classes=classes))
+    return web.post(PATH, margin_changes_handler(token, publish, classes=classes, seen=seen))

@@ -1,8 +1,8 @@
 """Starts every enabled venue: catalogue, connections per stream chunk, and a pump to the bus.
 
-The socket readers hand events to a bounded per-venue `Pump` that never blocks them; the
-pump's own task publishes to the bus (which may wait up to ``enqueue_timeout_ms``). What
-does not fit is dropped and counted as ``queue_full``.
+The socket readers hand events to a bounded per-venue `Pump` (an `EventBuffer`) that never
+blocks them; the pump's own task publishes to the bus (which may wait up to
+``enqueue_timeout_ms``). What does not fit is dropped and counted as ``queue_full``.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.bus.buffer import EventBuffer
 from monitor.clock import Clock
 from monitor.config import SourcesSettings
 from monitor.errors import ConfigError, SourceError
@@ -39,18 +39,11 @@ class Pump:
     def __init__(self, publish: Publish, capacity: int, on_drop: DropCallback) -> None:
         self.publish = publish
         self.capacity = capacity
-        self.on_drop = on_drop
-        self._buffer: deque[Event] = deque()
-        self._ready = asyncio.Event()
+        self._buffer = EventBuffer(capacity, on_drop)
 
     def put(self, events: list[Event]) -> None:
         """Queue `events`; drop (and count) what exceeds the capacity."""
-        room = self.capacity - len(self._buffer)
-        if room < len(events):
-            self.on_drop("queue_full", len(events) - max(room, 0))
-            events = events[: max(room, 0)]
-        self._buffer.extend(events)
-        self._ready.set()
+        self._buffer.put(events)
 
     def __len__(self) -> int:
         return len(self._buffer)
@@ -58,12 +51,7 @@ class Pump:
     async def run(self) -> None:
         """Publish queued events in batches until cancelled."""
         while True:
-            await self._ready.wait()
-            self._ready.clear()
-            while self._buffer:
-                n = min(PUMP_BATCH, len(self._buffer))
-                batch = [self._buffer.popleft() for _ in range(n)]
-                await self.publish(batch)
+            await self.publish(await self._buffer.take(PUMP_BATCH))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """The live daemon's REST polls: Binance open interest and Binance's TradFi schedule.
 
-Built once by `run_app` for ``liqmon run`` (not for replays: they read history, and the
-schedule is then the template); each returned object is an EventSource that runs until
-cancelled, counts its failures in ``liqmon_rest_poll_errors_total`` and never raises.
+Built once through `monitor.runtime.inputs.rest_polls` by ``liqmon run`` and the live
+Kafka ingest role (not for replays: they read history, and the schedule is then the
+template); each returned object is an EventSource that runs until cancelled, counts its
+failures in ``liqmon_rest_poll_errors_total`` and never raises.
 """
 
 from __future__ import annotations
