@@ -47,12 +47,15 @@ from monitor.sessions.guard import SessionGuard
 NS: Final = 1_000_000_000
 TRADFI_MARKETS: Final = ("EQUITY", "COMMODITY")
 _LIQ_ONLY: Final = frozenset({Liquidation})
+Calendar = SessionCalendar | None  # a calendar kept by its feeders across engines, or None
 
 
 class Engine:
     """Windows, baselines, detectors and alert book for one stream of events."""
 
-    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, settings: Settings, metrics: Metrics | None = None, sessions: Calendar = None
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
         agg, det = settings.aggregate, settings.detect
@@ -71,7 +74,7 @@ class Engine:
         self.margin_changes: list[MarginChange] = []
         self._margin_ids = RecentIds(capacity=10_000)
         self.spread = overlays.Spread()  # which scopes entered a cascade, and when
-        self.sessions = SessionCalendar()  # the weekly template until a schedule is fed
+        self.sessions = SessionCalendar() if sessions is None else sessions  # template till fed
         self.guard = SessionGuard(
             self.sessions, settings.sessions, self.spread.class_of, self.window_usd,
             det.burst.window_s,
