@@ -236,3 +236,4 @@ def test_a_feed_silent_during_the_session_is_a_data_gap():
     assert firing
     assert firing[0].ts_ns < hush[1] * NS  # while silent, not only after
     assert gaps[-1].state == "resolved"  # flowing again
+    assert session_of(gaps) == {"OVERNIGHT"}  # a stock-perp feed's gap says its session
