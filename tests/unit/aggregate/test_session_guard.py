@@ -214,8 +214,15 @@ def test_a_frozen_price_over_the_weekend_is_not_a_crash_at_the_reopening(frozen_
     assert fired(with_sessions, "data_gap", {"bitget"}) == []
 
 
-def test_a_crypto_cascade_while_stocks_reopen_still_fires_on_the_market():
-    alerts = run(tape(weekend="silent", btc_cascade=REOPEN + 120), sessions=True)
+@pytest.fixture(scope="module")
+def busy_sunday():
+    """A BTC cascade while the stocks settle, and bitget silent for an hour in OVERNIGHT."""
+    hush = (REOPEN + 4 * 3600, REOPEN + 5 * 3600)  # Sunday 24:00-01:00 NY
+    return run(tape(weekend="silent", silent=hush, btc_cascade=REOPEN + 120), sessions=True), hush
+
+
+def test_a_crypto_cascade_while_stocks_reopen_still_fires_on_the_market(busy_sunday):
+    alerts, _ = busy_sunday
 
     assert fired(alerts, "cascade", {"BTC", "crypto", "market"}, until=LATER) == [
         "BTC",
@@ -225,9 +232,8 @@ def test_a_crypto_cascade_while_stocks_reopen_still_fires_on_the_market():
     assert fired(alerts, "cascade", {*STOCKS, "equity"}, until=LATER) == []
 
 
-def test_a_feed_silent_during_the_session_is_a_data_gap():
-    hush = (REOPEN + 4 * 3600, REOPEN + 5 * 3600)  # Sunday 24:00-01:00 NY: OVERNIGHT
-    alerts = run(tape(weekend="silent", silent=hush), sessions=True)
+def test_a_feed_silent_during_the_session_is_a_data_gap(busy_sunday):
+    alerts, hush = busy_sunday
 
     gaps = [a for a in alerts if a.kind == "data_gap" and a.scope == "bitget"]
     assert gaps, "a feed silent for an hour in a session must raise data_gap"
