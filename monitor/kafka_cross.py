@@ -35,6 +35,7 @@ from monitor.events import TOPIC_ALERTS, TOPIC_WINDOWS, Alert, WindowSummary
 from monitor.kafka_cross_state import CrossState
 from monitor.kafka_stages import CLOSE_LAG_NS, source_ids
 from monitor.metrics import Metrics
+from monitor.sessions.calendar import SessionCalendar
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,9 @@ class CrossStage:
             group + "-cross",
             fetch_max_wait_ms=max(k.fetch_max_wait_ms, _CROSS_FETCH_WAIT_MS),
         )
-        self.engine = Engine(settings, metrics)
+        # the TradFi sessions outlive every rebuilt engine: `build_session_sources` feeds them
+        self.sessions = SessionCalendar()
+        self.engine = Engine(settings, metrics, self.sessions)
         self.merger = SummaryMerger(self.engine, source_ids(settings))
         self.published: set[_ALERT_KEY] = set()
         self.position = 0  # next offset of the windows partition
@@ -159,7 +162,7 @@ class CrossStage:
         """
         tps = self.sub.assignment()
         self.active = False
-        self.engine = Engine(self.settings, self.metrics)
+        self.engine = Engine(self.settings, self.metrics, self.sessions)
         self.merger = SummaryMerger(self.engine, source_ids(self.settings))
         self.position = 0
         if not tps:

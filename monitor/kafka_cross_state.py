@@ -61,7 +61,8 @@ class _CrossPart:
             EngineSnapshot(self.engine).restore(state["engine"])
             self.merger.restore(state["merger"])
         except RESTORE_ERRORS:
-            Engine.__init__(self.engine, self.engine.settings, self.engine.metrics)
+            engine = self.engine
+            Engine.__init__(engine, engine.settings, engine.metrics, engine.sessions)
             self.merger.restore({})
             raise
         self.position = position

@@ -19,12 +19,18 @@ means longs were unwound, price up shorts.
 Calibrated on Binance USDⓈ-M 5-minute OI (BTC, AVAX, Dec 2025 – Jun 2026); the figures
 and the command are in docs/detection.md. Called by the aggregator for every tick that
 carries ``open_interest_usd`` (`observe`) and once per evaluation (`evaluate`).
+
+Market sessions: while a scope is `quiet` (its TradFi market closed or settling after a
+reopening) its evaluations do not enter the daily maxima, so a closed market's flat OI is
+not learnt as the norm; the aggregator also `forget`s an instrument's series while its
+market settles, so the reopening's unwind does not outlast the settling time.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -92,8 +98,13 @@ class _Scope:
 class DeleveragingDetector:
     """Tracks OI per scope and reports drops beyond each scope's own threshold."""
 
-    def __init__(self, settings: DeleveragingSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: DeleveragingSettings | None = None,
+        quiet: Callable[[str, int], bool] | None = None,
+    ) -> None:
         self.cfg = settings or DeleveragingSettings()
+        self.quiet = quiet  # (scope, ts_ns) → True while its history must not learn
         self._keep_steps = max(1, self.cfg.window_s // self.cfg.step_s) + 1
         self._stale_steps = max(1, self.cfg.stale_s // self.cfg.step_s)
         self._scopes: dict[str, _Scope] = {}
@@ -111,6 +122,11 @@ class DeleveragingDetector:
         series = state.series.setdefault(instrument, _Series())
         step = ts_ns // (self.cfg.step_s * NS)
         series.add(step, open_interest_usd / price, price, self._keep_steps)
+
+    def forget(self, instrument: str) -> None:
+        """Drop `instrument`'s OI series from every scope (it starts afresh at its next reading)."""
+        for state in self._scopes.values():
+            state.series.pop(instrument, None)
 
     def evaluate(self, ts_ns: int) -> list[Deleveraging]:
         """Return the scopes whose OI drop passes their threshold now (event time `ts_ns`)."""
@@ -155,7 +171,8 @@ class DeleveragingDetector:
         drop_pct = 100.0 * drop_usd / high_usd
         self.last_drop_pct[scope] = drop_pct
         threshold = self.threshold_pct(scope)  # before today's maximum joins the history
-        self._fold_daily(state, ts_ns, drop_pct)
+        if self.quiet is None or not self.quiet(scope, ts_ns):
+            self._fold_daily(state, ts_ns, drop_pct)
         move_pct = 100.0 * move_sum / move_weight
         if drop_pct < threshold or abs(move_pct) < self.cfg.min_price_move_pct:
             return None

@@ -7,6 +7,10 @@ and each hot scope becomes a ``deleveraging`` `Signal` whose evidence gives the 
 USD and %, the price move, the side unwound, how rare the drop is for the scope, and the
 liquidations the feeds showed over the same window with their ratio to the drop (how much
 of the unwind the liquidation prints saw). Called by `monitor.aggregate.engine.Engine`.
+
+With a `SessionGuard`, an instrument whose TradFi market is settling after a reopening is
+not observed and its series is dropped (it restarts after the settling time), and a quiet
+scope's evaluations stay out of its daily maxima (`DeleveragingDetector`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from monitor.aggregate.detectors import Signal
 from monitor.aggregate.scopes import MARKET, Level
 from monitor.config.signals import DeleveragingSettings
 from monitor.events import AssetClass, EvidenceValue
+from monitor.sessions.guard import SessionGuard
 
 NS: Final = 1_000_000_000
 WindowUsd = Callable[[Level, str, int], tuple[float, float]]
@@ -30,9 +35,12 @@ WindowUsd = Callable[[Level, str, int], tuple[float, float]]
 class DeleveragingStage:
     """Owns the detector; called per tick batch and per closed second."""
 
-    def __init__(self, cfg: DeleveragingSettings, window_usd: WindowUsd) -> None:
+    def __init__(
+        self, cfg: DeleveragingSettings, window_usd: WindowUsd, guard: SessionGuard | None = None
+    ) -> None:
         self.cfg = cfg
-        self.detector = DeleveragingDetector(cfg)
+        self.guard = guard
+        self.detector = DeleveragingDetector(cfg, None if guard is None else guard.scope_quiet)
         self._window_usd = window_usd
         self._last_step = -1
         self._current: list[Signal] = []
@@ -59,8 +67,14 @@ class DeleveragingStage:
         and the Kafka pipeline: the detector never sees a later second's OI, however many
         seconds one call closes (a replay's batch size or Kafka's summaries).
         """
+        guard = self.guard
         for second, inst, last, oi in rows:
             asset, asset_class = inst_info[inst]
+            if guard is not None:
+                market = guard.market(inst, asset, asset_class)
+                if market != "CRYPTO" and guard.settling(market, second * NS):
+                    self.detector.forget(inst)
+                    continue
             for scope in (asset, asset_class, MARKET):
                 self.detector.observe(scope, inst, second * NS, oi, last)
 

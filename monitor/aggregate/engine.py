@@ -38,29 +38,24 @@ from monitor.aggregate.scopes import LEVEL_CODE, MARKET, Level, ScopeIndex, grow
 from monitor.aggregate.windows import LONG_USD, SHORT_USD, LiquidationWindows
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
-from monitor.events import (
-    ASSET_CLASSES,
-    Alert,
-    AssetClass,
-    Event,
-    Liquidation,
-    MarginChange,
-    Tick,
-)
+from monitor.events import Alert, AssetClass, Event, Liquidation, MarginChange, Tick
 from monitor.metrics import Metrics
 from monitor.recent import RecentIds
-from monitor.sessions.calendar import SessionCalendar, market_of
+from monitor.sessions.calendar import SessionCalendar
 from monitor.sessions.guard import SessionGuard
 
 NS: Final = 1_000_000_000
 TRADFI_MARKETS: Final = ("EQUITY", "COMMODITY")
 _LIQ_ONLY: Final = frozenset({Liquidation})
+Calendar = SessionCalendar | None  # a calendar kept by its feeders across engines, or None
 
 
 class Engine:
     """Windows, baselines, detectors and alert book for one stream of events."""
 
-    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, settings: Settings, metrics: Metrics | None = None, sessions: Calendar = None
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
         agg, det = settings.aggregate, settings.detect
@@ -79,15 +74,18 @@ class Engine:
         self.margin_changes: list[MarginChange] = []
         self._margin_ids = RecentIds(capacity=10_000)
         self.spread = overlays.Spread()  # which scopes entered a cascade, and when
-        self.sessions = SessionCalendar()  # the weekly template until a schedule is fed
-        self.guard = SessionGuard(self.sessions, settings.sessions, self.spread.class_of)
+        self.sessions = SessionCalendar() if sessions is None else sessions  # template till fed
+        self.guard = SessionGuard(
+            self.sessions, settings.sessions, self.spread.class_of, self.window_usd,
+            det.burst.window_s,
+        )  # fmt: skip
         self.bursts.quiet = self.guard.scope_mask(self.scopes)
         self.gaps = StreamGaps(det.data_gap, self.guard)  # a venue's stream silent, peers not
         self._inst_info: dict[str, tuple[str, AssetClass]] = {}
         self.extras = ExtraDetectors(  # liquidity, saturation, rules, downside correlation
-            settings, self.scopes, self.liq, self.book, self.spread, self._inst_info
+            settings, self.scopes, self.liq, self.book, self.spread, self._inst_info, self.guard
         )
-        self.deleveraging = DeleveragingStage(det.deleveraging, self.window_usd)
+        self.deleveraging = DeleveragingStage(det.deleveraging, self.window_usd, self.guard)
         self._coder = columns.LiquidationCoder(self.scopes)
         self._pending_liq = columns.PendingBuckets()
         self._pending_px = pl.DataFrame(schema=buckets.PRICE_SCHEMA)
@@ -320,18 +318,21 @@ class Engine:
         derived = self.spread.signals(ts_ns, self.margin_changes, det.margin_hike, det.contagion)
         found = self.bursts.signals(second) + self._crashes(second, insts)
         found += self.deleveraging.signals(second)
-        self._note_sessions(found, ts_ns)
         found = self.guard.hold(self.extras.evaluate(second, sids, insts, px, found), ts_ns)
+        self._note_sessions(found + derived, ts_ns)
         alerts = self.book.update(ts_ns, found + derived + self.gaps.signals(ts_ns))
         self.spread.track(alerts, ts_ns, det.margin_hike)
         return alerts
 
     def _note_sessions(self, signals: list[Signal], ts_ns: int) -> None:
-        """Add the market session to the evidence of signals on TradFi scopes."""
+        """Add the market session to the evidence of signals on TradFi scopes.
+
+        Every kind: bursts, crashes, deleveraging, liquidity, saturation, threshold rules,
+        margin hikes and contagion (its scope's market, with the ``sessions`` overrides).
+        """
         for sig in signals:
-            cls = sig.scope if sig.scope in ASSET_CLASSES else self.spread.class_of.get(sig.scope)
-            market = market_of(cls) if cls is not None else "CRYPTO"
-            if market != "CRYPTO":
+            market = self.guard.market_of_scope(sig.scope)
+            if market is not None and market != "CRYPTO":
                 sig.evidence["session"] = self.sessions.session_at(market, ts_ns)
 
     def _ensure_scopes(self) -> None:

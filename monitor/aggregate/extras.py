@@ -9,7 +9,7 @@ that changed, the ones hot at the previous second, and the configured rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -24,9 +24,12 @@ from monitor.aggregate.windows import LONG_USD, SHORT_USD, LiquidationWindows
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
 from monitor.events import ASSET_CLASSES, AssetClass, Liquidation, Tick
+from monitor.sessions.calendar import Market
+from monitor.sessions.guard import Phase, SessionGuard
 
 NS = 1_000_000_000
 _NOT_ASSETS = frozenset((*ASSET_CLASSES, "market"))
+_TRADFI: tuple[Market, ...] = ("EQUITY", "COMMODITY")
 
 
 class ExtraDetectors:
@@ -40,12 +43,15 @@ class ExtraDetectors:
         book: AlertBook,
         spread: Spread,
         inst_info: Mapping[str, tuple[str, AssetClass]],
+        guard: SessionGuard | None = None,
     ) -> None:
         det = settings.detect
         self.settings = settings
         self.scopes, self.liq, self.book, self.spread = scopes, liq, book, spread
         self.inst_info = inst_info
-        self.spreads = liquidity.SpreadWindows(det.liquidity)
+        self.guard = guard  # market sessions; None: every market always open
+        phase_of = None if guard is None else self._phase_of(guard)
+        self.spreads = liquidity.SpreadWindows(det.liquidity, phase_of)
         self.sampled = saturation.SampledSeconds(det.saturation.window_s)
         self.returns = MinuteReturns(det.contagion)
         self.spread.keep_h = det.contagion.window_h
@@ -90,11 +96,37 @@ class ExtraDetectors:
             asset, asset_class = self.inst_info[key]
             self.returns.price(key, asset, asset_class, row[1])
         self.spread.downside = self.returns.current
-        self.sampled.close(second, sids)
+        self.sampled.close(second, sids, self._settling_instruments(second))
         out = self._saturation(found)
         out += self._liquidity(second)
         out += self._rules((second + 1) * NS)
         return out
+
+    def _phase_of(self, guard: SessionGuard) -> liquidity.PhaseOf:
+        """Return ``phase(key, asset, second)``: instrument `key`'s market phase (epoch s)."""
+
+        def phase(key: str, asset: str, second: int) -> Phase:
+            market = guard.market(key, asset, self.spread.class_of.get(asset, "crypto"))
+            return "open" if market == "CRYPTO" else guard.phase(market, second * NS)
+
+        return phase
+
+    def _settling_instruments(self, second: int) -> Callable[[int], bool] | None:
+        """Return ``settling(sid)`` for sampled instruments at `second`; None if no market is."""
+        guard = self.guard
+        if guard is None:
+            return None
+        settling = {m for m in _TRADFI if guard.settling(m, second * NS)}
+        if not settling:
+            return None
+        keys, asset_of = self.scopes.keys, self.sampled.asset_of
+
+        def is_settling(sid: int) -> bool:
+            asset = asset_of[sid]
+            cls = self.spread.class_of.get(asset, "crypto")
+            return guard.market(keys[sid], asset, cls) in settling
+
+        return is_settling
 
     def _saturation(self, found: list[Signal]) -> list[Signal]:
         if not self.sampled.hits:

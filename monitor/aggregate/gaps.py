@@ -170,8 +170,25 @@ class StreamGaps:
                 if st == stream and ex != exchange and now_ns - p.last_ns <= bound_ns
             ]
             if peers:
-                out.append(_signal(exchange, stream, silent_ns / NS, bound_ns / NS, peers))
+                sig = _signal(exchange, stream, silent_ns / NS, bound_ns / NS, peers)
+                session = self._session((exchange, stream), now_ns)
+                if session:
+                    sig.evidence["session"] = session
+                out.append(sig)
         return out
+
+    def _session(self, key: tuple[str, str], ts_ns: int) -> str:
+        """Return the session of the TradFi market(s) a stream carried only, else ``""``.
+
+        One market: its session (``OVERNIGHT``); several: ``COMMODITY REGULAR, EQUITY …``.
+        """
+        markets = self.markets.get(key)
+        if self.guard is None or not markets or "CRYPTO" in markets:
+            return ""
+        calendar = self.guard.calendar
+        if len(markets) == 1:
+            return calendar.session_at(next(iter(markets)), ts_ns)
+        return ", ".join("%s %s" % (m, calendar.session_at(m, ts_ns)) for m in sorted(markets))
 
     def _closed_between(self, key: tuple[str, str], a_ns: int, b_ns: int) -> bool:
         """Return True if every market `key` carried was closed in some minute of [a, b].

@@ -6,6 +6,12 @@ instrument the current spread is the median of its per-second spreads over the w
 the baseline an EWMA of each minute's mean log spread (bias-corrected, frozen while the
 asset is in alert). `detect_liquidity_stress` is the pure rule over one asset's numbers.
 Depth is not in the event contract, so only the spread ratio is measured.
+
+Market sessions (`monitor.sessions.guard`): a TradFi instrument keeps two baselines, one
+learnt in its market's open minutes and one in its closed (``NO_TRADING``) minutes, and is
+judged against the one of the minute it is in, so the wide quotes of a closed market are
+neither taken for stress nor taught to the open baseline. Minutes while the market settles
+after a reopening teach neither (they are judged against the open baseline).
 """
 
 from __future__ import annotations
@@ -13,12 +19,16 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from monitor.aggregate.detectors import Signal
 from monitor.config.signals import LiquiditySettings
 from monitor.events import EvidenceValue, Severity, Tick
+from monitor.sessions.guard import Phase
+
+PhaseOf = Callable[[str, str, int], Phase]
+"""(instrument key, asset, epoch second) → the phase of the instrument's market then."""
 
 
 def spread_bps(bid: float | None, ask: float | None) -> float | None:
@@ -37,23 +47,29 @@ class InstrumentSpread:
     alpha: float  # EWMA weight per minute
     recent: deque[tuple[int, float]] = field(default_factory=deque)  # (second, bps)
     minute: int = -1
+    phase: Phase = "open"  # of this minute's market; "closed" keeps a baseline of its own
     log_sum: float = 0.0  # this minute's sum of log spreads
     log_n: int = 0
     ewma: float = 0.0  # of per-minute mean log spread, started at 0 (bias-corrected on use)
     minutes: int = 0
     baseline: float = math.nan  # baseline spread, bps (see `baseline_bps`)
+    closed: InstrumentSpread | None = None  # the closed-market baseline (made when needed)
     _cached: float | None = None  # cached median of `recent`; None: stale
 
-    def update(self, second: int, bps: float, *, frozen: bool) -> None:
-        """Fold one closed second's spread in (seconds must not decrease)."""
+    def update(self, second: int, bps: float, *, frozen: bool, phase: Phase = "open") -> None:
+        """Fold one closed second's spread in (seconds must not decrease).
+
+        `phase` is that of the instrument's market in `second`'s minute (read when a new
+        minute starts): the finished minute teaches the open or the closed baseline, or
+        neither while settling or `frozen` (its asset in alert).
+        """
         minute = second // 60
         if minute != self.minute:
-            if self.log_n and not frozen:
-                mean = self.log_sum / self.log_n
-                self.ewma += self.alpha * (mean - self.ewma)
-                self.minutes += 1
-                self.baseline = self.baseline_bps()
+            if self.log_n and not frozen and self.phase != "settling":
+                learner = self if self.phase == "open" else self.closed_baseline()
+                learner.learn(self.log_sum / self.log_n)
             self.minute, self.log_sum, self.log_n = minute, 0.0, 0
+            self.phase = phase
         self.log_sum += math.log(max(bps, 1e-6))
         self.log_n += 1
         if self.recent and self.recent[-1][0] == second:
@@ -61,6 +77,22 @@ class InstrumentSpread:
         else:
             self.recent.append((second, bps))
         self._cached = None
+
+    def learn(self, mean_log: float) -> None:
+        """Fold one minute's mean log spread into this baseline."""
+        self.ewma += self.alpha * (mean_log - self.ewma)
+        self.minutes += 1
+        self.baseline = self.baseline_bps()
+
+    def closed_baseline(self) -> InstrumentSpread:
+        """Return the baseline of the market's closed minutes (its `baseline`, `minutes`)."""
+        if self.closed is None:
+            self.closed = InstrumentSpread(self.key, self.asset, self.alpha)
+        return self.closed
+
+    def judged(self) -> InstrumentSpread:
+        """Return the baseline the current minute is judged against (closed or open)."""
+        return self.closed_baseline() if self.phase == "closed" else self
 
     def baseline_bps(self) -> float:
         """Return the baseline spread in bps (geometric mean, EWMA); NaN before a minute."""
@@ -134,8 +166,9 @@ def detect_liquidity_stress(stats: AssetSpread, cfg: LiquiditySettings) -> Signa
 class SpreadWindows:
     """Every instrument's spread state; `add` on arrival, `close` per closed second."""
 
-    def __init__(self, cfg: LiquiditySettings) -> None:
+    def __init__(self, cfg: LiquiditySettings, phase_of: PhaseOf | None = None) -> None:
         self.cfg = cfg
+        self.phase_of = phase_of  # None: every market is always open
         self.alpha = 1.0 - 2.0 ** (-1.0 / cfg.baseline_half_life_min)
         self.instruments: dict[str, InstrumentSpread] = {}
         self.by_asset: dict[str, list[InstrumentSpread]] = {}
@@ -175,7 +208,10 @@ class SpreadWindows:
                 state = InstrumentSpread(key, asset, self.alpha)
                 self.instruments[key] = state
                 self.by_asset.setdefault(asset, []).append(state)
-            state.update(sec, bps, frozen=asset in frozen)
+            phase: Phase = "open"
+            if self.phase_of is not None and sec // 60 != state.minute:
+                phase = self.phase_of(key, asset, sec)  # once per instrument and minute
+            state.update(sec, bps, frozen=asset in frozen, phase=phase)
             touched.add(asset)
         return touched
 
@@ -187,12 +223,13 @@ class SpreadWindows:
         """
         rows: list[tuple[float, float, float, str]] = []  # (ratio, current, baseline, key)
         for state in self.by_asset.get(asset, ()):
-            if state.minutes < max(self.cfg.warmup_min, 1):
+            judged = state.judged()
+            if judged.minutes < max(self.cfg.warmup_min, 1):
                 continue
             current = state.current_bps(second, self.cfg.window_s)
             if current is None:
                 continue
-            baseline = state.baseline
+            baseline = judged.baseline
             rows.append((current / max(baseline, 1e-6), current, baseline, state.key))
         if not rows:
             return None

@@ -8,13 +8,17 @@ that of its most saturated sampled instrument.
 
 Which instruments are sampled is learnt from the events (``Liquidation.completeness``),
 once per new instrument, so the feed path pays nothing per event.
+
+Seconds while an instrument's TradFi market settles after a reopening are not counted
+(`SampledSeconds.close`): the reopening gap saturates the stream on schedule, and its
+signals are held for that time anyway; counting them would let the reopening outlast it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,12 +141,22 @@ class SampledSeconds:
                 self.asset_of[sid] = coder.keys[code][2]
         self._known = len(coder)
 
-    def close(self, second: int, sids: npt.NDArray[np.int64]) -> None:
-        """Fold one closed second: `sids` are the scope ids with liquidations in it."""
+    def close(
+        self,
+        second: int,
+        sids: npt.NDArray[np.int64],
+        settling: Callable[[int], bool] | None = None,
+    ) -> None:
+        """Fold one closed second: `sids` are the scope ids with liquidations in it.
+
+        `settling(sid)` tells an instrument whose market is settling at `second` (its second
+        is not counted); None when no market is.
+        """
         if self.asset_of and sids.size:
             inside = sids[sids < self.sampled.size]
             for sid in inside[self.sampled[inside]].tolist():
-                self.hits.setdefault(sid, deque()).append(second)
+                if settling is None or not settling(sid):
+                    self.hits.setdefault(sid, deque()).append(second)
         for sid, seconds in list(self.hits.items()):
             while seconds and seconds[0] <= second - self.window_s:
                 seconds.popleft()

@@ -6,21 +6,29 @@ and a feed carrying only such instruments falls silent. Three rules follow, all 
 time, all from the `SessionCalendar` (published schedule, else the template):
 
 - **closed** (``NO_TRADING``): baselines (burst USD and event rate, 1-minute price
-  volatility) do not learn, so the quiet of a closed market is not taken for the norm of
-  an open one; a venue stream that carries only closed markets is not a ``data_gap``.
+  volatility, the daily maxima of the open-interest fall) do not learn, so the quiet of a
+  closed market is not taken for the norm of an open one; spreads learn a baseline of
+  their own (closed quotes are compared with closed quotes); a venue stream that carries
+  only closed markets is not a ``data_gap``.
 - **settling** (the first ``sessions.reopen_settle_s`` after a ``NO_TRADING`` session ends):
   the reopening gap is priced in at once and liquidates whatever it crosses, every week,
-  on schedule. Signals on the market's scopes are held back and baselines still do not
-  learn. A separate baseline of reopenings would see one sample a week per market (one a
-  day for CME's hour), too few to learn a robust scale within a season, so they are
-  skipped instead.
+  on schedule. Signals on the market's scopes are held back, baselines still do not
+  learn, and what is seen then does not outlast it: the saturation of sampled streams
+  does not count those seconds, and an instrument's open-interest series starts afresh
+  after it. Signals on the ``market`` scope (all assets) are held too while the settling
+  markets carry at least half of its liquidated USD over the burst window, and its burst
+  baseline does not learn those minutes; a crypto cascade at the same time still fires.
+  A separate baseline of reopenings would see one sample a week per market (one a day
+  for CME's hour), too few to learn a robust scale within a season, so they are skipped
+  instead.
 - **reopened**: an instrument's crash windows and volatility reference restart at its
   first price after the reopening, so the gap between Friday's last price and Sunday's
   first is not read as a crash, while a fall after the reopening still is.
 
 Crypto (and fx) scopes are never closed. Called by the engine at each closed second
-(`price_step`, `hold`), by the burst state once per minute (`scope_mask`) and by
-`StreamGaps` for silent streams (`closed_in`).
+(`price_step`, `hold`), by the burst state once per minute (`scope_mask`), by the
+liquidity, saturation and deleveraging stages per instrument or scope (`phase`,
+`scope_quiet`) and by `StreamGaps` for silent streams (`closed_in`).
 """
 
 from __future__ import annotations
@@ -28,21 +36,28 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.aggregate.detectors import Signal
 from monitor.aggregate.prices import InstrumentPrices
-from monitor.aggregate.scopes import ScopeIndex
+from monitor.aggregate.scopes import MARKET, Level, ScopeIndex
 from monitor.events import ASSET_CLASSES, AssetClass
 from monitor.sessions.calendar import NS, Market, SessionCalendar, market_of
 from monitor.sessions.settings import SessionSettings
 
+Phase = Literal["open", "closed", "settling"]
+WindowUsd = Callable[[Level, str, int], tuple[float, float]]
+"""(level, scope, window_s) → (long USD, short USD) liquidated over that window."""
+
 MINUTE_NS: Final = 60 * NS
 _CACHE_MAX: Final = 200_000  # (market, minute) answers kept before the cache is cleared
 _CODES: Final[dict[Market, int]] = {"CRYPTO": 0, "EQUITY": 1, "COMMODITY": 2}
+_MARKET_CODE: Final = 3  # the all-assets scope: quiet while `market_held`
+_TRADFI: Final[tuple[Market, ...]] = ("EQUITY", "COMMODITY")
+_MARKET_SHARE: Final = 0.5  # settling markets' share of the market scope's USD that holds it
 _NOT_HELD: Final = frozenset({"data_gap"})  # a dead feed is news whatever the session
 
 
@@ -53,6 +68,9 @@ class SessionGuard:
         calendar: the sessions (its `version` invalidates the cache).
         cfg: the ``sessions`` section.
         class_of: asset → asset class, as the engine learns it from events.
+        window_usd: the engine's liquidated USD per scope and window (for `market_held`;
+            None: the ``market`` scope is never held).
+        window_s: the burst window those shares are measured over, seconds.
     """
 
     def __init__(
@@ -60,8 +78,11 @@ class SessionGuard:
         calendar: SessionCalendar,
         cfg: SessionSettings,
         class_of: Mapping[str, AssetClass],
+        window_usd: WindowUsd | None = None,
+        window_s: int = 60,
     ) -> None:
         self.calendar, self.cfg, self.class_of = calendar, cfg, class_of
+        self.window_usd, self.window_s = window_usd, window_s
         self._settle_min = math.ceil(cfg.reopen_settle_s / 60.0)
         self._closed: dict[tuple[Market, int], bool] = {}
         self._version = calendar.version
@@ -128,6 +149,46 @@ class SessionGuard:
         """Return True while `market` is closed or settling: baselines must not learn."""
         return self.closed(market, ts_ns) or self.settling(market, ts_ns)
 
+    def phase(self, market: Market, ts_ns: int) -> Phase:
+        """Return whether `market` is open, closed or settling at `ts_ns` (one answer)."""
+        if self.closed(market, ts_ns):
+            return "closed"
+        return "settling" if self.settling(market, ts_ns) else "open"
+
+    def market_held(self, ts_ns: int) -> bool:
+        """Return True while TradFi reopenings drive the ``market`` scope (all assets).
+
+        True when a TradFi market is settling at `ts_ns` and the asset classes that follow
+        the settling markets carry at least half of the market scope's liquidated USD over
+        the last ``window_s`` (the engine's windows as they stand). A crypto cascade that
+        outweighs the reopening is not held.
+        """
+        if self._settle_min == 0 or not self.cfg.enabled or self.window_usd is None:
+            return False
+        settling = {m for m in _TRADFI if self.settling(m, ts_ns)}
+        if not settling:
+            return False
+        total = sum(self.window_usd("market", MARKET, self.window_s))
+        if total <= 0:
+            return False
+        part = sum(
+            sum(self.window_usd("class", cls, self.window_s))
+            for cls in ASSET_CLASSES
+            if self.market_of_scope(cls) in settling
+        )
+        return part >= _MARKET_SHARE * total
+
+    def scope_quiet(self, scope: str, ts_ns: int) -> bool:
+        """Return True while a signal scope's baselines must not learn (asset, class, market).
+
+        An asset or class follows its market (`quiet`); the ``market`` scope is quiet while
+        `market_held`; an unknown scope never is.
+        """
+        if scope == MARKET:
+            return self.market_held(ts_ns)
+        market = self.market_of_scope(scope)
+        return market is not None and market != "CRYPTO" and self.quiet(market, ts_ns)
+
     # ---- what the detectors call ---------------------------------------------------------
 
     def price_step(self, state: InstrumentPrices, second: int) -> bool:
@@ -150,13 +211,25 @@ class SessionGuard:
         return self.quiet(market, ts_ns)
 
     def hold(self, signals: list[Signal], ts_ns: int) -> list[Signal]:
-        """Return `signals` without those on scopes whose market is settling at `ts_ns`."""
+        """Return `signals` without those on scopes whose market is settling at `ts_ns`.
+
+        A signal on the ``market`` scope is held while `market_held` (asked once per call).
+        """
         if self._settle_min == 0 or not self.cfg.enabled:
             return signals
         kept = []
+        market_held: bool | None = None
         for sig in signals:
-            market = None if sig.kind in _NOT_HELD else self.market_of_scope(sig.scope)
-            if market is not None and market != "CRYPTO" and self.settling(market, ts_ns):
+            if sig.kind in _NOT_HELD:
+                kept.append(sig)
+                continue
+            if sig.scope == MARKET:
+                market_held = self.market_held(ts_ns) if market_held is None else market_held
+                held = market_held
+            else:
+                market = self.market_of_scope(sig.scope)
+                held = market is not None and market != "CRYPTO" and self.settling(market, ts_ns)
+            if held:
                 self.held += 1
                 continue
             kept.append(sig)
@@ -166,8 +239,8 @@ class SessionGuard:
         """Return ``quiet(minute, n)``: which of the first `n` scopes are quiet at `minute`.
 
         For the burst state's per-minute roll (an epoch minute). Instrument scopes follow
-        their overrides only (their asset is not known here); the ``market`` scope never
-        closes.
+        their overrides only (their asset is not known here); the ``market`` scope is quiet
+        while `market_held` at the minute's end (the windows as they stand at the roll).
         """
 
         def quiet(minute: int, n: int) -> npt.NDArray[np.bool_]:
@@ -175,10 +248,9 @@ class SessionGuard:
             if not self.cfg.enabled or not codes.any():
                 return np.zeros(n, dtype=bool)
             ts_ns = minute * MINUTE_NS
-            by_code = np.array(
-                [False, self.quiet("EQUITY", ts_ns), self.quiet("COMMODITY", ts_ns)], bool
-            )
-            return by_code[codes]
+            equity, commodity = self.quiet("EQUITY", ts_ns), self.quiet("COMMODITY", ts_ns)
+            held = (equity or commodity) and self.market_held(ts_ns + MINUTE_NS - 1)
+            return np.array([False, equity, commodity, held], bool)[codes]
 
         return quiet
 
@@ -193,7 +265,9 @@ class SessionGuard:
             if level == "instrument":
                 market = self.cfg.markets.get(key, "CRYPTO")
             elif level == "market":
-                market = "CRYPTO"
+                self._scope_codes[sid] = _MARKET_CODE
+                self._resolved = sid + 1
+                continue
             else:
                 market = self.market_of_scope(key)
             if market is None:  # class not learnt yet: look again next time

@@ -22,6 +22,8 @@ class SessionSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields
     fetch_schedule: bool = True  # live: GET Binance's tradingSchedule (cached under state.dir)
     schedule_refresh_s: PosFloat = 86_400.0  # refetch the schedule this often, seconds
     schedule_timeout_s: PosFloat = 10.0  # bound on one schedule request, seconds
+    stream_sessions: bool = True  # live: Binance's tradingSession WebSocket (a change at once)
+    stream_stale_s: PosFloat = 30.0  # reconnect that stream after this long without a push
     markets: dict[str, Market] = msgspec.field(default_factory=dict)
     """Override: ``exchange:SYMBOL`` or asset → the market whose sessions it follows
     (``EQUITY``, ``COMMODITY``, or ``CRYPTO`` for around the clock). Default: its asset

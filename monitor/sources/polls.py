@@ -1,9 +1,11 @@
-"""The live daemon's REST polls: Binance open interest and Binance's TradFi schedule.
+"""The live daemon's side sources: Binance open interest and Binance's TradFi sessions.
 
 Built once through `monitor.runtime.inputs.rest_polls` by ``liqmon run`` and the live
 Kafka ingest role (not for replays: they read history, and the schedule is then the
 template); each returned object is an EventSource that runs until cancelled, counts its
-failures in ``liqmon_rest_poll_errors_total`` and never raises.
+failures (``liqmon_rest_poll_errors_total``, the session stream's in
+``liqmon_ws_reconnects_total``) and never raises. `build_session_sources` alone is what a
+pipeline whose engine runs elsewhere than the ingest calls (the Kafka ``aggregate`` role).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 from monitor.config import Settings
 from monitor.sessions.calendar import SessionCalendar
 from monitor.sessions.fetch import ENDPOINT, ScheduleWatcher
+from monitor.sessions.stream import SessionStream
 from monitor.source_metrics import SourceMetrics
 from monitor.sources import binance_usdm
 from monitor.sources.binance_oi import OpenInterestPoller
 
-RestPoll = OpenInterestPoller | ScheduleWatcher
+RestPoll = OpenInterestPoller | ScheduleWatcher | SessionStream
+SessionSource = ScheduleWatcher | SessionStream
 
 
 def watched_symbols(settings: Settings, venue: str) -> list[str]:
@@ -49,13 +53,42 @@ def build_rest_polls(
                 ).inc(),
             )
         )  # fmt: skip
+    if calendar is not None:
+        out += build_session_sources(settings, calendar, metrics)
+    return out
+
+
+def build_session_sources(
+    settings: Settings, calendar: SessionCalendar, metrics: SourceMetrics
+) -> list[SessionSource]:
+    """Return what keeps `calendar` fed with Binance's TradFi sessions, as configured.
+
+    The ``tradingSchedule`` fetch (daily, cached under ``<state.dir>/sessions``) and the
+    ``tradingSession`` stream (a change within a second); both need ``binance_usdm``
+    enabled and ``sessions.enabled``. Each is an EventSource that publishes nothing: run
+    each ``await source.run(publish)`` as a task for as long as the engine owning
+    `calendar` lives, live only (replays keep the template). Called by `build_rest_polls`
+    (``liqmon run``) and by the Kafka ``aggregate`` role's wiring.
+    """
+    venue = binance_usdm.NAME
     cfg = settings.sessions
-    if calendar is not None and cfg.enabled and cfg.fetch_schedule:
+    if venue not in settings.sources.enabled or not cfg.enabled:
+        return []
+    out: list[SessionSource] = []
+    if cfg.fetch_schedule:
         out.append(
             ScheduleWatcher(
-                calendar, settings.state.directory() / "sessions", rest_override=override,
+                calendar, settings.state.directory() / "sessions",
+                rest_override=settings.sources.rest_override.get(venue),
                 refresh_s=cfg.schedule_refresh_s, timeout_s=cfg.schedule_timeout_s,
                 on_error=lambda reason: metrics.poll_errors.labels(venue, ENDPOINT, reason).inc(),
+            )
+        )  # fmt: skip
+    if cfg.stream_sessions:
+        out.append(
+            SessionStream(
+                calendar, endpoint_override=settings.sources.endpoint_override.get(venue),
+                stale_after_s=cfg.stream_stale_s, metrics=metrics,
             )
         )  # fmt: skip
     return out

@@ -82,3 +82,27 @@ def test_stream_markets_survive_a_snapshot():
     del old["markets"]  # a state file from before sessions
     again.restore(old)
     assert again.markets == {}
+
+
+def test_the_market_scope_is_held_while_settling_markets_carry_half_its_usd():
+    usd = {("market", "market"): 100.0, ("class", "equity"): 60.0, ("class", "crypto"): 40.0}
+
+    def window_usd(level, key, window_s):
+        assert window_s == 60
+        return (usd.get((level, key), 0.0), 0.0)
+
+    g = SessionGuard(SessionCalendar(), SessionSettings(), {}, window_usd, 60)
+    assert g.market_held((REOPEN + 30) * NS)
+    assert g.scope_quiet("market", (REOPEN + 30) * NS)
+    assert g.scope_quiet("equity", (REOPEN - 30) * NS)  # closed
+    assert not g.scope_quiet("crypto", (REOPEN + 30) * NS)
+    assert not g.market_held((REOPEN + 3600) * NS)  # settled
+    assert not g.market_held((REOPEN - 60) * NS)  # closed, not reopening
+    usd[("class", "equity")], usd[("class", "crypto")] = 40.0, 60.0  # a crypto cascade
+    assert not g.market_held((REOPEN + 30) * NS)
+
+    scopes = ScopeIndex()
+    market = scopes.id_of("market", "market")
+    usd[("class", "equity")] = 90.0
+    assert g.scope_mask(scopes)(REOPEN // 60, 1)[market]
+    assert not g.scope_mask(scopes)((REOPEN + 3600) // 60, 1)[market]

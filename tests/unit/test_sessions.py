@@ -4,9 +4,14 @@ import datetime as dt
 
 import pytest
 
+from monitor.aggregate.engine import Engine
+from monitor.aggregate.merge import SummaryMerger
+from monitor.config import load
 from monitor.errors import ParseError
+from monitor.kafka_cross_state import _CrossPart
 from monitor.sessions.binance import parse_schedule, parse_update
 from monitor.sessions.calendar import Session, SessionCalendar, market_of, template_session
+from monitor.state.snapshot import RESTORE_ERRORS, RestoreError
 
 NS = 1_000_000_000
 
@@ -110,3 +115,22 @@ def test_a_bad_schedule_is_a_parse_error(payload: bytes) -> None:
 def test_an_unknown_stream_event_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="unknown event"):
         parse_update(UPDATE.replace(b"EquityUpdate", b"CryptoUpdate"))
+
+
+def test_a_calendar_outlives_the_engines_built_on_it():
+    """The Kafka cross stage rebuilds its engine (a rebalance, a state that does not fit);
+    the calendar its session sources feed must stay the one the new engine reads."""
+    settings = load(None, env={})
+    calendar = SessionCalendar()
+    noon = _ns("2026-03-03T12:00:00-05:00")  # a Tuesday: REGULAR by the template
+    calendar.add("EQUITY", [Session(noon - 3600 * NS, noon + 3600 * NS, "NO_TRADING")])
+    engine = Engine(settings, sessions=calendar)
+    assert engine.sessions is calendar
+    assert engine.guard.closed("EQUITY", noon)
+
+    part = _CrossPart("windows", engine, SummaryMerger(engine, []), kept=(0, 10))
+    with pytest.raises((RestoreError, *RESTORE_ERRORS)):
+        part.restore({"topic": "windows", "position": 0, "engine": {"bad": 1}, "merger": {}})
+    assert engine.sessions is calendar  # reset to a clean engine, on the same calendar
+    assert engine.guard.closed("EQUITY", noon)
+    assert Engine(settings).sessions is not calendar

@@ -126,3 +126,22 @@ def test_a_bad_open_interest_row_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"ETH_oi_5m\.csv\.gz:3: bad row"):
         list(read_open_interest(bad, classes={}))
     assert evaluation.main(["--labels", str(ROOT / "deploy/labels/oi_unwinds.yaml"), str(bad)]) == 2
+
+
+def test_a_quiet_scope_learns_no_daily_maxima_and_a_forgotten_series_restarts() -> None:
+    cfg = DeleveragingSettings(min_days=2, return_period_days=2.0, prior_pct=9.0)
+    det = DeleveragingDetector(cfg, quiet=lambda scope, ts_ns: scope == "TSLA")
+    day = 86_400 * NS
+    for d in range(4):  # a 2 % drop every day on both scopes
+        for scope in ("BTC", "TSLA"):
+            path = [(100.0, 50.0)] * 5 + [(98.0, 49.0)]
+            _feed(det, path, scope=scope, inst=scope, start_ns=T0 + d * day)
+    assert det.threshold_pct("BTC") == pytest.approx(2.0)  # learnt from its days
+    assert det.threshold_pct("TSLA") == pytest.approx(9.0)  # closed all along: the prior
+
+    start = T0 + 10 * day
+    assert _feed(det, [(100.0, 50.0)] * 5 + [(90.0, 49.0)], scope="TSLA", inst="TSLA",
+                 start_ns=start)  # fmt: skip
+    det.forget("TSLA")  # its market settles: the 100 high is gone
+    assert _feed(det, [(90.0, 49.0), (89.0, 48.0)], scope="TSLA", inst="TSLA",
+                 start_ns=start + 6 * MIN) == []  # fmt: skip

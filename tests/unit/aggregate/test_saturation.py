@@ -87,3 +87,19 @@ def test_cascade_signals_of_saturated_assets_carry_the_share():
         "sampled_instrument": "binance_usdm:BTC-USDT-PERP",
     }
     assert out[1:] == [other, eth]
+
+
+def test_seconds_of_a_settling_market_are_not_counted():
+    scopes = ScopeIndex()
+    coder = LiquidationCoder(scopes)
+    tracker = SampledSeconds(window_s=10)
+    batch = [liq(T0, "binance_usdm", "sampled", "TSLA")]
+    tracker.learn(coder, coder.columns(batch), batch)
+    tsla = scopes.find("instrument", "binance_usdm:TSLA-USDT-PERP")
+    assert tsla is not None
+
+    for s in range(10):  # the first six seconds while its market settles after a reopening
+        tracker.close(
+            T0 + s, np.array([tsla], dtype=np.int64), (lambda sid: True) if s < 6 else None
+        )
+    assert tracker.by_asset(scopes.keys)["TSLA"].seconds == 4

@@ -19,6 +19,8 @@ from monitor.sessions.fetch import CACHE_NAME, ScheduleWatcher, load_cached
 from monitor.sources.backoff import Backoff
 from monitor.sources.binance_oi import OpenInterestPoller
 from tests.e2e.test_daemon import get, samples, total
+from tests.support.fake_exchange import FakeExchange, Send, Stall
+from tests.unit.sources.test_session_stream import NOON, halt
 from tests.unit.test_sessions import SCHEDULE
 
 NS = 1_000_000_000
@@ -179,13 +181,15 @@ async def test_a_bad_schedule_is_counted_and_the_template_stays(tmp_path):
 
 
 async def test_the_daemon_polls_open_interest_and_the_schedule(tmp_path):
-    async with venue() as (url, asked):
+    halted = {"tradingSession": [[Send(halt()), Stall(60.0)]]}  # the stream; others stall
+    async with venue() as (url, asked), FakeExchange([[Stall(60.0)]], halted) as fx:
         settings = load(
             None, env={},
             overrides={
                 "http.listen": "127.0.0.1:0",
                 "sources.enabled": ["binance_usdm"],
                 "sources.rest_override": {"binance_usdm": url},
+                "sources.endpoint_override": {"binance_usdm": fx.url},
                 "sources.symbols": {"binance_usdm": ["BTCUSDT", "NOPEUSDT"]},
                 "sources.open_interest_poll_s": 0.5,
                 "state.dir": str(tmp_path),
@@ -196,7 +200,9 @@ async def test_the_daemon_polls_open_interest_and_the_schedule(tmp_path):
         async with run_app(settings, margin_inputs=True) as app:
             deadline = time.monotonic() + 20.0
             while time.monotonic() < deadline:
-                if "binance_usdm:BTC-USDT-PERP" in app.engine.prices.instruments:
+                calendar = app.engine.sessions
+                streamed = calendar.session_at("EQUITY", NOON * 1_000_000) == "NO_TRADING"
+                if "binance_usdm:BTC-USDT-PERP" in app.engine.prices.instruments and streamed:
                     break
                 await asyncio.sleep(0.2)
             metrics = samples((await get(app.http_port, "/metrics"))[1])
@@ -206,6 +212,7 @@ async def test_the_daemon_polls_open_interest_and_the_schedule(tmp_path):
     assert state.last == 90000.5
     assert ("openInterest", "BTCUSDT") in asked
     assert set(published) == {"EQUITY", "COMMODITY"}
+    assert streamed  # the tradingSession push reached the engine's calendar
     assert (tmp_path / "sessions" / CACHE_NAME).is_file()
     failed = total(metrics, "liqmon_rest_poll_errors_total", stream="openInterest", reason="http")
     assert failed >= 1  # NOPEUSDT, counted; the daemon runs on
