@@ -20,11 +20,11 @@ from prometheus_client import CollectorRegistry
 
 from monitor.aggregate.engine import Engine
 from monitor.alerts.sinks import AlertSink
+from monitor.bus.base import Publish
 from monitor.bus.memory import MemoryBus, MemorySubscription
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings
 from monitor.events import INPUT_TOPICS, Alert, Event, Liquidation, Tick
-from monitor.replay import Publish
 from monitor.runtime import alerts
 from monitor.runtime.alerts import AlertRouter
 from monitor.runtime.core import EventSource, Runtime, gate, parts, readiness, start_feeders

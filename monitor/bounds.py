@@ -17,10 +17,11 @@ stages when they decode the input topics.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from monitor.bus.base import Publish
 from monitor.events import Event, Liquidation, Tick
 
 Reason = Literal["time", "price", "size", "book"]
@@ -95,7 +96,6 @@ def _book_ok(bid: float | None, ask: float | None) -> bool:
     return bid is None or ask is None or bid <= ask
 
 
-Publish = Callable[[Sequence[Event]], Awaitable[int]]
 OnReject = Callable[[Sequence[Rejected]], None]
 
 

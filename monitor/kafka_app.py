@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from monitor.alerts.sinks import AlertSink
+from monitor.bus.base import Publish
 from monitor.bus.buffer import EventBuffer
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.kafka_common import physical_topic
@@ -44,6 +45,7 @@ from monitor.runtime.http import serving
 from monitor.runtime.inputs import MarginInputs, rest_polls
 from monitor.sources.base import VenueSpec
 from monitor.sources.manager import VenueRunner, build_options
+from monitor.sources.polls import build_session_sources
 from monitor.sources.runner import RunnerPolicy
 
 log = logging.getLogger(__name__)
@@ -170,9 +172,7 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
             handle.bucket = BucketStage(bus, settings, metrics, group, live=live)
             handle.cross = CrossStage(bus, settings, metrics, group, router.route, live=live)
         async with asyncio.TaskGroup() as tg:
-            if handle.bucket is not None and handle.cross is not None:
-                handle.tasks.append(tg.create_task(handle.bucket.run(), name="bucket-stage"))
-                handle.tasks.append(tg.create_task(handle.cross.run(), name="cross-stage"))
+            handle.tasks += _stage_tasks(tg, handle, settings, publish, live=live)
             if ingest:
                 handle.tasks.append(tg.create_task(_drain(handle), name=_PUBLISHER))
                 handle.tasks.append(tg.create_task(_watch(handle), name="ingest-watch"))
@@ -279,6 +279,29 @@ def _active(handle: KafkaHandle) -> Callable[[], list[Alert]]:
         return handle.cross.engine.active_alerts() if handle.cross is not None else []
 
     return active
+
+
+def _stage_tasks(
+    tg: asyncio.TaskGroup, handle: KafkaHandle, settings: Settings, publish: Publish, *, live: bool
+) -> list[asyncio.Task[None]]:
+    """Start the aggregate's two stages and, live, the TradFi session sources of its engines.
+
+    The session sources (schedule fetch, ``tradingSession`` stream) feed the cross stage's
+    calendar, which outlives its rebuilt engines; they publish nothing and never finish.
+    """
+    if handle.bucket is None or handle.cross is None:
+        return []
+    tasks = [
+        tg.create_task(handle.bucket.run(), name="bucket-stage"),
+        tg.create_task(handle.cross.run(), name="cross-stage"),
+    ]
+    if live:
+        sources = build_session_sources(settings, handle.cross.sessions, handle.health.metrics)
+        tasks += [
+            tg.create_task(src.run(publish), name="sessions-%d" % i)
+            for i, src in enumerate(sources)
+        ]
+    return tasks
 
 
 async def _drain(handle: KafkaHandle) -> None:

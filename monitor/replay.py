@@ -15,11 +15,12 @@ import contextlib
 import heapq
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
+from monitor.bus.base import Publish
 from monitor.clock import SimClock
 from monitor.errors import InputError
 from monitor.events import AssetClass, Event, event_time_ns
@@ -41,7 +42,6 @@ FORMATS: Final[tuple[str, ...]] = (
 PUBLISH_BATCH: Final = 4096
 FAST_BATCH: Final = 16_384  # --fast: bigger batches cost the engine less per event
 _PACED_BATCH_NS: Final = 100_000_000  # with --speed, publish at least every 100 ms of event time
-Publish = Callable[[Sequence[Event]], Awaitable[int]]
 
 
 @dataclass(slots=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from monitor.events import Event
+
+Publish = Callable[[Sequence[Event]], Awaitable[int]]
+"""Hands a batch of events on (to a bus, a buffer, the bounds gate) and returns how many it
+took; what every source is given to publish with. The one definition of the type."""
 
 DropCallback = Callable[[str, int], None]
 """Called as ``on_drop(reason, count)`` whenever events are dropped; ``reason`` is an enum

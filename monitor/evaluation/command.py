@@ -31,6 +31,7 @@ from typing import Any, TextIO
 import msgspec
 
 from monitor.app import run_app
+from monitor.bus.base import Publish
 from monitor.clock import SimClock
 from monitor.config import Settings
 from monitor.errors import ConfigError, InputError, MonitorError
@@ -41,7 +42,7 @@ from monitor.evaluation.scoring import Recording, Report, Rules, score
 from monitor.evaluation.warmups import KlineLibrary
 from monitor.events import ALERT_KINDS, AssetClass, Event, Liquidation, Tick, event_time_ns
 from monitor.io.files import check_readable
-from monitor.replay import FORMATS, Format, Publish, ReplaySource
+from monitor.replay import FORMATS, Format, ReplaySource
 from monitor.state.keeper import StatePlan
 
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Protocol
 from prometheus_client import CollectorRegistry
 
 from monitor.bounds import Bounds, bounded
+from monitor.bus.base import Publish
 from monitor.config import Settings
 from monitor.errors import MonitorError
 from monitor.events import Alert, Event
 from monitor.metrics import Metrics
-from monitor.replay import Publish
 from monitor.source_metrics import SourceMetrics
 from monitor.sources.health import SourceHealth
 from monitor.sources.manager import VenueRunner

@@ -18,6 +18,7 @@ from typing import Final
 
 from aiohttp import web
 
+from monitor.bus.base import Publish
 from monitor.clock import Clock
 from monitor.config import Settings
 from monitor.events import Event, MarginChange
@@ -25,7 +26,6 @@ from monitor.margin.http import margin_route
 from monitor.margin.wiring import build_margin_sources
 from monitor.metrics import Metrics
 from monitor.recent import RecentIds
-from monitor.replay import Publish
 from monitor.runtime.core import EventSource
 from monitor.sessions.calendar import SessionCalendar
 from monitor.sources.health import SourceHealth

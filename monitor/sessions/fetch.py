@@ -22,7 +22,7 @@ from typing import Final
 
 import aiohttp
 
-from monitor.bounds import Publish
+from monitor.bus.base import Publish
 from monitor.errors import ParseError
 from monitor.sessions.binance import parse_schedule
 from monitor.sessions.calendar import SessionCalendar

@@ -28,7 +28,7 @@ from typing import Final
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketException
 
-from monitor.bounds import Publish
+from monitor.bus.base import Publish
 from monitor.errors import ParseError
 from monitor.sessions.binance import parse_update
 from monitor.sessions.calendar import Market, Session, SessionCalendar

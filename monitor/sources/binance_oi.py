@@ -32,7 +32,7 @@ from typing import Final, TypeVar
 import aiohttp
 import msgspec
 
-from monitor.bounds import Publish
+from monitor.bus.base import Publish
 from monitor.errors import ParseError
 from monitor.events import AssetClass, Tick
 from monitor.sources import binance_usdm

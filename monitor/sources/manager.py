@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.bus.base import DropCallback, Publish
 from monitor.bus.buffer import EventBuffer
 from monitor.clock import Clock
 from monitor.config import SourcesSettings
@@ -28,8 +29,6 @@ from monitor.sources.recorder import Recorder
 from monitor.sources.runner import ConnectionRunner, Deduplicator, RunnerPolicy, VenueContext
 
 logger = logging.getLogger(__name__)
-Publish = Callable[[Sequence[Event]], Awaitable[int]]
-DropCallback = Callable[[str, int], None]
 PUMP_BATCH = 2048
 
 
