@@ -32,12 +32,14 @@ def _feed(det: DeleveragingDetector, path: list[tuple[float, float]], *, scope: 
 
 def test_an_oi_fall_with_a_price_fall_is_a_long_unwind() -> None:
     det = DeleveragingDetector()
-    path = [(100.0, 50.0)] * 30 + [(100.0 - i, 50.0 - 0.1 * i) for i in range(1, 6)]
+    path = [(100.0, 50.0)] * 30 + [(100.0 - i, 50.0 - 0.4 * i) for i in range(1, 6)]
     (sig,) = _feed(det, path)
     assert sig.side == "long"
     assert sig.drop_pct == pytest.approx(5.0)
-    assert sig.drop_usd == pytest.approx(5 * 49.5)
-    assert sig.price_move_pct == pytest.approx(-1.0)
+    assert sig.drop_usd == pytest.approx(5 * 48.0)
+    assert sig.price_move_pct == pytest.approx(-4.0)
+    assert sig.price_range_pct == pytest.approx(100 * (50 / 48 - 1))
+    assert sig.score_pct == pytest.approx((5.0 * 100 * (50 / 48 - 1)) ** 0.5)
     assert sig.threshold_pct == pytest.approx(3.0)  # the prior: no history yet
     assert sig.rarity_days is None
 
@@ -67,7 +69,7 @@ def test_a_venue_joining_or_going_stale_does_not_fake_a_drop() -> None:
 
 
 def test_the_threshold_comes_from_the_scopes_daily_maxima() -> None:
-    cfg = DeleveragingSettings(min_days=5, return_period_days=5.0, prior_pct=9.0)
+    cfg = DeleveragingSettings(min_days=5, return_period_days=5.0, prior_pct=9.0, score="oi")
     det = DeleveragingDetector(cfg)
     day = 86_400 * NS
     for d, drop in enumerate([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]):
