@@ -17,6 +17,7 @@ MIN = 60 * NS
 T0 = 1_767_225_600 * NS  # 2026-01-01 00:00 UTC
 ROOT = Path(__file__).resolve().parents[3]
 EXCERPT = ROOT / "tests/fixtures/open_interest/BTC_oi_5m-2026-01-29.csv.gz"
+AVAX = ROOT / "tests/fixtures/open_interest/AVAX_oi_5m-2025-12-01.csv.gz"
 
 
 def _feed(det: DeleveragingDetector, path: list[tuple[float, float]], *, scope: str = "BTC",
@@ -97,6 +98,37 @@ def test_the_real_btc_unwinds_are_caught_before_the_oi_low() -> None:
         assert hit.first.ts_ns < lab.peak_ns
         assert hit.first.side == "long"
     assert len(btc.false_alarms) <= 1
+
+
+def _avax(settings: DeleveragingSettings) -> evaluation.AssetResult:
+    found, spans = evaluation.incidents(
+        read_open_interest(AVAX, classes={}), DeleveragingDetector(settings)
+    )
+    labels = read_labels(ROOT / "deploy/labels/oi_unwinds.yaml")
+    (avax,) = [r for r in evaluation.score(found, spans, labels) if r.asset == "AVAX"]
+    return avax
+
+
+def test_avax_unwinds_past_its_own_history_at_asset_scope() -> None:
+    """Binance AVAX open interest, 2025-12-01 → 2026-02-07: two months of own history.
+
+    AVAX's OI alone fell 3.3% within the hour before its 02-06 low, less than three calm
+    December days (one holder closing with the price nearly still) had set its threshold
+    to. Judged with the price range, the unwind is rarer than anything in that history.
+    """
+    avax = _avax(DeleveragingSettings())
+    hits = {lab.name: hit for lab, hit in avax.caught}
+    hit = hits["AVAX unwind 2026-02-06"]
+    assert hit is not None
+    assert hit.scope == "AVAX"  # the asset itself, not the market
+    assert hit.first.ts_ns < next(
+        lab.peak_ns for lab, _ in avax.caught if lab.name.endswith("02-06")
+    )
+    assert hit.first.side == "long"
+    assert hit.first.rarity_days is not None  # judged by its own history, not the prior
+    assert avax.false_per_month() <= 1.0
+    # the OI-only score on the same history: no AVAX alert before the low
+    assert all(hit is None for _, hit in _avax(DeleveragingSettings(score="oi")).caught)
 
 
 def test_the_evaluation_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
