@@ -50,7 +50,7 @@ class DeleveragingSettings(_Section, frozen=True, kw_only=True, forbid_unknown_f
     enabled: bool = True
     window_s: Pos = 3600
     step_s: Pos = 60  # one OI sample per instrument per step (seconds of event time)
-    return_period_days: PosFloat = 60.0
+    return_period_days: PosFloat = 90.0
     history_days: Pos = 90
     min_days: Pos = 14
     prior_pct: PosFloat = 3.0
