@@ -60,7 +60,6 @@ class DeleveragingSettings(_Section, frozen=True, kw_only=True, forbid_unknown_f
     stale_s: Pos = 900  # an instrument without an OI reading for this long is left out
     critical_multiple: PosFloat = 1.5
     score: Literal["oi", "oi_and_price"] = "oi_and_price"
-    score: Literal["oi", "oi_and_price"] = "oi_and_price"
 
 
 class SaturationSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
