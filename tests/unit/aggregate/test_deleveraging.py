@@ -160,3 +160,16 @@ def test_a_bad_open_interest_row_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"ETH_oi_5m\.csv\.gz:3: bad row"):
         list(read_open_interest(bad, classes={}))
     assert evaluation.main(["--labels", str(ROOT / "deploy/labels/oi_unwinds.yaml"), str(bad)]) == 2
+
+
+def test_evaluation_settings_are_overridden_or_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = evaluation.settings_from(["score=oi", "window_s=1800", "return_period_days=30"])
+    assert (cfg.score, cfg.window_s, cfg.return_period_days) == ("oi", 1800, 30.0)
+    labels = str(ROOT / "deploy/labels/oi_unwinds.yaml")
+    for bad in ("score=volume", "no_such_key=1", "window_s"):
+        assert evaluation.main(["--labels", labels, "--set", bad, str(EXCERPT)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --set"), err
+        assert err.count("\n") == 1, err
