@@ -1,10 +1,10 @@
-"""Deleveraging: open interest falling faster than the scope's own history allows.
+"""Deleveraging: open interest falling, with the price moving, past the scope's own history.
 
 A forced unwind shows as open interest (OI) falling fast while the price moves against
 the side being closed, whether or not the liquidation feeds print it (Binance sends at
 most one liquidation per symbol per second; OKX's feed is partial). This module watches
 OI per scope (an asset, summed over its venues' instruments) and says when the scope's OI
-drop over the window is rarer than its budget allows.
+drop and price range over the window are together rarer than its budget allows.
 
 The statistic, evaluated once per `step_s` of event time: over the last `window_s`, each
 instrument's OI drop from its highest reading, in base units, valued at the current price,
