@@ -1,23 +1,27 @@
-"""Deleveraging: open interest falling faster than the scope's own history allows.
+"""Deleveraging: open interest falling, with the price moving, past the scope's own history.
 
 A forced unwind shows as open interest (OI) falling fast while the price moves against
 the side being closed, whether or not the liquidation feeds print it (Binance sends at
 most one liquidation per symbol per second; OKX's feed is partial). This module watches
 OI per scope (an asset, summed over its venues' instruments) and says when the scope's OI
-drop over the window is rarer than its budget allows.
+drop and price range over the window are together rarer than its budget allows.
 
 The statistic, evaluated once per `step_s` of event time: over the last `window_s`, each
 instrument's OI drop from its highest reading, in base units, valued at the current price,
 summed over the scope's instruments and divided by the same instruments' highest OI in
 USD (so a price fall alone is not an OI fall, and a venue that joins mid-window only
-counts from its first reading). The threshold is the scope's own: the
-(1 − 1/`return_period_days`) quantile of its daily maxima of that statistic over the last
-`history_days`, once it has `min_days` of them; before that, `prior_pct`. A signal also
-needs the price to have moved at least `min_price_move_pct` since the OI high: price down
-means longs were unwound, price up shorts.
+counts from its first reading). The score the threshold judges is, by default
+(``score: oi_and_price``), the geometric mean of that OI drop and the price range over the
+same window (both %): a forced unwind moves both, a calm-time OI drop (one holder closing)
+or a price swing with OI steady moves one. ``score: oi`` judges the OI drop alone. The
+threshold is the scope's own: the (1 − 1/`return_period_days`) quantile of its daily
+maxima of the score over the last `history_days`, once it has `min_days` of them; before
+that, `prior_pct`. A signal also needs the OI to have fallen at least `min_drop_pct` and
+the price to have moved at least `min_price_move_pct` since the OI high: price down means
+longs were unwound, price up shorts.
 
 Calibrated on Binance USDⓈ-M 5-minute OI (BTC, AVAX, Dec 2025 – Jun 2026); the figures
-and the command are in docs/detection.md. Called by the aggregator for every tick that
+and the command are in docs/open-interest.md. Called by the aggregator for every tick that
 carries ``open_interest_usd`` (`observe`) and once per evaluation (`evaluate`).
 
 Market sessions: while a scope is `quiet` (its TradFi market closed or settling after a
@@ -51,8 +55,11 @@ class Deleveraging:
         drop_pct: OI fall over the window, % of the window's high (base units).
         drop_usd: that fall valued at the current prices, USD.
         price_move_pct: price change since the OI high, % (negative: fell).
+        price_range_pct: the price's high over its low within the window, − 1, %.
+        score_pct: what the threshold judges: ``sqrt(drop_pct × price_range_pct)``, or
+            ``drop_pct`` with ``score: oi``.
         side: the side unwound (price down: ``long``; up: ``short``).
-        threshold_pct: the scope's threshold at that time, %.
+        threshold_pct: the scope's threshold on the score at that time, %.
         rarity_days: how many days of the scope's history one such drop takes (the
             inverse of the share of days whose maximum reached it; the number of days
             kept when none did, a lower bound), None while warming up.
@@ -64,6 +71,8 @@ class Deleveraging:
     drop_pct: float
     drop_usd: float
     price_move_pct: float
+    price_range_pct: float
+    score_pct: float
     side: Side
     threshold_pct: float
     rarity_days: float | None
@@ -139,7 +148,7 @@ class DeleveragingDetector:
         return out
 
     def threshold_pct(self, scope: str) -> float:
-        """Return the scope's current threshold, % of OI."""
+        """Return the scope's current threshold on the score, %."""
         state = self._scopes.get(scope)
         if state is None or len(state.maxima) < self.cfg.min_days:
             return max(self.cfg.prior_pct, self.cfg.floor_pct)
@@ -152,8 +161,7 @@ class DeleveragingDetector:
         return max(level, self.cfg.floor_pct)
 
     def _measure(self, scope: str, state: _Scope, step: int, ts_ns: int) -> Deleveraging | None:
-        drop_usd = high_usd = 0.0
-        move_weight = move_sum = 0.0
+        drop_usd = high_usd = move_sum = range_sum = 0.0
         used = 0
         for series in state.series.values():
             live = [s for s in series.samples if s[0] > step - self._keep_steps]
@@ -161,20 +169,28 @@ class DeleveragingDetector:
                 continue  # stale: this instrument stopped reporting OI
             top = max(live, key=lambda s: s[1])
             _, oi_now, px_now = live[-1]
+            weight = top[1] * px_now  # the instrument's OI high, valued now
             drop_usd += max(0.0, top[1] - oi_now) * px_now
-            high_usd += top[1] * px_now
-            move_sum += (px_now / top[2] - 1.0) * top[1] * px_now
-            move_weight += top[1] * px_now
+            high_usd += weight
+            move_sum += (px_now / top[2] - 1.0) * weight
+            prices = [s[2] for s in live]
+            range_sum += (max(prices) / min(prices) - 1.0) * weight
             used += 1
         if used == 0 or high_usd <= 0:
             return None
         drop_pct = 100.0 * drop_usd / high_usd
+        range_pct = 100.0 * range_sum / high_usd
         self.last_drop_pct[scope] = drop_pct
+        score = drop_pct if self.cfg.score == "oi" else math.sqrt(drop_pct * range_pct)
         threshold = self.threshold_pct(scope)  # before today's maximum joins the history
         if self.quiet is None or not self.quiet(scope, ts_ns):
-            self._fold_daily(state, ts_ns, drop_pct)
-        move_pct = 100.0 * move_sum / move_weight
-        if drop_pct < threshold or abs(move_pct) < self.cfg.min_price_move_pct:
+            self._fold_daily(state, ts_ns, score)
+        move_pct = 100.0 * move_sum / high_usd
+        if (
+            score < threshold
+            or drop_pct < self.cfg.min_drop_pct
+            or abs(move_pct) < self.cfg.min_price_move_pct
+        ):
             return None
         return Deleveraging(
             scope=scope,
@@ -182,13 +198,15 @@ class DeleveragingDetector:
             drop_pct=drop_pct,
             drop_usd=drop_usd,
             price_move_pct=move_pct,
+            price_range_pct=range_pct,
+            score_pct=score,
             side="long" if move_pct < 0 else "short",
             threshold_pct=threshold,
-            rarity_days=self._rarity_days(state, drop_pct),
+            rarity_days=self._rarity_days(state, score),
             instruments=used,
         )
 
-    def _fold_daily(self, state: _Scope, ts_ns: int, drop_pct: float) -> None:
+    def _fold_daily(self, state: _Scope, ts_ns: int, score: float) -> None:
         day = ts_ns // DAY_NS
         if day != state.day:
             if state.day >= 0:
@@ -196,10 +214,10 @@ class DeleveragingDetector:
                 while len(state.maxima) > self.cfg.history_days:
                     state.maxima.popleft()
             state.day, state.day_max = day, 0.0
-        state.day_max = max(state.day_max, drop_pct)
+        state.day_max = max(state.day_max, score)
 
-    def _rarity_days(self, state: _Scope, drop_pct: float) -> float | None:
+    def _rarity_days(self, state: _Scope, score: float) -> float | None:
         if len(state.maxima) < self.cfg.min_days:
             return None
-        reached = sum(1 for m in state.maxima if m >= drop_pct)
+        reached = sum(1 for m in state.maxima if m >= score)
         return len(state.maxima) / max(reached, 1) if reached else float(len(state.maxima))

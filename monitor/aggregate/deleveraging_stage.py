@@ -4,7 +4,8 @@ Every closed price bucket that carries open interest (the second's last
 ``open_interest_usd`` of an instrument) is observed under its asset, its asset class and the
 market (`observe`); once per ``step_s`` of event time the detector is evaluated
 and each hot scope becomes a ``deleveraging`` `Signal` whose evidence gives the OI drop in
-USD and %, the price move, the side unwound, how rare the drop is for the scope, and the
+USD and %, the price move and range, the side unwound, the score against the scope's
+threshold and how rare it is for the scope, and the
 liquidations the feeds showed over the same window with their ratio to the drop (how much
 of the unwind the liquidation prints saw). Called by `monitor.aggregate.engine.Engine`.
 
@@ -107,7 +108,10 @@ class DeleveragingStage:
             "oi_drop_pct": round(d.drop_pct, 3),
             "oi_drop_usd": round(d.drop_usd, 2),
             "price_move_pct": round(d.price_move_pct, 3),
+            "price_range_pct": round(d.price_range_pct, 3),
             "side": d.side,
+            "score_rule": self.cfg.score,
+            "score_pct": round(d.score_pct, 3),
             "threshold_pct": round(d.threshold_pct, 3),
             "window_s": self.cfg.window_s,
             "liquidations_usd": round(liq, 2),
@@ -117,12 +121,12 @@ class DeleveragingStage:
         }
         if d.rarity_days is not None:
             evidence["rarity_days"] = round(d.rarity_days, 1)
-        critical = d.drop_pct >= self.cfg.critical_multiple * d.threshold_pct
+        critical = d.score_pct >= self.cfg.critical_multiple * d.threshold_pct
         return Signal(
             kind="deleveraging",
             scope=d.scope,
             severity="critical" if critical else "warning",
-            score=d.drop_pct / d.threshold_pct,
+            score=d.score_pct / d.threshold_pct,
             summary="%s: open interest −%.1f%% ($%s) in %d min while the price moved %+.1f%%: "
             "%ss unwinding; liquidation prints show %.0f%% of it (%s)"
             % (

@@ -37,25 +37,29 @@ class DeleveragingSettings(_Section, frozen=True, kw_only=True, forbid_unknown_f
 
     Per scope (asset, asset class, market), from the ticks that carry open interest: the OI
     fall over ``window_s`` from each instrument's high, in base units valued at the current
-    price, as a share of the scopes' OI; hot when it reaches the scope's threshold (the
-    1 − 1/``return_period_days`` quantile of its daily maxima over ``history_days``, from
-    ``min_days`` of them; ``prior_pct`` before; never below ``floor_pct``) and the price moved
-    ≥ ``min_price_move_pct`` since the OI high. Critical from ``critical_multiple`` × the
-    threshold. Defaults from Binance BTC/AVAX 5-minute OI, Dec 2025 – Jun 2026
-    (docs/detection.md).
+    price, as a share of the scopes' OI. ``score``: ``oi_and_price`` judges the geometric
+    mean of that fall and the price range over the same window (both %), ``oi`` the fall
+    alone. Hot when the score reaches the scope's threshold (the 1 − 1/``return_period_days``
+    quantile of its daily maxima over ``history_days``, from ``min_days`` of them;
+    ``prior_pct`` before; never below ``floor_pct``), the OI fell ≥ ``min_drop_pct`` and the
+    price moved ≥ ``min_price_move_pct`` since the OI high. Critical from
+    ``critical_multiple`` × the threshold. Defaults from Binance BTC/AVAX 5-minute OI,
+    Dec 2025 – Jun 2026 (docs/open-interest.md).
     """
 
     enabled: bool = True
     window_s: Pos = 3600
     step_s: Pos = 60  # one OI sample per instrument per step (seconds of event time)
-    return_period_days: PosFloat = 60.0
+    return_period_days: PosFloat = 90.0
     history_days: Pos = 90
     min_days: Pos = 14
     prior_pct: PosFloat = 3.0
     floor_pct: PosFloat = 1.0
+    min_drop_pct: NonNegFloat = 1.0  # the OI fall itself, whatever the price range
     min_price_move_pct: NonNegFloat = 0.5
     stale_s: Pos = 900  # an instrument without an OI reading for this long is left out
     critical_multiple: PosFloat = 1.5
+    score: Literal["oi", "oi_and_price"] = "oi_and_price"
 
 
 class SaturationSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):

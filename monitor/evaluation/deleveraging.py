@@ -5,7 +5,9 @@ history (`monitor.io.open_interest`: the Binance ``metrics`` archive or ``t,oi,o
 runs `monitor.aggregate.deleveraging.DeleveragingDetector` over it in event time, merges
 signals into incidents (one incident until `quiet_min` minutes pass without a signal), and
 prints, per asset: labelled unwinds caught before their OI low (a label's ``peak``) with
-the lead, incidents outside every label (false alarms) and their rate per asset-month.
+the lead, incidents outside every label (false alarms), their rate per asset-month and
+their count per calendar month. ``--set KEY=VALUE`` (repeatable) overrides one
+``detect.deleveraging`` setting, e.g. ``--set score=oi`` for the OI-only score.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TextIO
 
+import msgspec
+import yaml
+
 from monitor.aggregate.deleveraging import Deleveraging, DeleveragingDetector
+from monitor.config.signals import DeleveragingSettings
 from monitor.errors import InputError
 from monitor.evaluation.labels import Label, iso, read_labels
 from monitor.events import Tick, event_time_ns
@@ -161,13 +167,54 @@ def write_report(results: Sequence[AssetResult], out: TextIO) -> None:
                 res.false_per_month(),
             )
         )
+    _write_months(results, out)
     for res in results:
         for inc in res.false_alarms:
             s = inc.strongest
             out.write(
-                "- %s false alarm %s: OI −%.2f%% (threshold %.2f%%), price %+.2f%%\n"
-                % (res.asset, iso(inc.first.ts_ns), s.drop_pct, s.threshold_pct, s.price_move_pct)
+                "- %s false alarm %s: OI −%.2f%%, price %+.2f%% (range %.2f%%),"
+                " score %.2f%% (threshold %.2f%%)\n"
+                % (
+                    res.asset,
+                    iso(inc.first.ts_ns),
+                    s.drop_pct,
+                    s.price_move_pct,
+                    s.price_range_pct,
+                    s.score_pct,
+                    s.threshold_pct,
+                )
             )
+
+
+def _write_months(results: Sequence[AssetResult], out: TextIO) -> None:
+    """Write false alarms per asset and calendar month (of each incident's first signal)."""
+    months = sorted({iso(i.first.ts_ns)[:7] for r in results for i in r.false_alarms})
+    if not months:
+        return
+    out.write("\nfalse alarms by month\n\n| asset | %s |\n" % " | ".join(months))
+    out.write("|---|%s\n" % ("---:|" * len(months)))
+    for res in results:
+        counts = [sum(1 for i in res.false_alarms if iso(i.first.ts_ns)[:7] == m) for m in months]
+        out.write("| %s | %s |\n" % (res.asset, " | ".join(str(c) for c in counts)))
+    out.write("\n")
+
+
+def settings_from(pairs: Sequence[str]) -> DeleveragingSettings:
+    """Return the default settings with ``KEY=VALUE`` overrides (values as YAML scalars).
+
+    Raises:
+        InputError: a pair without ``=``, an unknown key or a value out of range.
+    """
+    raw: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InputError("--set %s: expected KEY=VALUE" % pair)
+        raw[key.strip()] = yaml.safe_load(value)
+    try:
+        return msgspec.convert(raw, DeleveragingSettings)
+    except msgspec.ValidationError as exc:
+        raise InputError("--set: %s" % exc) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,12 +223,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path, metavar="OI_FILE")
     parser.add_argument("--labels", type=Path, required=True, metavar="FILE")
     parser.add_argument("--symbol", help="venue symbol when the file name does not say")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+        help="override one detect.deleveraging setting (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
+        settings = settings_from(args.overrides)
         labels = read_labels(args.labels)
         streams = [read_open_interest(p, venue_symbol=args.symbol, classes={}) for p in args.files]
         ticks = heapq.merge(*streams, key=event_time_ns)
-        found, spans = incidents(ticks, DeleveragingDetector())
+        found, spans = incidents(ticks, DeleveragingDetector(settings))
     except InputError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ MIN = 60 * NS
 T0 = 1_767_225_600 * NS  # 2026-01-01 00:00 UTC
 ROOT = Path(__file__).resolve().parents[3]
 EXCERPT = ROOT / "tests/fixtures/open_interest/BTC_oi_5m-2026-01-29.csv.gz"
+AVAX = ROOT / "tests/fixtures/open_interest/AVAX_oi_5m-2025-12-01.csv.gz"
 
 
 def _feed(det: DeleveragingDetector, path: list[tuple[float, float]], *, scope: str = "BTC",
@@ -32,12 +33,14 @@ def _feed(det: DeleveragingDetector, path: list[tuple[float, float]], *, scope: 
 
 def test_an_oi_fall_with_a_price_fall_is_a_long_unwind() -> None:
     det = DeleveragingDetector()
-    path = [(100.0, 50.0)] * 30 + [(100.0 - i, 50.0 - 0.1 * i) for i in range(1, 6)]
+    path = [(100.0, 50.0)] * 30 + [(100.0 - i, 50.0 - 0.4 * i) for i in range(1, 6)]
     (sig,) = _feed(det, path)
     assert sig.side == "long"
     assert sig.drop_pct == pytest.approx(5.0)
-    assert sig.drop_usd == pytest.approx(5 * 49.5)
-    assert sig.price_move_pct == pytest.approx(-1.0)
+    assert sig.drop_usd == pytest.approx(5 * 48.0)
+    assert sig.price_move_pct == pytest.approx(-4.0)
+    assert sig.price_range_pct == pytest.approx(100 * (50 / 48 - 1))
+    assert sig.score_pct == pytest.approx((5.0 * 100 * (50 / 48 - 1)) ** 0.5)
     assert sig.threshold_pct == pytest.approx(3.0)  # the prior: no history yet
     assert sig.rarity_days is None
 
@@ -67,7 +70,7 @@ def test_a_venue_joining_or_going_stale_does_not_fake_a_drop() -> None:
 
 
 def test_the_threshold_comes_from_the_scopes_daily_maxima() -> None:
-    cfg = DeleveragingSettings(min_days=5, return_period_days=5.0, prior_pct=9.0)
+    cfg = DeleveragingSettings(min_days=5, return_period_days=5.0, prior_pct=9.0, score="oi")
     det = DeleveragingDetector(cfg)
     day = 86_400 * NS
     for d, drop in enumerate([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]):
@@ -95,6 +98,37 @@ def test_the_real_btc_unwinds_are_caught_before_the_oi_low() -> None:
         assert hit.first.ts_ns < lab.peak_ns
         assert hit.first.side == "long"
     assert len(btc.false_alarms) <= 1
+
+
+def _avax(settings: DeleveragingSettings) -> evaluation.AssetResult:
+    found, spans = evaluation.incidents(
+        read_open_interest(AVAX, classes={}), DeleveragingDetector(settings)
+    )
+    labels = read_labels(ROOT / "deploy/labels/oi_unwinds.yaml")
+    (avax,) = [r for r in evaluation.score(found, spans, labels) if r.asset == "AVAX"]
+    return avax
+
+
+def test_avax_unwinds_past_its_own_history_at_asset_scope() -> None:
+    """Binance AVAX open interest, 2025-12-01 → 2026-02-07: two months of own history.
+
+    AVAX's OI alone fell 3.3% within the hour before its 02-06 low, less than three calm
+    December days (one holder closing with the price nearly still) had set its threshold
+    to. Judged with the price range, the unwind is rarer than anything in that history.
+    """
+    avax = _avax(DeleveragingSettings())
+    hits = {lab.name: hit for lab, hit in avax.caught}
+    hit = hits["AVAX unwind 2026-02-06"]
+    assert hit is not None
+    assert hit.scope == "AVAX"  # the asset itself, not the market
+    assert hit.first.ts_ns < next(
+        lab.peak_ns for lab, _ in avax.caught if lab.name.endswith("02-06")
+    )
+    assert hit.first.side == "long"
+    assert hit.first.rarity_days is not None  # judged by its own history, not the prior
+    assert avax.false_per_month() <= 1.0
+    # the OI-only score on the same history: no AVAX alert before the low
+    assert all(hit is None for _, hit in _avax(DeleveragingSettings(score="oi")).caught)
 
 
 def test_the_evaluation_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -129,7 +163,7 @@ def test_a_bad_open_interest_row_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_a_quiet_scope_learns_no_daily_maxima_and_a_forgotten_series_restarts() -> None:
-    cfg = DeleveragingSettings(min_days=2, return_period_days=2.0, prior_pct=9.0)
+    cfg = DeleveragingSettings(score="oi", min_days=2, return_period_days=2.0, prior_pct=9.0)
     det = DeleveragingDetector(cfg, quiet=lambda scope, ts_ns: scope == "TSLA")
     day = 86_400 * NS
     for d in range(4):  # a 2 % drop every day on both scopes
@@ -145,3 +179,16 @@ def test_a_quiet_scope_learns_no_daily_maxima_and_a_forgotten_series_restarts() 
     det.forget("TSLA")  # its market settles: the 100 high is gone
     assert _feed(det, [(90.0, 49.0), (89.0, 48.0)], scope="TSLA", inst="TSLA",
                  start_ns=start + 6 * MIN) == []  # fmt: skip
+
+
+def test_evaluation_settings_are_overridden_or_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = evaluation.settings_from(["score=oi", "window_s=1800", "return_period_days=30"])
+    assert (cfg.score, cfg.window_s, cfg.return_period_days) == ("oi", 1800, 30.0)
+    labels = str(ROOT / "deploy/labels/oi_unwinds.yaml")
+    for bad in ("score=volume", "no_such_key=1", "window_s"):
+        assert evaluation.main(["--labels", labels, "--set", bad, str(EXCERPT)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --set"), err
+        assert err.count("\n") == 1, err

@@ -66,8 +66,16 @@ def test_an_oi_unwind_alerts_alike_embedded_and_through_summaries() -> None:
     mine = [a for a in embedded if a.kind == "deleveraging"]
     assert {(a.scope, a.state) for a in mine} >= {("BTC", "firing"), ("market", "firing")}
     fired = next(a for a in mine if a.scope == "BTC" and a.state == "firing")
-    assert fired.evidence["side"] == "long"
-    assert float(fired.evidence["oi_drop_pct"]) >= 3.0
+    ev = fired.evidence
+    assert ev["side"] == "long"
+    assert float(ev["oi_drop_pct"]) >= 3.0
+    # the unwind in USD and %, the price move and range, the prints seen and their share
+    assert float(ev["oi_drop_usd"]) > 0
+    assert float(ev["price_move_pct"]) < 0
+    assert float(ev["price_range_pct"]) >= -float(ev["price_move_pct"])
+    assert float(ev["score_pct"]) >= float(ev["threshold_pct"])
+    assert ev["liquidations_usd"] == 0.0  # these ticks carry no liquidations
+    assert ev["liquidations_to_oi_drop"] == 0.0
     assert [_key(a) for a in kafka if a.kind == "deleveraging"] == [_key(a) for a in mine]
 
 
