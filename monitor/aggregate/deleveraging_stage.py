@@ -23,6 +23,7 @@ import polars as pl
 
 from monitor.aggregate.deleveraging import Deleveraging, DeleveragingDetector
 from monitor.aggregate.detectors import Signal
+from monitor.aggregate.detectors import rarity as rarity_words
 from monitor.aggregate.scopes import MARKET, Level
 from monitor.config.signals import DeleveragingSettings
 from monitor.events import AssetClass, EvidenceValue
@@ -100,7 +101,7 @@ class DeleveragingStage:
         long_usd, short_usd = self._window_usd(level, d.scope, self.cfg.window_s)
         liq = long_usd if d.side == "long" else short_usd
         rarity = (
-            "1-in-%.0f-days for %s" % (d.rarity_days, d.scope)
+            rarity_words(d.rarity_days, d.scope)
             if d.rarity_days is not None
             else "threshold from the prior while %s's history builds" % d.scope
         )
