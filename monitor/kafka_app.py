@@ -1,9 +1,10 @@
 """Wiring of the Kafka roles: ``ingest``, ``aggregate`` and both in one process.
 
 ``ingest``: sources put events into a bounded buffer (`IngestBuffer`, never waiting on
-Kafka); one publisher task drains it into `KafkaBus`. While the broker is down the buffer
-fills up to ``bus.queue_max_events``; what does not fit is dropped and counted
-(``liqmon_events_dropped_total{reason="queue_full"}``); aiokafka retries its batches.
+Kafka when live); one publisher task drains it into `KafkaBus`. While the broker is down the
+buffer fills up to ``bus.queue_max_events``; what does not fit is dropped and counted
+(``liqmon_events_dropped_total{reason="queue_full"}``); aiokafka retries its batches. A
+replay's source (``live=False``) waits for room instead.
 
 ``aggregate``: `monitor.kafka_stages` on the input topics, `monitor.kafka_cross` after.
 """
@@ -14,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,12 +24,13 @@ from monitor.alerts.factory import build_sinks, start_sinks, stop_sinks
 from monitor.alerts.sinks import AlertSink, LogSink
 from monitor.app import AlertRouter, EventSource
 from monitor.bounds import Bounds, bounded
+from monitor.bus.ingest_buffer import IngestBuffer
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.kafka_common import physical_topic
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings
 from monitor.errors import BusError, MonitorError
-from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS, TOPIC_WINDOWS, Alert, Event
+from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_MARGIN, TOPIC_TICKS, TOPIC_WINDOWS, Alert
 from monitor.http import HttpServer, HttpState, Readiness, split_host_port
 from monitor.kafka_cross import CrossStage
 from monitor.kafka_stages import BucketStage
@@ -50,50 +51,6 @@ _PUBLISH_CHUNK = 50_000
 _PUBLISH_EVERY_S = 0.020
 _WATCH_S = 0.5  # refresh of the ingest gauges
 _PUBLISHER = "ingest-publisher"  # the task that drains the ingest buffer into Kafka
-
-
-class IngestBuffer:
-    """A bounded FIFO between the sources and the Kafka producer.
-
-    Args:
-        max_events: the bound; a put beyond it drops the newest events, counted.
-        on_drop: called as ``on_drop("queue_full", n)``.
-    """
-
-    def __init__(self, max_events: int, on_drop: Callable[[str, int], None]) -> None:
-        self.max_events = max_events
-        self._items: deque[Event] = deque()
-        self._ready = asyncio.Event()
-        self._on_drop = on_drop
-        self.closed = False
-
-    async def put(self, events: Sequence[Event]) -> int:
-        """Append what fits (never waits); return how many were accepted."""
-        room = max(self.max_events - len(self._items), 0)
-        taken = list(events[:room])
-        self._items.extend(taken)
-        if len(events) > room:
-            self._on_drop("queue_full", len(events) - room)
-        if taken:
-            self._ready.set()
-        return len(taken)
-
-    async def take(self, limit: int) -> list[Event]:
-        """Wait for events (or close); return up to `limit` of them ([] once closed and empty)."""
-        while not self._items and not self.closed:
-            self._ready.clear()
-            await self._ready.wait()
-        n = min(limit, len(self._items))
-        return [self._items.popleft() for _ in range(n)]
-
-    def close(self) -> None:
-        """No more puts; `take` drains what is left, then returns []."""
-        self.closed = True
-        self._ready.set()
-
-    def depth(self) -> int:
-        """Return the number of buffered events."""
-        return len(self._items)
 
 
 @dataclass
@@ -187,7 +144,7 @@ async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; on
 
     bus = KafkaBus(settings.bus.kafka, on_drop=drop, on_delivery=delivered)
     health = SourceHealth(SourceMetrics(registry))
-    buffer = IngestBuffer(settings.bus.queue_max_events, drop)
+    buffer = IngestBuffer(settings.bus.queue_max_events, drop, wait=not live)  # replays wait
     handle = KafkaHandle(settings, registry, metrics, bus, health, buffer)
     clock = clock or SystemClock()
     options = build_options(
@@ -242,14 +199,27 @@ async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; on
             await handle.http.stop()
 
 
-async def _until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    try:
-        async with asyncio.timeout(timeout_s):
-            while not predicate():  # noqa: ASYNC110  (state owned by the stage tasks)
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        msg = "kafka: %s did not happen within %.0f s" % (what, timeout_s)
-        raise BusError(msg) from None
+async def _until(
+    predicate: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+    progress: Callable[[], object] | None = None,
+) -> None:
+    """Wait until `predicate()`; fail after `timeout_s` without it or a change of `progress()`.
+
+    A loaded machine is slow, not stuck: each change of `progress()` restarts the bound.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    seen = progress() if progress is not None else None
+    while not predicate():
+        if loop.time() > deadline:
+            msg = "kafka: %s did not happen within %.0f s" % (what, timeout_s)
+            raise BusError(msg)
+        await asyncio.sleep(0.05)
+        now = progress() if progress is not None else None
+        if now != seen:
+            seen, deadline = now, loop.time() + timeout_s
 
 
 async def published_ends(handle: KafkaHandle) -> dict[tuple[str, int], int]:
@@ -265,7 +235,12 @@ async def published_ends(handle: KafkaHandle) -> dict[tuple[str, int], int]:
     handle.buffer.close()
     # an empty buffer is not enough: the publisher's last take may not be in the producer yet
     done = [t for t in handle.tasks if t.get_name() == _PUBLISHER]
-    await _until(lambda: all(t.done() for t in done), k.close_timeout_ms / 1000 + 60, "ingest")
+    await _until(
+        lambda: all(t.done() for t in done),
+        k.close_timeout_ms / 1000 + 60,
+        "ingest",
+        handle.buffer.depth,
+    )
     if not await handle.bus.flush(k.close_timeout_ms / 1000):
         msg = "kafka: %d sends unacknowledged at the end of ingest" % handle.bus.depth()
         raise BusError(msg)
@@ -278,14 +253,15 @@ async def drain_to_end(
     """End of a replay over Kafka: process every record up to `ends`, then close every second.
 
     Waits until the bucket stages of `handles` (one consumer group) consumed the input
-    partitions up to `ends`, flushes their open seconds, waits until the active cross stage
-    read every summary, and flushes it: the alerts are then those of the memory replay.
+    partitions (margin changes too) up to `ends`, flushes their open seconds (once the
+    batch in progress is published), waits until the active cross stage read every
+    summary, and flushes it: the alerts are then those of the memory replay.
 
     Raises:
-        BusError: a step did not finish within `timeout_s`.
+        BusError: a step made no progress for `timeout_s`.
     """
     kafka = handles[0].settings.bus.kafka
-    inputs = {physical_topic(kafka, t) for t in (TOPIC_LIQUIDATIONS, TOPIC_TICKS)}
+    inputs = {physical_topic(kafka, t) for t in (TOPIC_LIQUIDATIONS, TOPIC_TICKS, TOPIC_MARGIN)}
     targets = {tp: end for tp, end in ends.items() if tp[0] in inputs}
     buckets = [h.bucket for h in handles if h.bucket is not None]
 
@@ -296,8 +272,10 @@ async def drain_to_end(
                 done[tp] = max(done.get(tp, 0), pos)
         return all(done.get(tp, 0) >= end for tp, end in targets.items())
 
-    await _until(consumed, timeout_s, "consuming the input topics")
-    await asyncio.sleep(0.5)  # the last batch's summaries and commits
+    def positions() -> list[dict[tuple[str, int], int]]:
+        return [dict(b.positions) for b in buckets]
+
+    await _until(consumed, timeout_s, "consuming the input topics", positions)
     for bucket in buckets:
         await bucket.flush()
     windows = physical_topic(kafka, TOPIC_WINDOWS)
@@ -311,7 +289,12 @@ async def drain_to_end(
 
     await _until(lambda: len(owners()) == 1, timeout_s, "a cross stage")
     cross = owners()[0]
-    await _until(lambda: cross.position >= end, timeout_s, "reading the windows topic")
+    await _until(
+        lambda: cross.position >= end,
+        timeout_s,
+        "reading the windows topic",
+        lambda: (cross.position, cross.engine.closed_sec),
+    )
     await cross.flush()
 
 

@@ -99,20 +99,22 @@ class BucketStage:
         self._tick_budget_s = settings.aggregate.tick_budget_ms / 1000
         self.paused = False  # fetching paused: the last batch overran its budget
         self.pauses = 0
+        self._batch = asyncio.Lock()  # a batch's take, close and publish; `flush` waits for it
 
     async def run(self) -> None:
         """Consume until the subscription stops; every batch ends with a commit."""
         agg = self.settings.aggregate
         async for records in self.sub.records(agg.micro_batch_max_events, agg.micro_batch_ms):
             started = time.perf_counter()
-            if self.sub.rebalances != self._rebalances:
-                self._rebalances = self.sub.rebalances
-                self.parts.clear()  # every partition restarts from its committed offset
-                self._margins.reset()
-                self._idle_sent.clear()
-            self._take(records)
-            await self._publish(self._close_all(), started)
-            await self.sub.commit()
+            async with self._batch:
+                if self.sub.rebalances != self._rebalances:
+                    self._rebalances = self.sub.rebalances
+                    self.parts.clear()  # every partition restarts from its committed offset
+                    self._margins.reset()
+                    self._idle_sent.clear()
+                self._take(records)
+                await self._publish(self._close_all(), started)
+                await self.sub.commit()
             elapsed = time.perf_counter() - started
             self._observe(elapsed)
             self._keep_budget(elapsed)
@@ -211,9 +213,14 @@ class BucketStage:
         return out
 
     async def flush(self) -> None:
-        """Close every open second of every partition (end of a replay) and publish."""
-        out = [s for s in (p.flush() for p in self.parts.values()) if s is not None]
-        await self._publish(out + self._margin_summaries(), time.perf_counter())
+        """Close every open second of every partition (end of a replay) and publish.
+
+        Waits for the batch in progress: its summaries go first, so none lands behind the
+        flush's (the cross stage would drop its rows as already closed).
+        """
+        async with self._batch:
+            out = [s for s in (p.flush() for p in self.parts.values()) if s is not None]
+            await self._publish(out + self._margin_summaries(), time.perf_counter())
 
     def _margin_summaries(self) -> list[WindowSummary]:
         margin = physical_topic(self.settings.bus.kafka, TOPIC_MARGIN)
