@@ -17,7 +17,9 @@ def _key(a: Alert) -> tuple[object, ...]:
     return (a.kind, a.scope, a.state, a.severity, a.ts_ns, a.evidence.get("sampled_share"))
 
 
-def through_summaries(eng: Engine, events: list[Liquidation | Tick], chunk: int = 37) -> list[Alert]:
+def through_summaries(
+    eng: Engine, events: list[Liquidation | Tick], chunk: int = 37
+) -> list[Alert]:
     """Run `events` as stage 1 (one partition per type) → JSON summaries → merger → `eng`."""
     events = sorted(events, key=lambda e: e.ts_event_ns)
     parts = {
