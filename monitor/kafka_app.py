@@ -124,7 +124,8 @@ async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; on
         venues: venue specs to run live.
         sinks: alert sinks in addition to the log sink.
         clock: the time source of the venue runners.
-        live: close idle seconds by the wall clock (off for replays).
+        live: close idle seconds by the wall clock, and drop what the ingest buffer cannot
+            take (off for replays: event time only, and sources wait for room).
         serve_http: serve ``settings.http.listen``.
         registry: the metrics registry (a fresh one when None).
         log_alerts: also log every alert.
