@@ -230,15 +230,20 @@ class CrossStage:
         await self.bus.publish(fresh, timeout_s=None)
 
     async def _advance(self, now_ns: int | None) -> None:
-        """Close what the merger can (`SummaryMerger.advance`), `_CLOSE_STEP_S` at a time.
+        """Close what the merger can (`SummaryMerger.advance`); see `_close_to`."""
+        await self._close_to(self.merger.first_open(now_ns))
+
+    async def _close_to(self, first_open: int | None) -> None:
+        """Close the seconds below `first_open`, `_CLOSE_STEP_S` at a time; emit the alerts.
 
         Between steps the event loop runs (heartbeats, fetches, HTTP); the alerts are those
         of one call, which do not depend on how many seconds a call closes.
         """
-        await self._emit(self.merger.advance(now_ns, _CLOSE_STEP_S))
-        while self.merger.behind(now_ns):
+        while first_open is not None and (
+            self.engine.closed_sec is None or self.engine.closed_sec < first_open
+        ):
+            await self._emit(self.merger.close_step(first_open, _CLOSE_STEP_S))
             await asyncio.sleep(0)
-            await self._emit(self.merger.advance(now_ns, _CLOSE_STEP_S))
 
     async def flush(self) -> None:
         """Close every second (end of a replay) and publish what that causes.
@@ -247,6 +252,7 @@ class CrossStage:
         """
         async with self._batch:
             await self._advance(None)
+            await self._close_to(self.merger.end_of_data())
             await self._emit(self.merger.flush())
 
     def _observe(self) -> None:

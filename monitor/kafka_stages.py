@@ -203,6 +203,8 @@ class BucketStage:
             if summary is not None:
                 out.append(summary)
         out += self._margin_summaries()
+        if not self.live:  # a replay's partition may be empty only until its first publish
+            return out  # (its end-of-replay flush closes everything anyway)
         for tp in self.sub.assignment():
             if tp in self.parts or tp in self._idle_sent or tp.topic.endswith(".margin.v1"):
                 continue

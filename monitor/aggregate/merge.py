@@ -137,16 +137,26 @@ class SummaryMerger:
     def advance(self, now_ns: int | None = None, max_s: int | None = None) -> list[Alert]:
         """Close what every source finished (and, live, what the clock `now_ns` passed).
 
-        `max_s` closes at most that many seconds past the last closed one (or the oldest
-        row), for a caller that yields between calls; `behind` says whether more is left.
+        `max_s`: see `close_step`; `behind` says whether more is left.
         """
         first_open = self.first_open(now_ns)
-        if first_open is None:
-            return []
+        return [] if first_open is None else self.close_step(first_open, max_s)
+
+    def close_step(self, first_open: int, max_s: int | None = None) -> list[Alert]:
+        """Close the seconds below `first_open`; return the alert transitions.
+
+        With `max_s`, close at most that many seconds past the last closed one (or the oldest
+        row): for a caller that yields between calls (the Kafka cross stage).
+        """
         known = [s for s in (self.engine.closed_sec, self.first_sec) if s is not None]
         if max_s is not None and known:  # a hold far in the past closed nothing: from the rows
             first_open = min(first_open, max(known) + max_s)
         return self.engine.close_until(first_open)
+
+    def end_of_data(self) -> int | None:
+        """Return the second after the newest event (what `flush` closes up to), or None."""
+        newest = self.engine.max_ts_ns
+        return None if newest is None else newest // NS + 1
 
     def behind(self, now_ns: int | None = None) -> bool:
         """Return True when `advance` has more seconds to close."""
