@@ -135,7 +135,8 @@ async def _replay_kafka_async(
     it neither feeds nor reads the topics of running ``aggregate`` processes, and its alerts
     are those of the memory replay.
     """
-    from monitor.kafka_app import drain_to_end, published_ends, run_kafka  # noqa: PLC0415
+    from monitor.kafka_app import run_kafka  # noqa: PLC0415
+    from monitor.kafka_replay import drain_to_end, published_ends  # noqa: PLC0415
 
     run_id = uuid.uuid4().hex[:8]
     kafka = msgspec.structs.replace(
@@ -170,7 +171,8 @@ async def _publish_async(settings: Settings, source: ReplaySource) -> list[Monit
     Raises:
         BusError: the events were not all acknowledged in time.
     """
-    from monitor.kafka_app import published_ends, run_kafka  # noqa: PLC0415
+    from monitor.kafka_app import run_kafka  # noqa: PLC0415
+    from monitor.kafka_replay import published_ends  # noqa: PLC0415
 
     async with run_kafka(
         settings, aggregate=False, sources=[source], live=False, serve_http=False

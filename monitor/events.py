@@ -166,6 +166,13 @@ class WindowSummary(
     high, low, last, open interest in USD or null). ``margins`` carries the margin changes
     read from a ``liqmon.margin.v1`` partition (such a summary is ``idle``: it holds no
     watermark). Not an `Event`: it never travels on the input topics.
+
+    ``version`` 2 (`SUMMARY_VERSION`) adds what the liquidity-stress and saturation
+    detectors take from raw events: ``liq_sampled`` (liquidation rows: the instrument's
+    first liquidation was ``sampled``) and, per price row, the quoted spreads of its ticks
+    with a sane bid and ask: how many (``spread_n``), the sum of their log spreads
+    (``spread_log``, log of bps) and the last spread in bps (``spread_last``, null when
+    none). Version 1 summaries carry none of them (empty lists).
     """
 
     source: str  # "<topic>:<partition>" the buckets came from
@@ -190,8 +197,14 @@ class WindowSummary(
     oi: list[float | None] = msgspec.field(default_factory=list)  # open interest USD, or null
     max_recv_ns: int = 0  # newest receive time among the events folded in (latency)
     margins: list[MarginChange] = msgspec.field(default_factory=list)  # forwarded as read
+    version: int = 1  # 2: the columns below are filled (`SUMMARY_VERSION`)
+    liq_sampled: list[bool] = msgspec.field(default_factory=list)
+    spread_n: list[int] = msgspec.field(default_factory=list)
+    spread_log: list[float] = msgspec.field(default_factory=list)
+    spread_last: list[float | None] = msgspec.field(default_factory=list)
 
 
+SUMMARY_VERSION: Final = 2  # of the `WindowSummary` records stage 1 publishes
 TOPIC_LIQUIDATIONS: Final = "liqmon.liquidations.v1"
 TOPIC_TICKS: Final = "liqmon.ticks.v1"
 TOPIC_MARGIN: Final = "liqmon.margin.v1"

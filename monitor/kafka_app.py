@@ -4,9 +4,14 @@ Both compose `monitor.runtime` (HTTP, readiness, feeding, alert routing, margin 
 with a `KafkaBus`.
 
 ``ingest``: sources put events into a bounded buffer (`EventBuffer`, never waiting on
-Kafka); one publisher task drains it into `KafkaBus`. While the broker is down the buffer
-fills up to ``bus.queue_max_events``; what does not fit is dropped and counted
-(``liqmon_events_dropped_total{reason="queue_full"}``); aiokafka retries its batches.
+Kafka when live); one publisher task drains it into `KafkaBus`. While the broker is down the
+buffer fills up to ``bus.queue_max_events``; what does not fit is dropped and counted
+(``liqmon_events_dropped_total{reason="queue_full"}``); aiokafka retries its batches. A
+replay's source (``live=False``) waits for room instead: a recording is read much faster
+than Kafka takes it, and dropping its tail would change its alerts (the last hours of
+``feb-2026`` went missing). Each take of the publisher ends at a margin change, and the
+publisher waits for a take's acknowledgement before the next, so a change is stored before
+any event that followed it (`monitor.kafka_margin` relies on that order).
 
 The ingest role owns the margin inputs: ``POST /api/v1/margin-changes`` on its HTTP port
 and, with ``margin_inputs``, the calendar watchers and risk-tier pollers; their changes go
@@ -31,11 +36,14 @@ from monitor.alerts.sinks import AlertSink
 from monitor.bus.base import Publish
 from monitor.bus.buffer import EventBuffer
 from monitor.bus.kafka import KafkaBus
-from monitor.bus.kafka_common import physical_topic
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings
 from monitor.errors import BusError
-from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS, TOPIC_WINDOWS, Alert, Event
+from monitor.events import (
+    Alert,
+    Event,
+    MarginChange,
+)
 from monitor.http import Readiness
 from monitor.kafka_cross import CrossStage
 from monitor.kafka_stages import BucketStage
@@ -56,7 +64,7 @@ _PUBLISH_CHUNK = 50_000
 # (measured on Tansu: 5 ms cycles, ~18 events/batch, fail at 10k/s; 20 ms hold 40k/s).
 _PUBLISH_EVERY_S = 0.020
 _WATCH_S = 0.5  # refresh of the ingest gauges
-_PUBLISHER = "ingest-publisher"  # the task that drains the ingest buffer into Kafka
+PUBLISHER = "ingest-publisher"  # the task that drains the ingest buffer into Kafka
 
 
 @dataclass(kw_only=True)
@@ -120,7 +128,8 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
         venues: venue specs to run live.
         sinks: alert sinks in addition to the log sink.
         clock: the time source of the venue runners.
-        live: close idle seconds by the wall clock (off for replays).
+        live: close idle seconds by the wall clock, and drop what the ingest buffer cannot
+            take (off for replays: event time only, and sources wait for room).
         serve_http: serve ``settings.http.listen``.
         registry: the metrics registry (a fresh one when None).
         log_alerts: also log every alert.
@@ -135,7 +144,9 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
     bus, metrics, clock = handle.bus, handle.metrics, clock or SystemClock()
 
     async def put(events: Sequence[Event]) -> int:
-        return handle.buffer.put(events)
+        if live:
+            return handle.buffer.put(events)
+        return await handle.buffer.put_waiting(events)  # a replay loses nothing
 
     publish = gate(put, handle)
     margin = MarginInputs(settings, publish) if ingest else None  # the ingest role owns them
@@ -174,7 +185,7 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
         async with asyncio.TaskGroup() as tg:
             handle.tasks += _stage_tasks(tg, handle, settings, publish, live=live)
             if ingest:
-                handle.tasks.append(tg.create_task(_drain(handle), name=_PUBLISHER))
+                handle.tasks.append(tg.create_task(_drain(handle), name=PUBLISHER))
                 handle.tasks.append(tg.create_task(_watch(handle), name="ingest-watch"))
             handle.tasks += start_feeders(tg, handle, feeding, publish)
             try:
@@ -199,79 +210,6 @@ def _handle(settings: Settings, registry: CollectorRegistry | None) -> KafkaHand
         bus=KafkaBus(settings.bus.kafka, on_drop=drop, on_delivery=delivered),
         buffer=EventBuffer(settings.bus.queue_max_events, drop),
     )  # fmt: skip
-
-
-async def _until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    try:
-        async with asyncio.timeout(timeout_s):
-            while not predicate():  # noqa: ASYNC110  (state owned by the stage tasks)
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        msg = "kafka: %s did not happen within %.0f s" % (what, timeout_s)
-        raise BusError(msg) from None
-
-
-async def published_ends(handle: KafkaHandle) -> dict[tuple[str, int], int]:
-    """End of ingest (a replay): wait until the sources are done and every event is stored.
-
-    Returns the acknowledged end offset of every partition the handle's bus wrote to.
-
-    Raises:
-        BusError: the buffer did not drain or the producer did not flush in time.
-    """
-    k = handle.settings.bus.kafka
-    await handle.sources_done.wait()
-    handle.buffer.close()
-    # an empty buffer is not enough: the publisher's last take may not be in the producer yet
-    done = [t for t in handle.tasks if t.get_name() == _PUBLISHER]
-    await _until(lambda: all(t.done() for t in done), k.close_timeout_ms / 1000 + 60, "ingest")
-    if not await handle.bus.flush(k.close_timeout_ms / 1000):
-        msg = "kafka: %d sends unacknowledged at the end of ingest" % handle.bus.depth()
-        raise BusError(msg)
-    return dict(handle.bus.end_offsets)
-
-
-async def drain_to_end(
-    handles: Sequence[KafkaHandle], ends: dict[tuple[str, int], int], timeout_s: float = 60.0
-) -> None:
-    """End of a replay over Kafka: process every record up to `ends`, then close every second.
-
-    Waits until the bucket stages of `handles` (one consumer group) consumed the input
-    partitions up to `ends`, flushes their open seconds, waits until the active cross stage
-    read every summary, and flushes it: the alerts are then those of the memory replay.
-
-    Raises:
-        BusError: a step did not finish within `timeout_s`.
-    """
-    kafka = handles[0].settings.bus.kafka
-    inputs = {physical_topic(kafka, t) for t in (TOPIC_LIQUIDATIONS, TOPIC_TICKS)}
-    targets = {tp: end for tp, end in ends.items() if tp[0] in inputs}
-    buckets = [h.bucket for h in handles if h.bucket is not None]
-
-    def consumed() -> bool:
-        done: dict[tuple[str, int], int] = {}
-        for bucket in buckets:
-            for tp, pos in bucket.positions.items():
-                done[tp] = max(done.get(tp, 0), pos)
-        return all(done.get(tp, 0) >= end for tp, end in targets.items())
-
-    await _until(consumed, timeout_s, "consuming the input topics")
-    await asyncio.sleep(0.5)  # the last batch's summaries and commits
-    for bucket in buckets:
-        await bucket.flush()
-    windows = physical_topic(kafka, TOPIC_WINDOWS)
-    end = max(h.bus.end_offsets.get((windows, 0), 0) for h in handles)
-    crosses = [h.cross for h in handles if h.cross is not None]
-
-    def owners() -> list[CrossStage]:
-        # `active` is set when a stage rebuilt on gaining the partition and cleared only at
-        # its next batch after losing it: the owner is active and holds the partition now
-        return [c for c in crosses if c.active and c.sub.assignment()]
-
-    await _until(lambda: len(owners()) == 1, timeout_s, "a cross stage")
-    cross = owners()[0]
-    await _until(lambda: cross.position >= end, timeout_s, "reading the windows topic")
-    await cross.flush()
 
 
 def _active(handle: KafkaHandle) -> Callable[[], list[Alert]]:
@@ -304,6 +242,10 @@ def _stage_tasks(
     return tasks
 
 
+def _is_margin(event: Event) -> bool:
+    return type(event) is MarginChange
+
+
 async def _drain(handle: KafkaHandle) -> None:
     """The ingest publisher: buffer → Kafka; waits on the producer, never on the sources.
 
@@ -311,13 +253,14 @@ async def _drain(handle: KafkaHandle) -> None:
     the broker acknowledged it (aiokafka has one produce request in flight per broker, so
     taking more meanwhile would only queue smaller batches behind it), and until at least
     ``_PUBLISH_EVERY_S`` passed since the take. Sources never wait: the buffer takes or
-    drops.
+    drops (a replay's wait for room). A take ends at a margin change, so the change is
+    acknowledged before anything after it is sent.
     """
     buffer, bus, metrics = handle.buffer, handle.bus, handle.metrics
     settle_s = handle.settings.bus.kafka.request_timeout_ms / 1000
     cycle_s = max(handle.settings.bus.kafka.linger_ms / 1000, _PUBLISH_EVERY_S)
     while True:
-        events = await buffer.take(_PUBLISH_CHUNK)
+        events = await buffer.take(_PUBLISH_CHUNK, until=_is_margin)
         started = time.monotonic()
         if not events:
             return

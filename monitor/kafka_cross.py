@@ -48,6 +48,10 @@ _HOLD_NS: Final = 2 * _CROSS_LAG_NS  # no clock closing this long after the brok
 # comes, so it costs the alert path nothing (a broker that held fetches to the deadline would
 # add ≤ 0.1 s).
 _CROSS_FETCH_WAIT_MS: Final = 100
+# Seconds of event time closed between two yields to the event loop: a replay or a backlog
+# can close hours at once, and the engine's few ms per second would then hold the loop (and
+# the group heartbeats: a session expired on a loaded machine) for minutes.
+_CLOSE_STEP_S: Final = 60
 _SUMMARY: Final = msgspec.json.Decoder(WindowSummary)
 _ALERT_KEY = tuple[str, str, int, int]
 
@@ -101,6 +105,7 @@ class CrossStage:
         self.active = False
         self._rebalances = 0
         self._between = True  # not inside a batch: a snapshot now is consistent
+        self._batch = asyncio.Lock()  # a batch's merge, close and emit; `flush` waits for it
         self._hold_until = 0  # wall ns: no closing by the clock before (after an outage)
         windows = physical_topic(k, TOPIC_WINDOWS)
         self.state = CrossState(settings.state, windows, group) if settings.state.enabled else None
@@ -119,18 +124,19 @@ class CrossStage:
                 self._rebalances = self.sub.rebalances
                 await self._rebuild()
                 continue
-            self._between = False
-            summaries: list[WindowSummary] = []
-            for messages in records.values():
-                for message in messages:
-                    with contextlib.suppress(msgspec.DecodeError):
-                        summaries.append(_SUMMARY.decode(message.value or b""))
-                if messages:
-                    self.position = messages[-1].offset + 1
-            self.merger.take(summaries)
-            await self._emit(self.merger.advance(self._clock() if self.live else None))
-            await self.sub.commit()
-            self._between = True
+            async with self._batch:
+                self._between = False
+                summaries: list[WindowSummary] = []
+                for messages in records.values():
+                    for message in messages:
+                        with contextlib.suppress(msgspec.DecodeError):
+                            summaries.append(_SUMMARY.decode(message.value or b""))
+                    if messages:
+                        self.position = messages[-1].offset + 1
+                self.merger.take(summaries)
+                await self._advance(self._clock() if self.live else None)
+                await self.sub.commit()
+                self._between = True
             self._observe()
             if self.state is not None and self.active and self.state.due():
                 await self.state.save(self.engine, self.merger, self.position)
@@ -226,9 +232,31 @@ class CrossStage:
         self.on_alerts(fresh)
         await self.bus.publish(fresh, timeout_s=None)
 
+    async def _advance(self, now_ns: int | None) -> None:
+        """Close what the merger can (`SummaryMerger.advance`); see `_close_to`."""
+        await self._close_to(self.merger.first_open(now_ns))
+
+    async def _close_to(self, first_open: int | None) -> None:
+        """Close the seconds below `first_open`, `_CLOSE_STEP_S` at a time; emit the alerts.
+
+        Between steps the event loop runs (heartbeats, fetches, HTTP); the alerts are those
+        of one call, which do not depend on how many seconds a call closes.
+        """
+        while first_open is not None and (
+            self.engine.closed_sec is None or self.engine.closed_sec < first_open
+        ):
+            await self._emit(self.merger.close_step(first_open, _CLOSE_STEP_S))
+            await asyncio.sleep(0)
+
     async def flush(self) -> None:
-        """Close every second (end of a replay) and publish what that causes."""
-        await self._emit(self.merger.advance() + self.merger.flush())
+        """Close every second (end of a replay) and publish what that causes.
+
+        Waits for the batch in progress first.
+        """
+        async with self._batch:
+            await self._advance(None)
+            await self._close_to(self.merger.end_of_data())
+            await self._emit(self.merger.flush())
 
     def _observe(self) -> None:
         m, engine = self.metrics, self.engine

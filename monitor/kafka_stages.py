@@ -49,8 +49,8 @@ NS: Final = 1_000_000_000
 CLOSE_LAG_NS: Final = 5 * NS  # live: idle seconds close this long after wall time (as run_app)
 _ENCODER: Final = msgspec.json.Encoder()
 _MAX_PAUSE_S: Final = 1.0
-# rows per windows-topic record: about 150 bytes of JSON a row keeps a record near 0.6 MB,
-# under the producer's 1 MiB request size (a fast replay closes many seconds at once)
+# rows per windows-topic record: 4,000 price rows with spreads made 0.5 MB on feb-2026, under
+# the producer's 1 MiB request size (a fast replay closes many seconds at once)
 _MAX_SUMMARY_ROWS: Final = 4_000
 _EVENT: Final = msgspec.json.Decoder(Event)  # `monitor.codec.decode` without its wrapper
 
@@ -99,20 +99,22 @@ class BucketStage:
         self._tick_budget_s = settings.aggregate.tick_budget_ms / 1000
         self.paused = False  # fetching paused: the last batch overran its budget
         self.pauses = 0
+        self._batch = asyncio.Lock()  # a batch's take, close and publish; `flush` waits for it
 
     async def run(self) -> None:
         """Consume until the subscription stops; every batch ends with a commit."""
         agg = self.settings.aggregate
         async for records in self.sub.records(agg.micro_batch_max_events, agg.micro_batch_ms):
             started = time.perf_counter()
-            if self.sub.rebalances != self._rebalances:
-                self._rebalances = self.sub.rebalances
-                self.parts.clear()  # every partition restarts from its committed offset
-                self._margins.reset()
-                self._idle_sent.clear()
-            self._take(records)
-            await self._publish(self._close_all(), started)
-            await self.sub.commit()
+            async with self._batch:
+                if self.sub.rebalances != self._rebalances:
+                    self._rebalances = self.sub.rebalances
+                    self.parts.clear()  # every partition restarts from its committed offset
+                    self._margins.reset()
+                    self._idle_sent.clear()
+                self._take(records)
+                await self._publish(self._close_all(), started)
+                await self.sub.commit()
             elapsed = time.perf_counter() - started
             self._observe(elapsed)
             self._keep_budget(elapsed)
@@ -201,6 +203,8 @@ class BucketStage:
             if summary is not None:
                 out.append(summary)
         out += self._margin_summaries()
+        if not self.live:  # a replay's partition may be empty only until its first publish
+            return out  # (its end-of-replay flush closes everything anyway)
         for tp in self.sub.assignment():
             if tp in self.parts or tp in self._idle_sent or tp.topic.endswith(".margin.v1"):
                 continue
@@ -211,9 +215,14 @@ class BucketStage:
         return out
 
     async def flush(self) -> None:
-        """Close every open second of every partition (end of a replay) and publish."""
-        out = [s for s in (p.flush() for p in self.parts.values()) if s is not None]
-        await self._publish(out + self._margin_summaries(), time.perf_counter())
+        """Close every open second of every partition (end of a replay) and publish.
+
+        Waits for the batch in progress: its summaries go first, so none lands behind the
+        flush's (the cross stage would drop its rows as already closed).
+        """
+        async with self._batch:
+            out = [s for s in (p.flush() for p in self.parts.values()) if s is not None]
+            await self._publish(out + self._margin_summaries(), time.perf_counter())
 
     def _margin_summaries(self) -> list[WindowSummary]:
         margin = physical_topic(self.settings.bus.kafka, TOPIC_MARGIN)

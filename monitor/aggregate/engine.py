@@ -173,8 +173,9 @@ class Engine:
         """Take closed instrument-level buckets from the partitioned stage (no lateness here).
 
         Args:
-            liq: ``sec, instrument, asset, class, long_usd, short_usd, long_n, short_n``.
-            px: ``sec, inst, asset, class, high, low, last``.
+            liq: ``sec, instrument, asset, class, long_usd, short_usd, long_n, short_n``
+                (and ``sampled``, see `ExtraDetectors.take_buckets`).
+            px: ``sec, inst, asset, class, high, low, last`` (``oi``, ``spread_*``).
             max_ts_ns: the newest event time the sources have seen (epoch ns).
         """
         if self.max_ts_ns is None or max_ts_ns > self.max_ts_ns:
@@ -192,6 +193,7 @@ class Engine:
             if "oi" not in px.columns:  # summaries from before open interest travelled
                 px = px.with_columns(pl.lit(None, pl.Float64).alias("oi"))
             self._pending_px = pl.concat([self._pending_px, px.select(list(buckets.PRICE_SCHEMA))])
+        self.extras.take_buckets(liq, px)  # sampled instruments, spreads (summary version 2)
 
     def close_until(self, first_open: int) -> list[Alert]:
         """Close every second below `first_open` (epoch s); return the alert transitions."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from monitor.aggregate import liquidity, rules, saturation
 from monitor.aggregate.columns import Columns, LiquidationCoder
@@ -70,6 +71,24 @@ class ExtraDetectors:
     ) -> None:
         """Note new sampled instruments of a coded batch (O(1) unless it holds new ones)."""
         self.sampled.learn(coder, cols, events)
+
+    def take_buckets(self, liq: pl.DataFrame, px: pl.DataFrame) -> None:
+        """Take what a merged summary carries for these detectors (the Kafka cross stage).
+
+        Called by `Engine.add_buckets` after it made the rows' scopes. `liq` rows with
+        ``sampled`` mark their instrument sampled (`learn_sampled` learns the same from the
+        first liquidation); `px` rows with ``spread_n`` > 0 queue their folded spreads
+        (`add_ticks` queues the same per tick). Frames without those columns add nothing.
+        """
+        if "sampled" in liq.columns:
+            rows = liq.filter(pl.col("sampled")).select("instrument", "asset").unique()
+            for inst, asset in rows.iter_rows():
+                sid = self.scopes.find("instrument", inst)
+                if sid is not None:
+                    self.sampled.mark(sid, asset)
+        if "spread_n" in px.columns:
+            cols = ("sec", "inst", "asset", "spread_last", "spread_log", "spread_n")
+            self.spreads.add_folded(px.filter(pl.col("spread_n") > 0).select(cols).iter_rows())
 
     # ---- per second ---------------------------------------------------------------------
 

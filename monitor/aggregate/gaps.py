@@ -129,6 +129,7 @@ class StreamGaps:
             if not frame.is_empty():
                 for key, asset, cls in frame.select(inst, "asset", "class").unique().iter_rows():
                     self._carried(key.partition(":")[0], stream, key, asset, cls)
+        times: dict[tuple[str, str], list[int]] = {}  # one `observe` per stream: it sorts
         if not liq.is_empty():
             rows = liq.select(
                 pl.col("instrument").str.split(":").list.first().alias("ex"),
@@ -136,14 +137,16 @@ class StreamGaps:
                 (pl.col("long_n") + pl.col("short_n")).cast(pl.Int64).alias("n"),
             )
             for ex, sec, n in rows.iter_rows():
-                self.observe(ex, "liquidations", [sec * NS] * max(int(n), 1))
+                times.setdefault((ex, "liquidations"), []).extend([sec * NS] * max(int(n), 1))
         if "oi" in px.columns:  # polled OI readings are not stream data (`POLLED_OI`)
             polled = pl.col("inst").str.split(":").list.first().is_in(list(POLLED_OI))
             px = px.filter(~(polled & pl.col("oi").is_not_null()))
         if not px.is_empty():
             exchanges = px.get_column("inst").str.split(":").list.first()
             for ex, sec in zip(exchanges.to_list(), px.get_column("sec").to_list(), strict=True):
-                self.observe(ex, "prices", [sec * NS])
+                times.setdefault((ex, "prices"), []).append(sec * NS)
+        for (exchange, stream), ts in times.items():
+            self.observe(exchange, stream, ts)
 
     def bound_s(self, s: _Stream) -> float:
         """Return the stream's stale bound, seconds."""

@@ -56,9 +56,20 @@ class InstrumentSpread:
     closed: InstrumentSpread | None = None  # the closed-market baseline (made when needed)
     _cached: float | None = None  # cached median of `recent`; None: stale
 
-    def update(self, second: int, bps: float, *, frozen: bool, phase: Phase = "open") -> None:
-        """Fold one closed second's spread in (seconds must not decrease).
+    def update(
+        self,
+        second: int,
+        bps: float,
+        *,
+        frozen: bool,
+        phase: Phase = "open",
+        log_sum: float | None = None,
+        n: int = 1,
+    ) -> None:
+        """Fold closed-second quotes in (seconds must not decrease).
 
+        `bps` is the last of the `n` spreads folded, `log_sum` the sum of their
+        `log_spread` (default: that of `bps`; the Kafka cross stage folds a second's ticks).
         `phase` is that of the instrument's market in `second`'s minute (read when a new
         minute starts): the finished minute teaches the open or the closed baseline, or
         neither while settling or `frozen` (its asset in alert).
@@ -70,8 +81,8 @@ class InstrumentSpread:
                 learner.learn(self.log_sum / self.log_n)
             self.minute, self.log_sum, self.log_n = minute, 0.0, 0
             self.phase = phase
-        self.log_sum += math.log(max(bps, 1e-6))
-        self.log_n += 1
+        self.log_sum += log_spread(bps) if log_sum is None else log_sum
+        self.log_n += n
         if self.recent and self.recent[-1][0] == second:
             self.recent[-1] = (second, bps)  # the last quote of a second stands for it
         else:
@@ -111,6 +122,11 @@ class InstrumentSpread:
         if self._cached is None:
             self._cached = _median([bps for _, bps in self.recent])
         return self._cached
+
+
+def log_spread(bps: float) -> float:
+    """Return the log of a spread in bps as the baselines take it (floored at 1e-6 bps)."""
+    return math.log(max(bps, 1e-6))
 
 
 def _median(values: list[float]) -> float:
@@ -172,7 +188,8 @@ class SpreadWindows:
         self.alpha = 1.0 - 2.0 ** (-1.0 / cfg.baseline_half_life_min)
         self.instruments: dict[str, InstrumentSpread] = {}
         self.by_asset: dict[str, list[InstrumentSpread]] = {}
-        self._pending: list[tuple[int, int, str, str, float]] = []  # (sec, seq, key, asset, bps)
+        # (sec, seq, key, asset, last bps, sum of log spreads, how many)
+        self._pending: list[tuple[int, int, str, str, float, float, int]] = []
         self._seq = 0
 
     def add(self, ticks: Iterable[Tick], seconds: Iterable[int]) -> None:
@@ -187,8 +204,19 @@ class SpreadWindows:
                 continue
             key = "%s:%s" % (tick.exchange, tick.symbol)
             self._seq += 1
-            item = (second, self._seq, key, tick.asset, bps)
+            item = (second, self._seq, key, tick.asset, bps, log_spread(bps), 1)
             heapq.heappush(self._pending, item)
+
+    def add_folded(self, rows: Iterable[tuple[int, str, str, float, float, int]]) -> None:
+        """Queue spreads folded per second and instrument (the Kafka cross stage).
+
+        Rows are ``(second, "exchange:symbol", asset, last bps, sum of log spreads, n)``,
+        as stage 1 folds a second's ticks (`monitor.aggregate.partial`): the same as `add`
+        with those ticks.
+        """
+        for second, key, asset, last, log_sum, n in rows:
+            self._seq += 1
+            heapq.heappush(self._pending, (second, self._seq, key, asset, last, log_sum, n))
 
     def due(self, second: int) -> bool:
         """Return True if a queued spread belongs to a second ≤ `second`."""
@@ -202,7 +230,7 @@ class SpreadWindows:
         touched: set[str] = set()
         pending = self._pending
         while pending and pending[0][0] <= second:
-            sec, _, key, asset, bps = heapq.heappop(pending)
+            sec, _, key, asset, bps, log_sum, n = heapq.heappop(pending)
             state = self.instruments.get(key)
             if state is None:
                 state = InstrumentSpread(key, asset, self.alpha)
@@ -211,7 +239,7 @@ class SpreadWindows:
             phase: Phase = "open"
             if self.phase_of is not None and sec // 60 != state.minute:
                 phase = self.phase_of(key, asset, sec)  # once per instrument and minute
-            state.update(sec, bps, frozen=asset in frozen, phase=phase)
+            state.update(sec, bps, frozen=asset in frozen, phase=phase, log_sum=log_sum, n=n)
             touched.add(asset)
         return touched
 

@@ -29,6 +29,7 @@ _LIQ_SCHEMA: Final = {
     "short_usd": pl.Float64,
     "long_n": pl.Float64,
     "short_n": pl.Float64,
+    "sampled": pl.Boolean,
 }
 _PX_SCHEMA: Final = {
     "sec": pl.Int64,
@@ -39,6 +40,9 @@ _PX_SCHEMA: Final = {
     "low": pl.Float64,
     "last": pl.Float64,
     "oi": pl.Float64,
+    "spread_n": pl.Int64,
+    "spread_log": pl.Float64,
+    "spread_last": pl.Float64,
 }
 
 
@@ -57,6 +61,7 @@ class SummaryMerger:
         self.idle: set[str] = set()
         self.late_rows = 0
         self.max_recv_ns = 0
+        self.first_sec: int | None = None  # the oldest second any row carried
 
     def take(self, summaries: list[WindowSummary]) -> None:
         """Add the rows of `summaries` that no earlier summary of their source covered."""
@@ -77,6 +82,8 @@ class SummaryMerger:
             floor = max(done if done is not None else -(2**62), self._closed())
             liq.append(_liq_frame(s).filter(pl.col("sec") >= floor))
             px.append(_px_frame(s).filter(pl.col("sec") >= floor))
+            for sec in (*s.liq_sec[:1], *s.px_sec[:1]):  # both columns are in second order
+                self.first_sec = sec if self.first_sec is None else min(self.first_sec, sec)
             self.late_rows += len(s.liq_sec) + len(s.px_sec) - len(liq[-1]) - len(px[-1])
             self.closed_before[s.source] = (
                 s.closed_before if done is None else max(done, s.closed_before)
@@ -116,15 +123,46 @@ class SummaryMerger:
             return None
         return min(self.closed_before.values())
 
-    def advance(self, now_ns: int | None = None) -> list[Alert]:
-        """Close what every source finished (and, live, what the clock `now_ns` passed)."""
+    def first_open(self, now_ns: int | None = None) -> int | None:
+        """Return the first second to keep open, or None when nothing can close.
+
+        Every source finished the seconds below it, or (live) the clock `now_ns` passed them.
+        """
         first_open = self.watermark()
         if now_ns is not None:
             by_clock = (now_ns - self.engine.grace_ns) // NS
             first_open = by_clock if first_open is None else max(first_open, by_clock)
-        if first_open is None:
-            return []
+        return first_open
+
+    def advance(self, now_ns: int | None = None, max_s: int | None = None) -> list[Alert]:
+        """Close what every source finished (and, live, what the clock `now_ns` passed).
+
+        `max_s`: see `close_step`; `behind` says whether more is left.
+        """
+        first_open = self.first_open(now_ns)
+        return [] if first_open is None else self.close_step(first_open, max_s)
+
+    def close_step(self, first_open: int, max_s: int | None = None) -> list[Alert]:
+        """Close the seconds below `first_open`; return the alert transitions.
+
+        With `max_s`, close at most that many seconds past the last closed one (or the oldest
+        row): for a caller that yields between calls (the Kafka cross stage).
+        """
+        known = [s for s in (self.engine.closed_sec, self.first_sec) if s is not None]
+        if max_s is not None and known:  # a hold far in the past closed nothing: from the rows
+            first_open = min(first_open, max(known) + max_s)
         return self.engine.close_until(first_open)
+
+    def end_of_data(self) -> int | None:
+        """Return the second after the newest event (what `flush` closes up to), or None."""
+        newest = self.engine.max_ts_ns
+        return None if newest is None else newest // NS + 1
+
+    def behind(self, now_ns: int | None = None) -> bool:
+        """Return True when `advance` has more seconds to close."""
+        first_open = self.first_open(now_ns)
+        closed = self.engine.closed_sec
+        return first_open is not None and (closed is None or first_open > closed)
 
     def flush(self) -> list[Alert]:
         """Close everything up to the newest event (the end of a replay)."""
@@ -142,6 +180,7 @@ def _liq_frame(s: WindowSummary) -> pl.DataFrame:
             "short_usd": s.short_usd,
             "long_n": s.long_n,
             "short_n": s.short_n,
+            "sampled": s.liq_sampled or [False] * len(s.liq_sec),  # version 1: not known
         },
         schema=_LIQ_SCHEMA,
     )
@@ -158,6 +197,9 @@ def _px_frame(s: WindowSummary) -> pl.DataFrame:
             "low": s.low,
             "last": s.last,
             "oi": s.oi or [None] * len(s.px_sec),  # older producers send no open interest
+            "spread_n": s.spread_n or [0] * len(s.px_sec),  # version 1: no spreads
+            "spread_log": s.spread_log or [0.0] * len(s.px_sec),
+            "spread_last": s.spread_last or [None] * len(s.px_sec),
         },
         schema=_PX_SCHEMA,
     )

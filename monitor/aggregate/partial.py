@@ -22,7 +22,8 @@ from typing import Final
 
 import msgspec
 
-from monitor.events import AssetClass, Liquidation, Tick, WindowSummary
+from monitor.aggregate.liquidity import log_spread, spread_bps
+from monitor.events import SUMMARY_VERSION, AssetClass, Liquidation, Tick, WindowSummary
 
 NS: Final = 1_000_000_000
 _MIN_I64: Final = -(2**63)
@@ -51,6 +52,8 @@ class PartitionBuckets:
         self._px: dict[int, dict[str, list[float]]] = {}
         self._oi: dict[int, dict[str, float]] = {}  # second → instrument → last OI, USD
         self._info: dict[str, tuple[str, AssetClass]] = {}
+        self._sampled: dict[str, bool] = {}  # instrument → its first liquidation was sampled
+        self._spread: dict[int, dict[str, list[float]]] = {}  # sec → inst → n, Σ log, last
         self._first_offset: dict[int, int] = {}
 
     def add(
@@ -95,6 +98,8 @@ class PartitionBuckets:
             self._first_offset[sec] = offset
         self.max_recv_ns = max(self.max_recv_ns, event.ts_recv_ns)
         if isinstance(event, Liquidation):
+            if inst not in self._sampled:  # as the engine learns it: from the first one
+                self._sampled[inst] = event.completeness == "sampled"
             row = self._liq.setdefault(sec, {}).get(inst)
             if row is None:
                 row = self._liq[sec][inst] = [0.0, 0.0, 0.0, 0.0]
@@ -105,9 +110,21 @@ class PartitionBuckets:
                 row[1] += event.notional_usd
                 row[3] += 1.0
             return
-        price = event.price
-        if event.open_interest_usd is not None:
-            self._oi.setdefault(sec, {})[inst] = event.open_interest_usd
+        self._take_tick(event, sec, inst)
+
+    def _take_tick(self, tick: Tick, sec: int, inst: str) -> None:
+        price = tick.price
+        bps = spread_bps(tick.bid, tick.ask)
+        if bps is not None:  # the quotes the liquidity-stress detector takes
+            spread = self._spread.setdefault(sec, {}).get(inst)
+            if spread is None:
+                self._spread[sec][inst] = [1.0, log_spread(bps), bps]
+            else:
+                spread[0] += 1.0
+                spread[1] += log_spread(bps)
+                spread[2] = bps
+        if tick.open_interest_usd is not None:
+            self._oi.setdefault(sec, {})[inst] = tick.open_interest_usd
         px = self._px.setdefault(sec, {}).get(inst)
         if px is None:
             self._px[sec][inst] = [price, price, price]
@@ -157,16 +174,24 @@ class PartitionBuckets:
                     col.append(value)
         px_cols: list[list[float]] = [[], [], []]
         px_oi: list[float | None] = []
+        spread_n: list[int] = []
+        spread_log: list[float] = []
+        spread_last: list[float | None] = []
         px_sec: list[int] = []
         px_inst: list[str] = []
         for sec in sorted(s for s in self._px if s < first_open):
             oi = self._oi.pop(sec, {})
+            spreads = self._spread.pop(sec, {})
             for inst, row in sorted(self._px.pop(sec).items()):
                 px_sec.append(sec)
                 px_inst.append(inst)
                 for col, value in zip(px_cols, row, strict=True):
                     col.append(value)
                 px_oi.append(oi.get(inst))
+                n, log_sum, last = spreads.get(inst, (0.0, 0.0, None))
+                spread_n.append(int(n))
+                spread_log.append(log_sum)
+                spread_last.append(last)
         for sec in [s for s in self._first_offset if s < first_open]:
             del self._first_offset[sec]
         info = self._info
@@ -191,13 +216,22 @@ class PartitionBuckets:
             last=px_cols[2],
             oi=px_oi,
             max_recv_ns=self.max_recv_ns,
+            version=SUMMARY_VERSION,
+            liq_sampled=[self._sampled.get(i, False) for i in liq_inst],
+            spread_n=spread_n,
+            spread_log=spread_log,
+            spread_last=spread_last,
         )
 
 
 _LIQ_COLUMNS: Final = (
-    "liq_sec", "liq_inst", "liq_asset", "liq_class", "long_usd", "short_usd", "long_n", "short_n"
+    "liq_sec", "liq_inst", "liq_asset", "liq_class", "long_usd", "short_usd", "long_n", "short_n",
+    "liq_sampled",
 )  # fmt: skip
-_PX_COLUMNS: Final = ("px_sec", "px_inst", "px_asset", "px_class", "high", "low", "last", "oi")
+_PX_COLUMNS: Final = (
+    "px_sec", "px_inst", "px_asset", "px_class", "high", "low", "last", "oi",
+    "spread_n", "spread_log", "spread_last",
+)  # fmt: skip
 
 
 def split_summary(summary: WindowSummary, max_rows: int) -> list[WindowSummary]:

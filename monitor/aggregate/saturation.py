@@ -134,12 +134,15 @@ class SampledSeconds:
         for code in range(self._known, len(coder)):
             where = np.flatnonzero(cols.code == code)
             if where.size and events[int(where[0])].completeness == "sampled":
-                sid = int(coder.sids[code, 0])
-                if sid >= self.sampled.size:
-                    self.sampled = np.concatenate([self.sampled, np.zeros(sid + 1, dtype=bool)])
-                self.sampled[sid] = True
-                self.asset_of[sid] = coder.keys[code][2]
+                self.mark(int(coder.sids[code, 0]), coder.keys[code][2])
         self._known = len(coder)
+
+    def mark(self, sid: int, asset: str) -> None:
+        """Note one sampled instrument by its scope id (`learn`; the Kafka cross stage)."""
+        if sid >= self.sampled.size:
+            self.sampled = np.concatenate([self.sampled, np.zeros(sid + 1, dtype=bool)])
+        self.sampled[sid] = True
+        self.asset_of[sid] = asset
 
     def close(
         self,

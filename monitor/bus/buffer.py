@@ -5,14 +5,15 @@ a venue's pump (socket readers → the bus, `monitor.sources.manager`), each mem
 subscription (`monitor.bus.memory`) and the Kafka ingest buffer (sources → the producer,
 `monitor.kafka_app`). All three are an `EventBuffer`. A put beyond ``capacity`` keeps the
 oldest events and drops the newest, reported as ``on_drop("queue_full", n)``; the memory
-bus, which waits for room first, uses `room` and `wait_room` and puts only what fits.
+bus, which waits for room first, uses `room` and `wait_room` and puts only what fits; a
+Kafka replay's source, which must lose nothing, uses `put_waiting`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from monitor.bus.base import DropCallback
 from monitor.events import Event
@@ -59,15 +60,36 @@ class EventBuffer:
             self._writable.clear()
         return len(taken)
 
+    async def put_waiting(self, events: Sequence[Event]) -> int:
+        """Append all of `events`, waiting for room as the consumer takes; return how many.
+
+        Drops nothing (only what is left if the buffer was closed before, counted). Call it
+        only while the consumer still takes: it waits for room as long as it takes.
+        """
+        done = 0
+        while done < len(events) and not self.closed:
+            await self._writable.wait()
+            done += self.put(events[done : done + self.room()])
+        if done < len(events) and self._on_drop is not None:
+            self._on_drop("queue_full", len(events) - done)
+        return done
+
     async def wait_room(self) -> None:
         """Return once there is room for at least one event."""
         await self._writable.wait()
 
-    async def take(self, limit: int, timeout_s: float | None = None) -> list[Event]:
+    async def take(
+        self,
+        limit: int,
+        timeout_s: float | None = None,
+        *,
+        until: Callable[[Event], bool] | None = None,
+    ) -> list[Event]:
         """Return up to `limit` events, oldest first, waiting for some.
 
         Returns [] after `timeout_s` seconds without any (None: wait as long as it takes),
-        and at once when the buffer is closed and empty.
+        and at once when the buffer is closed and empty. With `until`, the batch ends at the
+        first event it is true for (that event included).
         """
         if not self._items and not self.closed:
             try:
@@ -79,7 +101,14 @@ class EventBuffer:
                 return []
         n = min(limit, len(self._items))
         popleft = self._items.popleft
-        batch = [popleft() for _ in range(n)]
+        if until is None:
+            batch = [popleft() for _ in range(n)]
+        else:
+            batch = []
+            while len(batch) < n:
+                batch.append(popleft())
+                if until(batch[-1]):
+                    break
         if batch:
             self._writable.set()
         return batch

@@ -142,8 +142,8 @@ async def test_a_10s_broker_outage_during_ingest_loses_nothing_inside_the_buffer
         settings = make_settings(broker.bootstrap)
         source = PacedSource(RATE_PER_S)
         async with asyncio.timeout(85):
-            async with run_kafka(
-                settings, aggregate=False, sources=[source], live=False, log_alerts=False
+            async with run_kafka(  # live: the paced source stands for a venue, never waits
+                settings, aggregate=False, sources=[source], live=True, log_alerts=False
             ) as app:
                 port = app.http_port
                 await until(lambda: app.bus.delivered > 500, 15)

@@ -25,7 +25,8 @@ from monitor.clock import SimClock
 from monitor.config import KafkaSettings, Settings
 from monitor.events import TOPIC_ALERTS, Alert, Event
 from monitor.io.jsonl import read_events
-from monitor.kafka_app import KafkaHandle, drain_to_end, published_ends, run_kafka
+from monitor.kafka_app import KafkaHandle, run_kafka
+from monitor.kafka_replay import drain_to_end, published_ends
 from monitor.replay import ReplaySource
 from tests.support.synth import write_burst_file
 
