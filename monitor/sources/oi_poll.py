@@ -151,14 +151,14 @@ class OpenInterestPoller:
         for symbol, inst in self.instruments.items():
             found = await self.venue.read(get, symbol, inst)
             if found is not None:
-                done += await publish([self._tick(symbol, inst, found)])
+                done += await publish([self._tick(inst, found)])
             await self.sleep(step)
         self.published += done
         return done
 
-    def _tick(self, symbol: str, inst: Instrument, found: Reading) -> Tick:
+    def _tick(self, inst: Instrument, found: Reading) -> Tick:
         return Tick(
-            exchange=self.venue.name, symbol=inst.symbol, venue_symbol=symbol,
+            exchange=self.venue.name, symbol=inst.symbol, venue_symbol=inst.venue_symbol,
             asset=inst.asset, asset_class=inst.asset_class, price=found.price,
             open_interest_usd=found.oi_usd, ts_event_ns=found.ts_ns, ts_recv_ns=time.time_ns(),
         )  # fmt: skip

@@ -45,6 +45,13 @@ def _mark(symbol):
 Route = Callable[[web.Request, list[tuple[str, str]]], Awaitable[web.Response]]
 
 
+def _bound(route: Route, asked: list[tuple[str, str]]):
+    async def handle(request: web.Request) -> web.Response:
+        return await route(request, asked)
+
+    return handle
+
+
 @contextlib.asynccontextmanager
 async def venue(schedule: bytes = SCHEDULE, routes: Mapping[str, Route] | None = None):
     """Serve Binance USDⓈ-M's endpoints and `routes` (path → handler of (request, asked))."""
@@ -78,7 +85,7 @@ async def venue(schedule: bytes = SCHEDULE, routes: Mapping[str, Route] | None =
     app.router.add_get("/fapi/v1/openInterest", open_interest)
     app.router.add_get("/fapi/v1/tradingSchedule", trading_schedule)
     for path, route in (routes or {}).items():
-        app.router.add_get(path, lambda request, route=route: route(request, asked))
+        app.router.add_get(path, _bound(route, asked))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
