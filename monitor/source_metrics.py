@@ -13,6 +13,15 @@ RECONNECT_REASONS: Final[tuple[str, ...]] = (
 )  # fmt: skip
 
 
+_POLLED: Final = (
+    ("binance_usdm", "openInterest"), ("binance_usdm", "premiumIndex"),
+    ("binance_usdm", "tradingSchedule"), ("binance_coinm", "openInterest"),
+    ("binance_coinm", "premiumIndex"), ("binance_coinm", "exchangeInfo"),
+    ("htx", "swap_open_interest"),
+)  # fmt: skip
+"""(venue, endpoint) of every REST poll (`monitor.sources.polls`), counted from zero."""
+
+
 class SourceMetrics:
     """Per venue and stream health: up, frames, last frame, reconnects, errors, lag."""
 
@@ -65,12 +74,13 @@ class SourceMetrics:
         self.poll_errors = Counter(
             "liqmon_rest_poll_errors",
             "Failed REST polls (open interest, trading schedule), skipped and retried, by "
-            "venue, endpoint (stream) and reason (http: network or status; parse: bad payload).",
+            "venue, endpoint (stream) and reason (http: network or status; parse: bad payload "
+            "or a venue error).",
             ["exchange", "stream", "reason"], registry=r,
         )  # fmt: skip
-        for endpoint in ("openInterest", "premiumIndex", "tradingSchedule"):  # exist at zero
+        for venue, endpoint in _POLLED:  # exist at zero
             for reason in ("http", "parse"):
-                self.poll_errors.labels("binance_usdm", endpoint, reason)
+                self.poll_errors.labels(venue, endpoint, reason)
         self.folded = Counter(
             "liqmon_assets_folded",
             "Events of instruments beyond sources.max_unknown_instruments (unlisted, not "

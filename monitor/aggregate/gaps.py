@@ -36,10 +36,10 @@ from monitor.sessions.guard import SessionGuard
 
 NS: Final = 1_000_000_000
 _HISTORY: Final = 1000  # events: past this the history halves (a decaying mean gap)
-# Venues whose open interest comes by REST poll (`monitor.sources.binance_oi`), not on their
-# streams: a tick of theirs that carries OI is a poll, so it does not count as stream data
-# (else a poll a few seconds apart would hide a dead mark-price stream).
-POLLED_OI: Final = frozenset({"binance_usdm"})
+# Venues whose open interest comes by REST poll (`monitor.sources.polls.OI_VENUES`), not on
+# their streams: a tick of theirs that carries OI is a poll, so it does not count as stream
+# data (else a poll a few seconds apart would hide a dead price stream).
+POLLED_OI: Final = frozenset({"binance_usdm", "binance_coinm", "htx"})
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ class SourcesSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields
     """venue → ``ws://host:port``: connect there instead, same paths (proxies, tests)."""
     rest_override: dict[str, str] = msgspec.field(default_factory=dict)
     """venue → ``http://host:port`` for its REST endpoints (instruments, klines, polls)."""
-    open_interest_poll: bool = True  # live: poll Binance USDⓈ-M open interest by REST
+    open_interest_poll: bool = True  # live: poll OI by REST (binance_usdm, binance_coinm, htx)
     open_interest_poll_s: PosFloat = 60.0  # each watched symbol once per this, seconds
     symbols: dict[str, tuple[str, ...]] = msgspec.field(
         default_factory=lambda: {

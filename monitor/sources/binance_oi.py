@@ -1,60 +1,52 @@
-"""Binance USDⓈ-M open interest by REST polling (its WebSocket streams carry none).
+"""Binance open interest by REST (its WebSocket streams carry none): USDⓈ-M and COIN-M.
 
-Every ``interval_s`` (``sources.open_interest_poll_s``, 60 s) each watched symbol is asked
-once, the requests spread evenly over the interval::
+The venue parts `BinanceOI` plugged into `monitor.sources.oi_poll.OpenInterestPoller`.
+Each round asks the all-symbol marks once, then each watched symbol's open interest::
 
-    GET /fapi/v1/premiumIndex                 (all symbols, weight 10, once per round)
+    GET /fapi/v1/premiumIndex                 (USDⓈ-M: all symbols, weight 10, once a round)
     → [{"symbol": "BTCUSDT", "markPrice": "11793.63", "time": 1562566020000, ...}, ...]
     GET /fapi/v1/openInterest?symbol=BTCUSDT   (weight 1 per symbol)
     → {"openInterest": "10659.509", "symbol": "BTCUSDT", "time": 1589437530011}
+    GET /dapi/v1/premiumIndex                 (COIN-M: all symbols, weight 10, once a round)
+    → [{"symbol": "BTCUSD_PERP", "pair": "BTCUSD", "markPrice": "11029.69", ...}, ...]
+    GET /dapi/v1/openInterest?symbol=BTCUSD_PERP   (weight 1 per symbol)
+    → {"symbol": "BTCUSD_PERP", "pair": "BTCUSD", "openInterest": "517890",
+       "contractType": "PERPETUAL", "time": 1591261042378}
 
-``openInterest`` is in contracts, which on USDⓈ-M are base units, so the USD value is
-openInterest × the round's mark price (a symbol missing from the all-symbol answer is
-asked for its own, weight 1). Each answer becomes a `Tick` at the answer's ``time`` with
-``price`` = that mark and ``open_interest_usd``; the engine buckets it with the streamed
-marks. At 60 s and the default seven symbols that is 17 of the 2,400 weight a minute.
-The host follows ``sources.rest_override.binance_usdm`` (tests: a local server).
-
-A failed request (network, HTTP status, bad payload) is logged once per kind, counted in
-``liqmon_rest_poll_errors_total{exchange,stream,reason}`` (stream: the endpoint) and
-skipped; a round where every request failed waits a capped, jittered backoff (`Backoff`)
-before the next. The poller never raises out of `run` except on cancellation.
+USDⓈ-M ``openInterest`` is in contracts that are base units: USD = openInterest × mark.
+COIN-M contracts are worth ``contractSize`` USD each (``/dapi/v1/exchangeInfo``, weight 1,
+asked at the first round until it answers; until then Binance's convention, BTC 100 and
+others 10, through `monitor.sources.binance_coinm.fallback`): USD = openInterest ×
+contractSize. A symbol missing from the all-symbol marks is asked on its own. Each tick's
+``price`` is the mark and its time the answer's ``time``. At 60 s and the default seven
+USDⓈ-M symbols that is 17 of the 2,400 weight a minute; COIN-M's two, 12. The host follows
+``sources.rest_override.<venue>`` (tests: a local server).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Final, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Final
 
-import aiohttp
 import msgspec
 
-from monitor.bus.base import Publish
 from monitor.errors import ParseError
-from monitor.events import AssetClass, Tick
-from monitor.sources import binance_usdm
-from monitor.sources.backoff import Backoff
+from monitor.events import AssetClass
+from monitor.sources import binance_coinm, binance_usdm
 from monitor.sources.base import Instrument, excerpt
+from monitor.sources.oi_poll import Get, Reading
 from monitor.sources.runner import override_endpoint
 
-logger = logging.getLogger(__name__)
-_T = TypeVar("_T")
-
-OI_URL: Final = "https://fapi.binance.com/fapi/v1/openInterest"
-MARK_URL: Final = "https://fapi.binance.com/fapi/v1/premiumIndex"
-VENUE: Final = binance_usdm.NAME
+USDM_HOST: Final = "https://fapi.binance.com/fapi/v1/"
+COINM_HOST: Final = "https://dapi.binance.com/dapi/v1/"
 _MS: Final = 1_000_000
-OnError = Callable[[str, str], None]
-"""Called with (endpoint, reason) for each failed request."""
-Sleep = Callable[[float], Awaitable[None]]
+Valuation = Callable[[float, float, float], float]
+"""(contracts, mark, contract size) → open interest in USD."""
 
 
 class _OpenInterest(msgspec.Struct, frozen=True):
     symbol: str
-    openInterest: str  # contracts (base units on USDⓈ-M)
+    openInterest: str  # contracts (USDⓈ-M: base units; COIN-M: contractSize USD each)
     time: int  # ms
 
 
@@ -66,7 +58,6 @@ class _Mark(msgspec.Struct, frozen=True):
 
 _OI = msgspec.json.Decoder(_OpenInterest)
 _MARKS = msgspec.json.Decoder(list[_Mark] | _Mark)
-FetchErrors: Final = (aiohttp.ClientError, TimeoutError, OSError, ParseError)
 
 
 def parse_open_interest(payload: bytes) -> tuple[str, float, int]:
@@ -92,117 +83,81 @@ def parse_marks(payload: bytes) -> dict[str, float]:
     return {s: p for s, p in marks.items() if p > 0.0}
 
 
-class OpenInterestPoller:
-    """Polls Binance USDⓈ-M open interest of `symbols`; publishes `Tick`s (an EventSource).
+def contract_sizes(payload: bytes) -> dict[str, float]:
+    """Return USD per contract by symbol of a COIN-M ``exchangeInfo`` answer (TRADING ones)."""
+    return {i.venue_symbol: i.contract_size for i in binance_coinm.parse_instruments(payload, {})}
+
+
+def base_units(contracts: float, mark: float, size: float) -> float:
+    """USDⓈ-M: contracts are base units, valued at the mark."""
+    return contracts * mark
+
+
+def usd_contracts(contracts: float, mark: float, size: float) -> float:
+    """COIN-M: each contract is worth `size` USD (``contractSize``), whatever the mark."""
+    return contracts * size
+
+
+class BinanceOI:
+    """The Binance venue part of `OpenInterestPoller` (an `OIVenue`); see `usdm`, `coinm`.
 
     Args:
-        symbols: venue symbols (``BTCUSDT``, ``TSLAUSDT``).
-        classes: the ``assets.classes`` table (asset → class).
-        rest_override: ``http://host:port`` instead of the venue (tests, proxies).
-        interval_s: each symbol is asked once per this many seconds.
-        timeout_s: bound on one request, seconds.
-        on_error: counts failed requests (endpoint, reason).
-        backoff: delays after a round where every request failed.
-        sleep: awaited between requests (tests pass a fast one).
+        name: the venue id (``binance_usdm``, ``binance_coinm``).
+        host: ``https://…/fapi/v1/`` or ``…/dapi/v1/``; `rest_override` replaces its host.
+        fallback: the WS adapter's name-only instrument builder.
+        value: open interest in USD from (contracts, mark, contract size).
+        sizes_url: COIN-M ``exchangeInfo``, asked until it answers; None for USDⓈ-M.
     """
 
     def __init__(
         self,
-        symbols: Sequence[str],
-        classes: Mapping[str, AssetClass],
+        name: str,
+        host: str,
+        fallback: Callable[[str, Mapping[str, AssetClass]], Instrument | None],
+        value: Valuation,
         *,
         rest_override: str | None = None,
-        interval_s: float = 60.0,
-        timeout_s: float = 10.0,
-        on_error: OnError | None = None,
-        backoff: Backoff | None = None,
-        sleep: Sleep = asyncio.sleep,
+        sizes_url: str | None = None,
     ) -> None:
-        self.instruments: dict[str, Instrument] = {}
-        for symbol in dict.fromkeys(symbols):
-            inst = binance_usdm.fallback(symbol, classes)
-            if inst is None:
-                logger.warning("open interest: %s is not a USDⓈ-M symbol, not polled", symbol)
-            else:
-                self.instruments[symbol] = inst
-        self.oi_url = override_endpoint(OI_URL, rest_override)
-        self.mark_url = override_endpoint(MARK_URL, rest_override)
-        self.interval_s, self.timeout_s = interval_s, timeout_s
-        self.on_error = on_error or (lambda endpoint, reason: None)
-        self.backoff = backoff or Backoff(initial_s=interval_s, max_s=10 * interval_s)
-        self.sleep = sleep
-        self.errors = 0
-        self.published = 0
-        self._logged: set[str] = set()
+        self.name = name
+        self.fallback, self.value = fallback, value
+        self.oi_url = override_endpoint(host + "openInterest", rest_override)
+        self.mark_url = override_endpoint(host + "premiumIndex", rest_override)
+        self.sizes_url = override_endpoint(sizes_url, rest_override) if sizes_url else None
+        self.sizes: dict[str, float] = {}  # COIN-M exchangeInfo contractSize, USD
+        self.marks: dict[str, float] = {}
 
-    async def run(self, publish: Publish) -> None:
-        """Poll until cancelled: one round per ``interval_s``, backing off while all fail."""
-        if not self.instruments:
-            return
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-        delays = self.backoff()
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            while True:
-                if await self.poll_round(session, publish):
-                    delays = self.backoff()
-                else:
-                    await self.sleep(next(delays))
+    @classmethod
+    def usdm(cls, rest_override: str | None = None) -> BinanceOI:
+        """Return the USDⓈ-M part (``/fapi/v1``)."""
+        return cls(binance_usdm.NAME, USDM_HOST, binance_usdm.fallback, base_units,
+                   rest_override=rest_override)  # fmt: skip
 
-    async def poll_round(self, session: aiohttp.ClientSession, publish: Publish) -> int:
-        """Ask every symbol once, spread over ``interval_s``; return the ticks published."""
-        marks = await self._get(session, self.mark_url, {}, "premiumIndex", parse_marks) or {}
-        step = self.interval_s / len(self.instruments)
-        done = 0
-        for symbol, inst in self.instruments.items():
-            tick = await self._tick(session, symbol, inst, marks)
-            if tick is not None:
-                done += await publish([tick])
-            await self.sleep(step)
-        self.published += done
-        return done
+    @classmethod
+    def coinm(cls, rest_override: str | None = None) -> BinanceOI:
+        """Return the COIN-M part (``/dapi/v1``, contract sizes from ``exchangeInfo``)."""
+        return cls(binance_coinm.NAME, COINM_HOST, binance_coinm.fallback, usd_contracts,
+                   rest_override=rest_override, sizes_url=COINM_HOST + "exchangeInfo")  # fmt: skip
 
-    async def _tick(
-        self,
-        session: aiohttp.ClientSession,
-        symbol: str,
-        inst: Instrument,
-        marks: dict[str, float],
-    ) -> Tick | None:
+    def instrument(self, symbol: str, classes: Mapping[str, AssetClass]) -> Instrument | None:
+        """Return the instrument the WS adapter's fallback builds from `symbol`."""
+        return self.fallback(symbol, classes)
+
+    async def prepare(self, get: Get) -> None:
+        """Ask the all-symbol marks (and COIN-M contract sizes until known)."""
+        if self.sizes_url is not None and not self.sizes:
+            self.sizes = await get(self.sizes_url, {}, "exchangeInfo", contract_sizes) or {}
+        self.marks = await get(self.mark_url, {}, "premiumIndex", parse_marks) or {}
+
+    async def read(self, get: Get, symbol: str, inst: Instrument) -> Reading | None:
+        """Ask `symbol`'s open interest (and its mark if the round's marks lack it)."""
         params = {"symbol": symbol}
-        if symbol not in marks:
-            marks.update(
-                await self._get(session, self.mark_url, params, "premiumIndex", parse_marks) or {}
-            )
-        found = await self._get(session, self.oi_url, params, "openInterest", parse_open_interest)
-        price = marks.get(symbol)
-        if found is None or price is None:
+        if symbol not in self.marks:
+            self.marks.update(await get(self.mark_url, params, "premiumIndex", parse_marks) or {})
+        found = await get(self.oi_url, params, "openInterest", parse_open_interest)
+        mark = self.marks.get(symbol)
+        if found is None or mark is None:
             return None
         _, contracts, ts_ns = found
-        return Tick(
-            exchange=VENUE, symbol=inst.symbol, venue_symbol=symbol, asset=inst.asset,
-            asset_class=inst.asset_class, price=price, open_interest_usd=contracts * price,
-            ts_event_ns=ts_ns, ts_recv_ns=time.time_ns(),
-        )  # fmt: skip
-
-    async def _get(
-        self,
-        session: aiohttp.ClientSession,
-        url: str,
-        params: Mapping[str, str],
-        endpoint: str,
-        parse: Callable[[bytes], _T],
-    ) -> _T | None:
-        """Return the parsed answer, or None after counting and logging the failure."""
-        try:
-            async with session.get(url, params=params) as resp:
-                resp.raise_for_status()
-                return parse(await resp.read())
-        except FetchErrors as exc:
-            reason = "parse" if isinstance(exc, ParseError) else "http"
-            self.errors += 1
-            self.on_error(endpoint, reason)
-            line = "open interest: %s %s failed: %s" % (endpoint, params.get("symbol", ""), exc)
-            key = "%s/%s" % (endpoint, reason)
-            (logger.debug if key in self._logged else logger.warning)("%s", line)
-            self._logged.add(key)
-            return None
+        size = self.sizes.get(symbol, inst.contract_size)  # exchangeInfo, else the fallback's
+        return Reading(price=mark, oi_usd=self.value(contracts, mark, size), ts_ns=ts_ns)

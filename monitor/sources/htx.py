@@ -300,5 +300,6 @@ SPEC: Final[VenueSpec] = VenueSpec(
     instruments_urls=(INSTRUMENTS_URL,),
     parse_instruments=parse_instruments,
     fallback=fallback,
-    cannot="no mark price on the chosen price topic (last + bid/ask from `detail`)",
+    cannot="no mark price on the chosen price topic (last + bid/ask from `detail`); open "
+    "interest only by REST (`monitor.sources.htx_oi`)",
 )

@@ -1,4 +1,4 @@
-"""The live daemon's side sources: Binance open interest and Binance's TradFi sessions.
+"""The live daemon's side sources: polled open interest and Binance's TradFi sessions.
 
 Built once through `monitor.runtime.inputs.rest_polls` by ``liqmon run`` and the live
 Kafka ingest role (not for replays: they read history, and the schedule is then the
@@ -10,52 +10,81 @@ pipeline whose engine runs elsewhere than the ingest calls (the Kafka ``aggregat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Final
+
 from monitor.config import Settings
 from monitor.sessions.calendar import SessionCalendar
 from monitor.sessions.fetch import ENDPOINT, ScheduleWatcher
 from monitor.sessions.stream import SessionStream
 from monitor.source_metrics import SourceMetrics
-from monitor.sources import binance_usdm
-from monitor.sources.binance_oi import OpenInterestPoller
+from monitor.sources import binance_coinm, binance_usdm, htx
+from monitor.sources.binance_oi import BinanceOI
+from monitor.sources.htx_oi import HtxOI
+from monitor.sources.oi_poll import OIVenue, OpenInterestPoller
 
 RestPoll = OpenInterestPoller | ScheduleWatcher | SessionStream
 SessionSource = ScheduleWatcher | SessionStream
 
+OI_VENUES: Final[dict[str, Callable[[str | None], OIVenue]]] = {
+    binance_usdm.NAME: BinanceOI.usdm,
+    binance_coinm.NAME: BinanceOI.coinm,
+    htx.NAME: HtxOI,
+}
+"""Venue → its open-interest part, given ``sources.rest_override.<venue>`` (the venues
+whose streams carry no open interest; `monitor.aggregate.gaps.POLLED_OI` lists the same)."""
+
+DEFAULT_SYMBOL: Final = {binance_coinm.NAME: "%sUSD_PERP", htx.NAME: "%s-USDT"}
+"""Venue → its spelling of a watched asset's perpetual (else ``%sUSDT``)."""
+
 
 def watched_symbols(settings: Settings, venue: str) -> list[str]:
-    """Return the venue symbols watched on `venue`: ``sources.symbols``, else ASSETUSDT."""
+    """Return the venue symbols watched on `venue`: ``sources.symbols``, else ASSET's perp.
+
+    The perpetual as the venue spells it: ``BTCUSDT``, ``BTCUSD_PERP``, ``BTC-USDT``.
+    """
+    spelling = DEFAULT_SYMBOL.get(venue, "%sUSDT")
     return list(
-        settings.sources.symbols.get(venue) or ["%sUSDT" % a for a in settings.assets.watch]
+        settings.sources.symbols.get(venue) or [spelling % a for a in settings.assets.watch]
     )
 
 
 def build_rest_polls(
     settings: Settings, calendar: SessionCalendar | None, metrics: SourceMetrics
 ) -> list[RestPoll]:
-    """Return the polls the configuration asks for (Binance USDⓈ-M must be enabled).
+    """Return the polls the configuration asks for, for the enabled venues.
 
-    `calendar`: the engine's, fed by the schedule watcher; None where no engine runs
-    (the Kafka ingest role, which polls open interest only).
+    Open interest (``sources.open_interest_poll``) of each enabled venue in `OI_VENUES`;
+    the TradFi sessions (`build_session_sources`) when `calendar` is given: the engine's,
+    None where no engine runs (the Kafka ingest role, which polls open interest only).
     """
-    venue = binance_usdm.NAME
-    if venue not in settings.sources.enabled:
-        return []
-    override = settings.sources.rest_override.get(venue)
     out: list[RestPoll] = []
     if settings.sources.open_interest_poll:
-        out.append(
-            OpenInterestPoller(
-                watched_symbols(settings, venue), settings.assets.classes,
-                rest_override=override, interval_s=settings.sources.open_interest_poll_s,
-                timeout_s=settings.sources.rest_timeout_s,
-                on_error=lambda endpoint, reason: metrics.poll_errors.labels(
-                    venue, endpoint, reason
-                ).inc(),
-            )
-        )  # fmt: skip
+        out += [
+            open_interest_poll(settings, venue, metrics)
+            for venue in OI_VENUES
+            if venue in settings.sources.enabled
+        ]
     if calendar is not None:
         out += build_session_sources(settings, calendar, metrics)
     return out
+
+
+def open_interest_poll(
+    settings: Settings, venue: str, metrics: SourceMetrics
+) -> OpenInterestPoller:
+    """Return the open-interest poller of `venue` (a key of `OI_VENUES`) as configured.
+
+    Symbols: `watched_symbols`; host: ``sources.rest_override.<venue>``; each symbol once
+    per ``sources.open_interest_poll_s``; failures in ``liqmon_rest_poll_errors_total``.
+    """
+    part = OI_VENUES[venue](settings.sources.rest_override.get(venue))
+    return OpenInterestPoller(
+        part, watched_symbols(settings, venue), settings.assets.classes,
+        interval_s=settings.sources.open_interest_poll_s,
+        timeout_s=settings.sources.rest_timeout_s,
+        on_error=lambda endpoint, reason: metrics.poll_errors.labels(venue, endpoint, reason).inc(),
+    )  # fmt: skip
 
 
 def build_session_sources(

@@ -1,5 +1,7 @@
 """Binance REST polls against a local server serving the venue's documented JSON shapes.
 
+`venue` is the local server; other venues' polls (``test_oi_polls``) add their routes to it.
+
 Open interest (``/fapi/v1/openInterest`` + ``/fapi/v1/premiumIndex``) becomes Ticks with
 ``open_interest_usd`` = contracts × mark; the TradFi schedule (``/fapi/v1/tradingSchedule``)
 is cached on disk and folded into the engine's calendar; failures are counted, not raised.
@@ -8,6 +10,7 @@ is cached on disk and folded into the engine's calendar; failures are counted, n
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 from aiohttp import web
@@ -17,7 +20,8 @@ from monitor.config import load
 from monitor.sessions.calendar import SessionCalendar, template_session
 from monitor.sessions.fetch import CACHE_NAME, ScheduleWatcher, load_cached
 from monitor.sources.backoff import Backoff
-from monitor.sources.binance_oi import OpenInterestPoller
+from monitor.sources.binance_oi import BinanceOI
+from monitor.sources.oi_poll import OpenInterestPoller
 from tests.e2e.test_daemon import get, samples, total
 from tests.support.fake_exchange import FakeExchange, Send, Stall
 from tests.unit.sources.test_session_stream import NOON, halt
@@ -38,8 +42,19 @@ def _mark(symbol):
     }  # fmt: skip
 
 
+Route = Callable[[web.Request, list[tuple[str, str]]], Awaitable[web.Response]]
+
+
+def _bound(route: Route, asked: list[tuple[str, str]]):
+    async def handle(request: web.Request) -> web.Response:
+        return await route(request, asked)
+
+    return handle
+
+
 @contextlib.asynccontextmanager
-async def venue(schedule: bytes = SCHEDULE):
+async def venue(schedule: bytes = SCHEDULE, routes: Mapping[str, Route] | None = None):
+    """Serve Binance USDⓈ-M's endpoints and `routes` (path → handler of (request, asked))."""
     asked: list[tuple[str, str]] = []
 
     async def premium(request: web.Request) -> web.Response:
@@ -69,6 +84,8 @@ async def venue(schedule: bytes = SCHEDULE):
     app.router.add_get("/fapi/v1/premiumIndex", premium)
     app.router.add_get("/fapi/v1/openInterest", open_interest)
     app.router.add_get("/fapi/v1/tradingSchedule", trading_schedule)
+    for path, route in (routes or {}).items():
+        app.router.add_get(path, _bound(route, asked))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -90,13 +107,12 @@ async def test_open_interest_becomes_ticks_valued_at_the_mark():
         published.extend(events)
         return len(events)
 
-    poller = OpenInterestPoller(
-        ["BTCUSDT", "TSLAUSDT", "XAUUSDT", "NOPEUSDT"], {"TSLA": "equity"},
-        interval_s=60.0, sleep=no_sleep, on_error=lambda e, r: errors.append((e, r)),
-    )  # fmt: skip
     async with venue() as (url, asked), aiohttp.ClientSession() as session:
-        poller.oi_url = url + "/fapi/v1/openInterest"
-        poller.mark_url = url + "/fapi/v1/premiumIndex"
+        poller = OpenInterestPoller(
+            BinanceOI.usdm(url), ["BTCUSDT", "TSLAUSDT", "XAUUSDT", "NOPEUSDT"],
+            {"TSLA": "equity"}, interval_s=60.0, sleep=no_sleep,
+            on_error=lambda e, r: errors.append((e, r)),
+        )  # fmt: skip
         n = await poller.poll_round(session, publish)
 
     assert n == 2
@@ -127,11 +143,12 @@ async def test_rest_override_sets_the_host_and_a_dead_venue_backs_off():
         msg = "nothing to publish"
         raise AssertionError(msg)
 
+    part = BinanceOI.usdm("http://127.0.0.1:9")
     poller = OpenInterestPoller(
-        ["BTCUSDT", "ETHUSDT"], {}, rest_override="http://127.0.0.1:9", interval_s=10.0,
-        sleep=sleep, backoff=Backoff(10.0, 40.0, seed=1),
+        part, ["BTCUSDT", "ETHUSDT"], {}, interval_s=10.0, sleep=sleep,
+        backoff=Backoff(10.0, 40.0, seed=1),
     )  # fmt: skip
-    assert poller.oi_url == "http://127.0.0.1:9/fapi/v1/openInterest"
+    assert part.oi_url == "http://127.0.0.1:9/fapi/v1/openInterest"
     with contextlib.suppress(asyncio.CancelledError):
         await poller.run(publish)
 

@@ -18,6 +18,7 @@ from monitor.sessions.settings import SessionSettings
 from monitor.sessions.stream import SessionStream
 from monitor.source_metrics import SourceMetrics
 from monitor.sources.backoff import Backoff
+from monitor.sources.oi_poll import OpenInterestPoller
 from monitor.sources.polls import build_rest_polls, build_session_sources
 from tests.conftest import FIXTURES
 from tests.support.fake_exchange import Close, FakeExchange, Send, Stall
@@ -106,6 +107,9 @@ def test_the_sources_follow_the_config(tmp_path):
     ]
     assert build_session_sources(load(None, env={}, overrides={"sessions.enabled": False}),
                                  calendar, metrics) == []  # fmt: skip
-    assert [type(s).__name__ for s in build_rest_polls(settings, None, metrics)] == [
-        "OpenInterestPoller"
+    polls = build_rest_polls(settings, None, metrics)  # the default venues: two poll OI
+    assert all(isinstance(s, OpenInterestPoller) for s in polls)
+    assert [s.venue.name for s in polls if isinstance(s, OpenInterestPoller)] == [
+        "binance_usdm",
+        "binance_coinm",
     ]
