@@ -103,6 +103,10 @@ def make_settings(
             "sources.cache_dir": cache,
             "sources.queue_max_events": 500_000,
             "sources.symbols": {venue: [s for s, _ in ws_feeder.SYMBOLS]},
+            # no venue's REST here: the open-interest and session polls would only count
+            # failures against the real hosts (no tradingSession stream on the feeder)
+            "sources.open_interest_poll": False,
+            "sessions.enabled": False,
         }
     return config.load(None, env={}, overrides=overrides)
 
