@@ -26,18 +26,17 @@ import aiohttp
 import msgspec
 import pytest
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import config
-from monitor.bus.kafka_common import partitions_of, physical_topic
-from monitor.codec import decode, encode
+from monitor.codec import encode
 from monitor.config import KafkaSettings, Settings
 from monitor.events import TOPIC_MARGIN, MarginChange
 from monitor.kafka_app import KafkaHandle, run_kafka
 from monitor.margin.calendar import parse_calendar
 from monitor.margin.http import PATH
 from tests.integration.test_margin_inputs import MARGIN, SILVER, TOKEN, TierServer, serve
+from tests.support.kafka_read import read_topic
 from tests.support.wait import until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration]
@@ -92,25 +91,9 @@ async def margin_metrics(port: int) -> dict[str, float]:
 
 async def margin_topic_ids(kafka: KafkaSettings) -> list[str]:
     """Read the whole margin topic; return the event ids in it (duplicates kept)."""
-    topic = physical_topic(kafka, TOPIC_MARGIN)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, fetch_max_wait_ms=10)
-    ids: list[str] = []
-    async with asyncio.timeout(20):
-        try:
-            await consumer.start()
-            tps = [TopicPartition(topic, p) for p in range(partitions_of(kafka, TOPIC_MARGIN))]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-                for messages in (await consumer.getmany(timeout_ms=200)).values():
-                    for m in messages:
-                        event = decode(m.value)
-                        assert isinstance(event, MarginChange)
-                        ids.append(event.event_id)
-        finally:
-            await consumer.stop()
-    return ids
+    events = await read_topic(kafka, TOPIC_MARGIN)
+    assert all(isinstance(e, MarginChange) for e in events)
+    return [e.event_id for e in events if isinstance(e, MarginChange)]
 
 
 def engine_ids(handle: KafkaHandle) -> set[str]:

@@ -20,17 +20,15 @@ from pathlib import Path
 import aiohttp
 import msgspec
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import config
-from monitor.bus.kafka_common import partitions_of, physical_topic
-from monitor.codec import decode
 from monitor.config import Settings
 from monitor.events import TOPIC_LIQUIDATIONS, Event, Liquidation
 from monitor.kafka_app import run_kafka
 from monitor.synth import liquidations
 from tests.integration.conftest import settings_for, start_broker
+from tests.support.kafka_read import read_topic
 from tests.support.wait import until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration, pytest.mark.slow]
@@ -106,31 +104,9 @@ async def scrape(port: int) -> tuple[int, str, dict[tuple[str, str], float]]:
 
 async def topic_event_ids(settings: Settings) -> list[str]:
     """Read the whole liquidations topic; return the event ids in it (duplicates kept)."""
-    kafka = settings.bus.kafka
-    topic = physical_topic(kafka, TOPIC_LIQUIDATIONS)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=10,
-    )
-    ids: list[str] = []
-    async with asyncio.timeout(20):
-        await consumer.start()
-        try:
-            count = partitions_of(kafka, TOPIC_LIQUIDATIONS)
-            tps = [TopicPartition(topic, p) for p in range(count)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-                for messages in (await consumer.getmany(timeout_ms=200)).values():
-                    for m in messages:
-                        event = decode(m.value)
-                        assert isinstance(event, Liquidation)
-                        ids.append(event.event_id)
-        finally:
-            await consumer.stop()
-    return ids
+    events = await read_topic(settings.bus.kafka, TOPIC_LIQUIDATIONS)
+    assert all(isinstance(e, Liquidation) for e in events)
+    return [e.event_id for e in events if isinstance(e, Liquidation)]
 
 
 async def test_a_10s_broker_outage_during_ingest_loses_nothing_inside_the_buffer(

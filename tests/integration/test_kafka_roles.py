@@ -28,6 +28,7 @@ from monitor.io.jsonl import read_events
 from monitor.kafka_app import KafkaHandle, run_kafka
 from monitor.kafka_replay import drain_to_end, published_ends
 from monitor.replay import ReplaySource
+from tests.support.kafka_read import read_topic
 from tests.support.synth import write_burst_file
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration]
@@ -162,28 +163,9 @@ async def test_kcat_reads_the_alerts_liqmon_published(
 
 async def topic_alerts(kafka: KafkaSettings) -> list[AlertKey]:
     """Return every alert on the alerts topic (what downstream consumers saw)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    from monitor.codec import decode
     from monitor.events import TOPIC_ALERTS
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
-    )
-    tp = TopicPartition(physical_topic(kafka, TOPIC_ALERTS), 0)
-    out: list[Alert] = []
-    async with asyncio.timeout(20):
-        await consumer.start()
-        try:
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            while await consumer.position(tp) < end:
-                for messages in (await consumer.getmany(timeout_ms=200)).values():
-                    out += [e for m in messages if isinstance(e := decode(m.value), Alert)]
-        finally:
-            await consumer.stop()
-    return keys(out)
+    return keys([e for e in await read_topic(kafka, TOPIC_ALERTS) if isinstance(e, Alert)])
 
 
 async def test_two_aggregate_processes_in_one_group_give_the_memory_alerts(
