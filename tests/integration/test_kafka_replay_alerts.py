@@ -4,7 +4,8 @@ kafka``: ingest, both aggregate stages, a real broker) gives the memory replay's
 The February 2026 scenario raises every kind of alert its world holds (cascades at every
 level, contagion, deleveraging, data gaps, liquidity stress, and the margin-hike cascade
 that turns critical when the equity perps join); it has no sampled venue, so saturation
-is shown on a recording with a saturated Binance stream.
+is shown on a recording with a saturated Binance stream. A simulated Hawkes day and a real
+Binance kline day give the memory replay's alerts too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from monitor.cli import main
 from monitor.events import Alert
 from monitor.io.jsonl import read_events
+from tests.conftest import KLINES
 from tests.support.synth import write_saturated_file
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration]
@@ -89,3 +91,30 @@ def test_a_saturated_sampled_stream_over_kafka_gives_the_memory_replays_alerts(
     assert [a.evidence.get("sampled_share") for a in kafka] == [
         a.evidence.get("sampled_share") for a in memory
     ]
+
+
+@pytest.mark.slow
+def test_a_hawkes_recording_over_kafka_gives_the_memory_replays_alerts(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # Arrange: a day of the simulated Hawkes world, four cascades on a calm background
+    events = tmp_path / "hawkes.jsonl"
+    argv = ["simulate", "--scenario", "hawkes", "--seed", "3", "--duration-h", "24"]
+    assert main([*argv, "--cascades", "4", "--out", str(events)]) == 0
+    # Act
+    memory, kafka = replay_both(events, kafka_bootstrap, tmp_path)
+    # Assert
+    assert len({a.alert_id for a in memory if a.kind == "cascade"}) >= 4
+    assert [key(a) for a in kafka] == [key(a) for a in memory]
+
+
+def test_a_kline_day_over_kafka_gives_the_memory_replays_alerts(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # Arrange: a real Binance 1-minute kline day (LTC, 2026-02-05: two crash waves)
+    events = KLINES / "LTCUSDT-1m-2026-02-05.csv.gz"
+    # Act
+    memory, kafka = replay_both(events, kafka_bootstrap, tmp_path)
+    # Assert
+    assert [(a.kind, a.scope) for a in memory if a.state == "firing"][:1] == [("cascade", "LTC")]
+    assert [key(a) for a in kafka] == [key(a) for a in memory]
