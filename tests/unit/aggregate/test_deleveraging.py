@@ -184,10 +184,10 @@ def test_a_quiet_scope_learns_no_daily_maxima_and_a_forgotten_series_restarts() 
 def test_evaluation_settings_are_overridden_or_refused_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    cfg = evaluation.settings_from(["score=oi", "window_s=1800", "return_period_days=30"])
-    assert (cfg.score, cfg.window_s, cfg.return_period_days) == ("oi", 1800, 30.0)
+    cfg = evaluation.settings_from(["score=oi", "windows_s=[1800, 14400]", "return_period_days=30"])
+    assert (cfg.score, cfg.windows_s, cfg.return_period_days) == ("oi", (1800, 14400), 30.0)
     labels = str(ROOT / "deploy/labels/oi_unwinds.yaml")
-    for bad in ("score=volume", "no_such_key=1", "window_s"):
+    for bad in ("score=volume", "no_such_key=1", "windows_s", "windows_s=[]", "window_s=3600"):
         assert evaluation.main(["--labels", labels, "--set", bad, str(EXCERPT)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: --set"), err
