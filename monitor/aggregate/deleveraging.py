@@ -7,20 +7,20 @@ OI per scope (an asset, summed over its venues' instruments) and says when the s
 drop and price range over the window are together rarer than its budget allows.
 
 The statistic, evaluated once per `step_s` of event time, for each window of `windows_s`
-(seconds; one by default, 60 minutes): over the window, each
-instrument's OI drop from its highest reading, in base units, valued at the current price,
-summed over the scope's instruments and divided by the same instruments' highest OI in
-USD (so a price fall alone is not an OI fall, and a venue that joins mid-window only
-counts from its first reading). The score the threshold judges is, by default
-(``score: oi_and_price``), the geometric mean of that OI drop and the price range over the
-same window (both %): a forced unwind moves both, a calm-time OI drop (one holder closing)
-or a price swing with OI steady moves one. ``score: oi`` judges the OI drop alone. The
-threshold is the scope's own, per window: the (1 − 1/`return_period_days`) quantile of its
-daily maxima of that window's score over the last `history_days`, once it has `min_days` of
-them; before that, `prior_pct`. A longer window judged by its own history sees a slow
-unwind (OI bleeding over hours, never fast within one) that the 60-minute one cannot. A
-scope is hot when any window passes its own threshold. A signal also needs the OI to have fallen at least `min_drop_pct` and
-the price to have moved at least `min_price_move_pct` since the OI high: price down means
+(seconds; by default one, 60 minutes): over the window, each instrument's OI drop from its
+highest reading, in base units, valued at the current price, summed over the scope's
+instruments and divided by the same instruments' highest OI in USD (so a price fall alone
+is not an OI fall, and a venue that joins mid-window only counts from its first reading).
+The score the threshold judges is, by default (``score: oi_and_price``), the geometric mean
+of that OI drop and the price range over the same window (both %): a forced unwind moves
+both, a calm-time OI drop (one holder closing) or a price swing with OI steady moves one.
+``score: oi`` judges the OI drop alone. The threshold is the scope's own, per window: the
+(1 − 1/`return_period_days`) quantile of its daily maxima of that window's score over the
+last `history_days`, once it has `min_days` of them; before that, `prior_pct` for the first
+window, while the others stay silent (the prior is set for the first window's score). A
+scope is hot when any window passes its own threshold. A signal also needs the OI to have
+fallen at least `min_drop_pct` and the price to have moved at least `min_price_move_pct`
+since the OI high (in that window): price down means
 longs were unwound, price up shorts.
 
 Calibrated on Binance USDⓈ-M 5-minute OI (BTC, AVAX, Dec 2025 – Jun 2026); the figures
