@@ -42,10 +42,11 @@ class DeleveragingSettings(_Section, frozen=True, kw_only=True, forbid_unknown_f
     over the same window (both %), ``oi`` the fall alone. Each window has its own threshold
     (the 1 − 1/``return_period_days`` quantile of the scope's daily maxima of that window's
     score over ``history_days``, from ``min_days`` of them; before, ``prior_pct`` on the
-    first window while the others stay silent; never below ``floor_pct``). Hot when any window's score reaches its threshold, with the OI
-    fallen ≥ ``min_drop_pct`` and the price moved ≥ ``min_price_move_pct`` since the OI high
-    in that window. Critical from ``critical_multiple`` × the threshold. Defaults from
-    Binance BTC/AVAX 5-minute OI, Dec 2025 – Jun 2026 (docs/open-interest.md).
+    first window while the others stay silent; never below ``floor_pct``). Hot when any
+    window's score reaches its threshold, with the OI fallen ≥ ``min_drop_pct`` and the
+    price moved ≥ ``min_price_move_pct`` since the OI high in that window. Critical from
+    ``critical_multiple`` × the threshold. Defaults from Binance BTC/AVAX 5-minute OI, Dec
+    2025 – Jun 2026 (docs/open-interest.md).
     """
 
     enabled: bool = True
