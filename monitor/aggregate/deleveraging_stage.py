@@ -17,8 +17,9 @@ scope's evaluations stay out of its daily maxima (`DeleveragingDetector`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -29,8 +30,12 @@ from monitor.aggregate.scopes import MARKET, Level
 from monitor.config.signals import DeleveragingSettings
 from monitor.events import AssetClass, EvidenceValue
 from monitor.sessions.guard import SessionGuard
+from monitor.state.snapshot import Snapshot
+
+logger = logging.getLogger(__name__)
 
 NS: Final = 1_000_000_000
+SNAPSHOT_LAYOUT: Final = 1  # per-window daily maxima, keyed by windows_s
 WindowUsd = Callable[[Level, str, int], tuple[float, float]]
 """(level, scope, window_s) → (long USD, short USD) liquidated over that window."""
 
@@ -151,6 +156,48 @@ class DeleveragingStage:
             ),
             evidence=evidence,
         )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the detector's learnt history per scope (called at every state save).
+
+        Kept: each scope's daily maxima and today's maximum, per window, with the windows
+        and the score they were learnt with. Not kept: the OI series (at most the longest
+        window, rebuilt from the next readings).
+        """
+        scopes = self.detector.scopes()
+        return {
+            "layout": SNAPSHOT_LAYOUT,
+            "score": self.cfg.score,
+            "windows_s": list(self.detector.windows_s),
+            "scopes": {k: {"day": d, "day_max": t, "maxima": m} for k, (d, t, m) in scopes.items()},
+        }
+
+    def restore(self, state: Snapshot) -> None:
+        """Load a `snapshot` (called once, at start); ignores one of another layout or score.
+
+        A window saved and still configured gets its history back; one configured but not
+        saved starts empty, one saved but no longer configured is dropped. A snapshot of
+        another layout (or none) or learnt with another score is ignored as a whole: the
+        detector starts from its prior. Nothing is loaded unless all of it parses.
+
+        Raises:
+            KeyError, TypeError, ValueError: a snapshot of this layout that does not parse.
+        """
+        if state.get("layout") != SNAPSHOT_LAYOUT or state.get("score") != self.cfg.score:
+            logger.warning("deleveraging state of another layout or score ignored")
+            return
+        saved = [int(w) for w in state["windows_s"]]
+        mine = self.detector.windows_s
+        parsed = []
+        for scope, entry in state["scopes"].items():
+            by_window = dict(
+                zip(saved, zip(entry["day_max"], entry["maxima"], strict=True), strict=True)
+            )
+            day_max = [float(by_window[w][0]) if w in by_window else 0.0 for w in mine]
+            maxima = [[float(v) for v in by_window[w][1]] if w in by_window else [] for w in mine]
+            parsed.append((str(scope), int(entry["day"]), day_max, maxima))
+        for scope, day, day_max, maxima in parsed:
+            self.detector.load(scope, day, day_max, maxima)
 
     def _liq_window_s(self, window_s: int) -> int:
         """Return the longest liquidation window not longer than `window_s` (else the shortest)."""
