@@ -66,7 +66,8 @@ def test_a_single_window_state_gives_its_window_back_and_the_new_one_starts_empt
     assert det.threshold_pct("BTC", 3600) == first.deleveraging.detector.threshold_pct("BTC")
     assert det.threshold_pct("BTC", 14400) == pytest.approx(3.0)  # no history: the prior
     ((_, _, maxima),) = det.scopes().values()
-    assert len(maxima[0]) == 15 and maxima[1] == []
+    assert len(maxima[0]) == 15
+    assert maxima[1] == []
 
 
 @pytest.mark.parametrize(
