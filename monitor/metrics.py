@@ -102,8 +102,9 @@ class Metrics:
         )
         self.oi_drop = Gauge(
             "liqmon_open_interest_drop_ratio",
-            "Open-interest fall over the deleveraging window, from each instrument's high, as a "
-            "share of the scope's open interest (0.05 = 5%), at the last evaluation.",
+            "Open-interest fall over the first deleveraging window (windows_s), from each "
+            "instrument's high, as a share of the scope's open interest (0.05 = 5%), at the last "
+            "evaluation.",
             ["scope"],
             registry=r,
         )

@@ -6,18 +6,21 @@ most one liquidation per symbol per second; OKX's feed is partial). This module 
 OI per scope (an asset, summed over its venues' instruments) and says when the scope's OI
 drop and price range over the window are together rarer than its budget allows.
 
-The statistic, evaluated once per `step_s` of event time: over the last `window_s`, each
-instrument's OI drop from its highest reading, in base units, valued at the current price,
-summed over the scope's instruments and divided by the same instruments' highest OI in
-USD (so a price fall alone is not an OI fall, and a venue that joins mid-window only
-counts from its first reading). The score the threshold judges is, by default
-(``score: oi_and_price``), the geometric mean of that OI drop and the price range over the
-same window (both %): a forced unwind moves both, a calm-time OI drop (one holder closing)
-or a price swing with OI steady moves one. ``score: oi`` judges the OI drop alone. The
-threshold is the scope's own: the (1 − 1/`return_period_days`) quantile of its daily
-maxima of the score over the last `history_days`, once it has `min_days` of them; before
-that, `prior_pct`. A signal also needs the OI to have fallen at least `min_drop_pct` and
-the price to have moved at least `min_price_move_pct` since the OI high: price down means
+The statistic, evaluated once per `step_s` of event time, for each window of `windows_s`
+(seconds; by default one, 60 minutes): over the window, each instrument's OI drop from its
+highest reading, in base units, valued at the current price, summed over the scope's
+instruments and divided by the same instruments' highest OI in USD (so a price fall alone
+is not an OI fall, and a venue that joins mid-window only counts from its first reading).
+The score the threshold judges is, by default (``score: oi_and_price``), the geometric mean
+of that OI drop and the price range over the same window (both %): a forced unwind moves
+both, a calm-time OI drop (one holder closing) or a price swing with OI steady moves one.
+``score: oi`` judges the OI drop alone. The threshold is the scope's own, per window: the
+(1 − 1/`return_period_days`) quantile of its daily maxima of that window's score over the
+last `history_days`, once it has `min_days` of them; before that, `prior_pct` for the first
+window, while the others stay silent (the prior is set for the first window's score). A
+scope is hot when any window passes its own threshold. A signal also needs the OI to have
+fallen at least `min_drop_pct` and the price to have moved at least `min_price_move_pct`
+since the OI high (in that window): price down means
 longs were unwound, price up shorts.
 
 Calibrated on Binance USDⓈ-M 5-minute OI (BTC, AVAX, Dec 2025 – Jun 2026); the figures
@@ -64,6 +67,8 @@ class Deleveraging:
             inverse of the share of days whose maximum reached it; the number of days
             kept when none did, a lower bound), None while warming up.
         instruments: instruments that contributed.
+        window_s: the window whose score passed (of ``windows_s``; the one furthest past
+            its threshold when several did), s.
     """
 
     scope: str
@@ -77,6 +82,7 @@ class Deleveraging:
     threshold_pct: float
     rarity_days: float | None
     instruments: int
+    window_s: int
 
 
 @dataclass(slots=True)
@@ -96,12 +102,24 @@ class _Series:
 
 @dataclass(slots=True)
 class _Scope:
-    """OI state of one scope: its instruments' series and its daily maxima."""
+    """OI state of one scope: its instruments' series and, per window, its daily maxima."""
 
     series: dict[str, _Series] = field(default_factory=dict)
     day: int = -1
-    day_max: float = 0.0
-    maxima: deque[float] = field(default_factory=deque)
+    day_max: list[float] = field(default_factory=list)  # today's maximum, per window
+    maxima: list[deque[float]] = field(default_factory=list)  # past days' maxima, per window
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """One window's statistics at one evaluation (all %, USD for `drop_usd`)."""
+
+    drop_pct: float
+    drop_usd: float
+    move_pct: float
+    range_pct: float
+    score: float
+    used: int
 
 
 class DeleveragingDetector:
@@ -114,10 +132,12 @@ class DeleveragingDetector:
     ) -> None:
         self.cfg = settings or DeleveragingSettings()
         self.quiet = quiet  # (scope, ts_ns) → True while its history must not learn
-        self._keep_steps = max(1, self.cfg.window_s // self.cfg.step_s) + 1
+        self.windows_s = tuple(self.cfg.windows_s)
+        self._steps = [max(1, w // self.cfg.step_s) + 1 for w in self.windows_s]
+        self._keep_steps = max(self._steps)
         self._stale_steps = max(1, self.cfg.stale_s // self.cfg.step_s)
         self._scopes: dict[str, _Scope] = {}
-        self.last_drop_pct: dict[str, float] = {}  # scope → OI drop at the last evaluation, %
+        self.last_drop_pct: dict[str, float] = {}  # scope → first window's OI drop, %
 
     def observe(
         self, scope: str, instrument: str, ts_ns: int, open_interest_usd: float, price: float
@@ -127,7 +147,7 @@ class DeleveragingDetector:
             return
         if not math.isfinite(price):
             return
-        state = self._scopes.setdefault(scope, _Scope())
+        state = self._scope(scope)
         series = state.series.setdefault(instrument, _Series())
         step = ts_ns // (self.cfg.step_s * NS)
         series.add(step, open_interest_usd / price, price, self._keep_steps)
@@ -138,7 +158,10 @@ class DeleveragingDetector:
             state.series.pop(instrument, None)
 
     def evaluate(self, ts_ns: int) -> list[Deleveraging]:
-        """Return the scopes whose OI drop passes their threshold now (event time `ts_ns`)."""
+        """Return the scopes whose OI drop passes their threshold now (event time `ts_ns`).
+
+        A scope with several windows hot reports the one furthest past its threshold.
+        """
         out: list[Deleveraging] = []
         step = ts_ns // (self.cfg.step_s * NS)
         for scope, state in self._scopes.items():
@@ -147,12 +170,13 @@ class DeleveragingDetector:
                 out.append(found)
         return out
 
-    def threshold_pct(self, scope: str) -> float:
-        """Return the scope's current threshold on the score, %."""
+    def threshold_pct(self, scope: str, window_s: int | None = None) -> float:
+        """Return the scope's current threshold on `window_s`'s score (the first window's), %."""
+        w = 0 if window_s is None else self.windows_s.index(window_s)
         state = self._scopes.get(scope)
-        if state is None or len(state.maxima) < self.cfg.min_days:
+        if state is None or len(state.maxima[w]) < self.cfg.min_days:
             return max(self.cfg.prior_pct, self.cfg.floor_pct)
-        ordered = sorted(state.maxima)
+        ordered = sorted(state.maxima[w])
         q = 1.0 - 1.0 / self.cfg.return_period_days
         pos = q * (len(ordered) - 1)
         lo = int(pos)
@@ -160,11 +184,43 @@ class DeleveragingDetector:
         level = ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
         return max(level, self.cfg.floor_pct)
 
-    def _measure(self, scope: str, state: _Scope, step: int, ts_ns: int) -> Deleveraging | None:
+    def scopes(self) -> dict[str, tuple[int, list[float], list[list[float]]]]:
+        """Return each scope's learnt history: (day, today's maxima, past days' maxima).
+
+        Both lists have one entry per window of `windows_s`. Called at state save.
+        """
+        return {
+            name: (s.day, list(s.day_max), [list(m) for m in s.maxima])
+            for name, s in self._scopes.items()
+        }
+
+    def load(self, scope: str, day: int, day_max: list[float], maxima: list[list[float]]) -> None:
+        """Set one scope's learnt history (as `scopes` returns it); called at state load.
+
+        Raises:
+            ValueError: the lists do not have one entry per window.
+        """
+        if len(day_max) != len(self.windows_s) or len(maxima) != len(self.windows_s):
+            msg = "%d windows saved, %d configured" % (len(maxima), len(self.windows_s))
+            raise ValueError(msg)
+        state = self._scope(scope)
+        state.day, state.day_max = int(day), [float(v) for v in day_max]
+        state.maxima = [deque(float(v) for v in m[-self.cfg.history_days :]) for m in maxima]
+
+    def _scope(self, scope: str) -> _Scope:
+        state = self._scopes.get(scope)
+        if state is None:
+            n = len(self.windows_s)
+            state = _Scope(day_max=[0.0] * n, maxima=[deque() for _ in range(n)])
+            self._scopes[scope] = state
+        return state
+
+    def _window(self, state: _Scope, step: int, steps: int) -> _Window | None:
+        """Measure the last `steps` steps of the scope's series; None without fresh data."""
         drop_usd = high_usd = move_sum = range_sum = 0.0
         used = 0
         for series in state.series.values():
-            live = [s for s in series.samples if s[0] > step - self._keep_steps]
+            live = [s for s in series.samples if s[0] > step - steps]
             if not live or live[-1][0] < step - self._stale_steps:
                 continue  # stale: this instrument stopped reporting OI
             top = max(live, key=lambda s: s[1])
@@ -180,44 +236,61 @@ class DeleveragingDetector:
             return None
         drop_pct = 100.0 * drop_usd / high_usd
         range_pct = 100.0 * range_sum / high_usd
-        self.last_drop_pct[scope] = drop_pct
         score = drop_pct if self.cfg.score == "oi" else math.sqrt(drop_pct * range_pct)
-        threshold = self.threshold_pct(scope)  # before today's maximum joins the history
-        if self.quiet is None or not self.quiet(scope, ts_ns):
-            self._fold_daily(state, ts_ns, score)
         move_pct = 100.0 * move_sum / high_usd
-        if (
-            score < threshold
-            or drop_pct < self.cfg.min_drop_pct
-            or abs(move_pct) < self.cfg.min_price_move_pct
-        ):
-            return None
-        return Deleveraging(
-            scope=scope,
-            ts_ns=ts_ns,
-            drop_pct=drop_pct,
-            drop_usd=drop_usd,
-            price_move_pct=move_pct,
-            price_range_pct=range_pct,
-            score_pct=score,
-            side="long" if move_pct < 0 else "short",
-            threshold_pct=threshold,
-            rarity_days=self._rarity_days(state, score),
-            instruments=used,
-        )
+        return _Window(drop_pct, drop_usd, move_pct, range_pct, score, used)
 
-    def _fold_daily(self, state: _Scope, ts_ns: int, score: float) -> None:
+    def _measure(self, scope: str, state: _Scope, step: int, ts_ns: int) -> Deleveraging | None:
+        best: Deleveraging | None = None
+        learn = self.quiet is None or not self.quiet(scope, ts_ns)
+        for w, (window_s, steps) in enumerate(zip(self.windows_s, self._steps, strict=True)):
+            m = self._window(state, step, steps)
+            if m is None:
+                continue
+            if w == 0:
+                self.last_drop_pct[scope] = m.drop_pct
+            threshold = self.threshold_pct(scope, window_s)  # before today's maximum joins
+            warm = len(state.maxima[w]) >= self.cfg.min_days
+            if learn:
+                self._fold_daily(state, ts_ns, w, m.score)
+            if (
+                m.score < threshold
+                or (w > 0 and not warm)  # the prior is the first window's: others wait
+                or m.drop_pct < self.cfg.min_drop_pct
+                or abs(m.move_pct) < self.cfg.min_price_move_pct
+            ):
+                continue
+            if best is not None and m.score / threshold <= best.score_pct / best.threshold_pct:
+                continue
+            best = Deleveraging(
+                scope=scope,
+                ts_ns=ts_ns,
+                drop_pct=m.drop_pct,
+                drop_usd=m.drop_usd,
+                price_move_pct=m.move_pct,
+                price_range_pct=m.range_pct,
+                score_pct=m.score,
+                side="long" if m.move_pct < 0 else "short",
+                threshold_pct=threshold,
+                rarity_days=self._rarity_days(state.maxima[w], m.score),
+                instruments=m.used,
+                window_s=window_s,
+            )
+        return best
+
+    def _fold_daily(self, state: _Scope, ts_ns: int, w: int, score: float) -> None:
         day = ts_ns // DAY_NS
         if day != state.day:
             if state.day >= 0:
-                state.maxima.append(state.day_max)
-                while len(state.maxima) > self.cfg.history_days:
-                    state.maxima.popleft()
-            state.day, state.day_max = day, 0.0
-        state.day_max = max(state.day_max, score)
+                for maxima, top in zip(state.maxima, state.day_max, strict=True):
+                    maxima.append(top)
+                    while len(maxima) > self.cfg.history_days:
+                        maxima.popleft()
+            state.day, state.day_max = day, [0.0] * len(self.windows_s)
+        state.day_max[w] = max(state.day_max[w], score)
 
-    def _rarity_days(self, state: _Scope, score: float) -> float | None:
-        if len(state.maxima) < self.cfg.min_days:
+    def _rarity_days(self, maxima: deque[float], score: float) -> float | None:
+        if len(maxima) < self.cfg.min_days:
             return None
-        reached = sum(1 for m in state.maxima if m >= score)
-        return len(state.maxima) / max(reached, 1) if reached else float(len(state.maxima))
+        reached = sum(1 for m in maxima if m >= score)
+        return len(maxima) / max(reached, 1) if reached else float(len(maxima))

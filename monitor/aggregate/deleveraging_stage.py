@@ -4,10 +4,11 @@ Every closed price bucket that carries open interest (the second's last
 ``open_interest_usd`` of an instrument) is observed under its asset, its asset class and the
 market (`observe`); once per ``step_s`` of event time the detector is evaluated
 and each hot scope becomes a ``deleveraging`` `Signal` whose evidence gives the OI drop in
-USD and %, the price move and range, the side unwound, the score against the scope's
-threshold and how rare it is for the scope, and the
-liquidations the feeds showed over the same window with their ratio to the drop (how much
-of the unwind the liquidation prints saw). Called by `monitor.aggregate.engine.Engine`.
+USD and %, the price move and range, the side unwound, the window whose score passed, the
+score against the scope's threshold for that window and how rare it is for the scope, and
+the liquidations the feeds showed over the same window (or the longest aggregate window
+within it: ``liquidations_window_s``) with their ratio to the drop (how much of the unwind
+the liquidation prints saw). Called by `monitor.aggregate.engine.Engine`.
 
 With a `SessionGuard`, an instrument whose TradFi market is settling after a reopening is
 not observed and its series is dropped (it restarts after the settling time), and a quiet
@@ -16,8 +17,9 @@ scope's evaluations stay out of its daily maxima (`DeleveragingDetector`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Final
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
 
 import polars as pl
 
@@ -28,8 +30,12 @@ from monitor.aggregate.scopes import MARKET, Level
 from monitor.config.signals import DeleveragingSettings
 from monitor.events import AssetClass, EvidenceValue
 from monitor.sessions.guard import SessionGuard
+from monitor.state.snapshot import Snapshot
+
+logger = logging.getLogger(__name__)
 
 NS: Final = 1_000_000_000
+SNAPSHOT_LAYOUT: Final = 1  # per-window daily maxima, keyed by windows_s
 WindowUsd = Callable[[Level, str, int], tuple[float, float]]
 """(level, scope, window_s) → (long USD, short USD) liquidated over that window."""
 
@@ -38,9 +44,15 @@ class DeleveragingStage:
     """Owns the detector; called per tick batch and per closed second."""
 
     def __init__(
-        self, cfg: DeleveragingSettings, window_usd: WindowUsd, guard: SessionGuard | None = None
+        self,
+        cfg: DeleveragingSettings,
+        window_usd: WindowUsd,
+        guard: SessionGuard | None = None,
+        liq_windows_s: Sequence[int] = (3600,),
     ) -> None:
+        """`liq_windows_s`: the windows `window_usd` answers for (the aggregate windows)."""
         self.cfg = cfg
+        self._liq_windows_s = sorted(liq_windows_s)
         self.guard = guard
         self.detector = DeleveragingDetector(cfg, None if guard is None else guard.scope_quiet)
         self._window_usd = window_usd
@@ -98,7 +110,8 @@ class DeleveragingStage:
         level: Level = "market" if d.scope == MARKET else "asset"
         if d.scope in ("crypto", "metal", "equity", "index", "energy", "fx"):
             level = "class"
-        long_usd, short_usd = self._window_usd(level, d.scope, self.cfg.window_s)
+        liq_window_s = self._liq_window_s(d.window_s)
+        long_usd, short_usd = self._window_usd(level, d.scope, liq_window_s)
         liq = long_usd if d.side == "long" else short_usd
         rarity = (
             rarity_words(d.rarity_days, d.scope)
@@ -114,8 +127,9 @@ class DeleveragingStage:
             "score_rule": self.cfg.score,
             "score_pct": round(d.score_pct, 3),
             "threshold_pct": round(d.threshold_pct, 3),
-            "window_s": self.cfg.window_s,
+            "window_s": d.window_s,
             "liquidations_usd": round(liq, 2),
+            "liquidations_window_s": liq_window_s,
             "liquidations_to_oi_drop": round(liq / d.drop_usd, 4) if d.drop_usd > 0 else 0.0,
             "instruments": d.instruments,
             "rarity": rarity,
@@ -134,7 +148,7 @@ class DeleveragingStage:
                 d.scope,
                 d.drop_pct,
                 _usd(d.drop_usd),
-                self.cfg.window_s // 60,
+                d.window_s // 60,
                 d.price_move_pct,
                 d.side,
                 100 * liq / d.drop_usd if d.drop_usd > 0 else 0.0,
@@ -142,6 +156,53 @@ class DeleveragingStage:
             ),
             evidence=evidence,
         )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the detector's learnt history per scope (called at every state save).
+
+        Kept: each scope's daily maxima and today's maximum, per window, with the windows
+        and the score they were learnt with. Not kept: the OI series (at most the longest
+        window, rebuilt from the next readings).
+        """
+        scopes = self.detector.scopes()
+        return {
+            "layout": SNAPSHOT_LAYOUT,
+            "score": self.cfg.score,
+            "windows_s": list(self.detector.windows_s),
+            "scopes": {k: {"day": d, "day_max": t, "maxima": m} for k, (d, t, m) in scopes.items()},
+        }
+
+    def restore(self, state: Snapshot) -> None:
+        """Load a `snapshot` (called once, at start); ignores one of another layout or score.
+
+        A window saved and still configured gets its history back; one configured but not
+        saved starts empty, one saved but no longer configured is dropped. A snapshot of
+        another layout (or none) or learnt with another score is ignored as a whole: the
+        detector starts from its prior. Nothing is loaded unless all of it parses.
+
+        Raises:
+            KeyError, TypeError, ValueError: a snapshot of this layout that does not parse.
+        """
+        if state.get("layout") != SNAPSHOT_LAYOUT or state.get("score") != self.cfg.score:
+            logger.warning("deleveraging state of another layout or score ignored")
+            return
+        saved = [int(w) for w in state["windows_s"]]
+        mine = self.detector.windows_s
+        parsed = []
+        for scope, entry in state["scopes"].items():
+            by_window = dict(
+                zip(saved, zip(entry["day_max"], entry["maxima"], strict=True), strict=True)
+            )
+            day_max = [float(by_window[w][0]) if w in by_window else 0.0 for w in mine]
+            maxima = [[float(v) for v in by_window[w][1]] if w in by_window else [] for w in mine]
+            parsed.append((str(scope), int(entry["day"]), day_max, maxima))
+        for scope, day, day_max, maxima in parsed:
+            self.detector.load(scope, day, day_max, maxima)
+
+    def _liq_window_s(self, window_s: int) -> int:
+        """Return the longest liquidation window not longer than `window_s` (else the shortest)."""
+        fitting = [w for w in self._liq_windows_s if w <= window_s]
+        return fitting[-1] if fitting else self._liq_windows_s[0]
 
 
 def _usd(value: float) -> str:

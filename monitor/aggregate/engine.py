@@ -85,7 +85,9 @@ class Engine:
         self.extras = ExtraDetectors(  # liquidity, saturation, rules, downside correlation
             settings, self.scopes, self.liq, self.book, self.spread, self._inst_info, self.guard
         )
-        self.deleveraging = DeleveragingStage(det.deleveraging, self.window_usd, self.guard)
+        self.deleveraging = DeleveragingStage(
+            det.deleveraging, self.window_usd, self.guard, self.liq.windows_s
+        )
         self._coder = columns.LiquidationCoder(self.scopes)
         self._pending_liq = columns.PendingBuckets()
         self._pending_px = pl.DataFrame(schema=buckets.PRICE_SCHEMA)

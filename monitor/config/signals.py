@@ -35,20 +35,22 @@ class LiquiditySettings(_Section, frozen=True, kw_only=True, forbid_unknown_fiel
 class DeleveragingSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Deleveraging: open interest falling past the scope's own threshold while prices move.
 
-    Per scope (asset, asset class, market), from the ticks that carry open interest: the OI
-    fall over ``window_s`` from each instrument's high, in base units valued at the current
-    price, as a share of the scopes' OI. ``score``: ``oi_and_price`` judges the geometric
-    mean of that fall and the price range over the same window (both %), ``oi`` the fall
-    alone. Hot when the score reaches the scope's threshold (the 1 − 1/``return_period_days``
-    quantile of its daily maxima over ``history_days``, from ``min_days`` of them;
-    ``prior_pct`` before; never below ``floor_pct``), the OI fell ≥ ``min_drop_pct`` and the
-    price moved ≥ ``min_price_move_pct`` since the OI high. Critical from
-    ``critical_multiple`` × the threshold. Defaults from Binance BTC/AVAX 5-minute OI,
-    Dec 2025 – Jun 2026 (docs/open-interest.md).
+    Per scope (asset, asset class, market) and per window of ``windows_s`` (seconds), from
+    the ticks that carry open interest: the OI fall over the window from each instrument's
+    high, in base units valued at the current price, as a share of the scopes' OI.
+    ``score``: ``oi_and_price`` judges the geometric mean of that fall and the price range
+    over the same window (both %), ``oi`` the fall alone. Each window has its own threshold
+    (the 1 − 1/``return_period_days`` quantile of the scope's daily maxima of that window's
+    score over ``history_days``, from ``min_days`` of them; before, ``prior_pct`` on the
+    first window while the others stay silent; never below ``floor_pct``). Hot when any
+    window's score reaches its threshold, with the OI fallen ≥ ``min_drop_pct`` and the
+    price moved ≥ ``min_price_move_pct`` since the OI high in that window. Critical from
+    ``critical_multiple`` × the threshold. Defaults from Binance BTC/AVAX 5-minute OI, Dec
+    2025 – Jun 2026 (docs/open-interest.md).
     """
 
     enabled: bool = True
-    window_s: Pos = 3600
+    windows_s: tuple[Pos, ...] = (3600,)
     step_s: Pos = 60  # one OI sample per instrument per step (seconds of event time)
     return_period_days: PosFloat = 90.0
     history_days: Pos = 90
@@ -60,6 +62,11 @@ class DeleveragingSettings(_Section, frozen=True, kw_only=True, forbid_unknown_f
     stale_s: Pos = 900  # an instrument without an OI reading for this long is left out
     critical_multiple: PosFloat = 1.5
     score: Literal["oi", "oi_and_price"] = "oi_and_price"
+
+    def __post_init__(self) -> None:
+        if not self.windows_s or len(set(self.windows_s)) != len(self.windows_s):
+            msg = "windows_s needs at least one window and no repeats"
+            raise ValueError(msg)
 
 
 class SaturationSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -7,7 +7,8 @@ signals into incidents (one incident until `quiet_min` minutes pass without a si
 prints, per asset: labelled unwinds caught before their OI low (a label's ``peak``) with
 the lead, incidents outside every label (false alarms), their rate per asset-month and
 their count per calendar month. ``--set KEY=VALUE`` (repeatable) overrides one
-``detect.deleveraging`` setting, e.g. ``--set score=oi`` for the OI-only score.
+``detect.deleveraging`` setting, e.g. ``--set score=oi`` for the OI-only score or
+``--set windows_s=[3600,14400]`` for a 4-hour window beside the hour.
 """
 
 from __future__ import annotations
@@ -146,10 +147,11 @@ def write_report(results: Sequence[AssetResult], out: TextIO) -> None:
     out.write("|---|---:|---:|---:|---|---:|---:|\n")
     for res in results:
         leads = ", ".join(
-            "%s: %.0f min%s"
+            "%s: %.0f min (%d-min window)%s"
             % (
                 lab.name,
                 (lab.peak_ns - hit.first.ts_ns) / 60 / NS,
+                hit.first.window_s // 60,
                 " (market)" if hit.scope == MARKET else "",
             )
             for lab, hit in res.caught
@@ -172,11 +174,12 @@ def write_report(results: Sequence[AssetResult], out: TextIO) -> None:
         for inc in res.false_alarms:
             s = inc.strongest
             out.write(
-                "- %s false alarm %s: OI −%.2f%%, price %+.2f%% (range %.2f%%),"
+                "- %s false alarm %s: %d-min window, OI −%.2f%%, price %+.2f%% (range %.2f%%),"
                 " score %.2f%% (threshold %.2f%%)\n"
                 % (
                     res.asset,
                     iso(inc.first.ts_ns),
+                    s.window_s // 60,
                     s.drop_pct,
                     s.price_move_pct,
                     s.price_range_pct,

@@ -6,7 +6,8 @@ CUSUM and event-rate baselines, every instrument's price windows and volatility,
 book (same ids, states and waves after a restart: no resolve is emitted for a restart), the
 cascade entries of the overlays and the margin changes received. Any other component the
 engine, its burst state or its extra detectors hold that is `Snapshottable` (e.g. a tail
-estimator) is saved and restored under its attribute path, with no change here.
+estimator, the deleveraging stage's per-window daily maxima) is saved and restored under
+its attribute path, with no change here.
 
 Not kept (short windows, rebuilt within minutes): the liquidity, saturation and correlation
 detectors' windows. Restore goes all or nothing: on a snapshot that does not fit, the

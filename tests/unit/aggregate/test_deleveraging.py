@@ -184,11 +184,43 @@ def test_a_quiet_scope_learns_no_daily_maxima_and_a_forgotten_series_restarts() 
 def test_evaluation_settings_are_overridden_or_refused_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    cfg = evaluation.settings_from(["score=oi", "window_s=1800", "return_period_days=30"])
-    assert (cfg.score, cfg.window_s, cfg.return_period_days) == ("oi", 1800, 30.0)
+    cfg = evaluation.settings_from(["score=oi", "windows_s=[1800, 14400]", "return_period_days=30"])
+    assert (cfg.score, cfg.windows_s, cfg.return_period_days) == ("oi", (1800, 14400), 30.0)
     labels = str(ROOT / "deploy/labels/oi_unwinds.yaml")
-    for bad in ("score=volume", "no_such_key=1", "window_s"):
+    for bad in ("score=volume", "no_such_key=1", "windows_s", "windows_s=[]", "window_s=3600"):
         assert evaluation.main(["--labels", labels, "--set", bad, str(EXCERPT)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: --set"), err
         assert err.count("\n") == 1, err
+
+
+def _slow_unwind_signals(windows_s: tuple[int, ...]) -> list:
+    """Three days with one fast hour (OI −2 %, price −1 %), then a slow unwind: OI −6 % and
+    the price −3 % over four hours, never more than 1.5 % within an hour. All signals."""
+    cfg = DeleveragingSettings(windows_s=windows_s, min_days=3, return_period_days=3.0)
+    det = DeleveragingDetector(cfg)
+    day = 86_400 * NS
+    for d in range(3):
+        fast = [(100.0, 50.0)] * 300 + [
+            (100.0 - 2 * i / 60, 50.0 - 0.5 * i / 60) for i in range(61)
+        ]
+        _feed(det, fast + [(98.0, 49.5)] * 60, start_ns=T0 + d * day)
+    slow = [(100.0, 50.0)] * 300 + [(100.0 - 6 * i / 240, 50 - 1.5 * i / 240) for i in range(241)]
+    out = []
+    for i, (oi_base, price) in enumerate(slow + [(94.0, 48.5)] * 30):
+        ts = T0 + 3 * day + i * MIN
+        det.observe("BTC", "BTC-USDT-PERP", ts, oi_base * price, price)
+        out += det.evaluate(ts)
+    assert det.threshold_pct("BTC") > 1.0  # the fast hours set the 60-minute threshold
+    return out
+
+
+def test_a_longer_window_catches_a_slow_unwind_the_hour_misses() -> None:
+    low_ns = T0 + 3 * 86_400 * NS + 540 * MIN  # the OI low: the end of the four hours
+    assert _slow_unwind_signals((3600,)) == []
+    found = _slow_unwind_signals((3600, 14400))
+    assert found
+    assert {s.window_s for s in found} == {14400}
+    assert found[0].ts_ns < low_ns
+    assert found[0].side == "long"
+    assert found[0].rarity_days is not None  # judged by the 4-hour window's own history

@@ -6,7 +6,7 @@ import msgspec
 from monitor.aggregate.engine import Engine
 from monitor.aggregate.merge import SummaryMerger
 from monitor.aggregate.partial import PartitionBuckets
-from monitor.config import Settings
+from monitor.config import Settings, load
 from monitor.events import Alert, Tick
 
 NS = 1_000_000_000
@@ -99,3 +99,13 @@ def test_the_alerts_do_not_depend_on_how_many_seconds_close_at_once() -> None:
     unwinds = [_key(a) for a in by_50 if a.kind == "deleveraging"]
     assert unwinds
     assert [_key(a) for a in at_once if a.kind == "deleveraging"] == unwinds
+
+
+def test_a_window_longer_than_the_aggregate_windows_reads_the_longest_within_it() -> None:
+    settings = load(None, env={}, overrides={"detect.deleveraging.windows_s": [7200]})
+    engine = Engine(settings)
+    alerts = engine.process(ticks()) + engine.flush()
+    fired = next(a for a in alerts if a.kind == "deleveraging" and a.state == "firing")
+    assert fired.evidence["window_s"] == 7200
+    assert fired.evidence["liquidations_window_s"] == max(settings.aggregate.windows_s)
+    assert "in 120 min" in fired.summary
