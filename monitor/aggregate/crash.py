@@ -17,9 +17,10 @@ Called by the engine every second for each instrument whose prices changed or th
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from monitor.aggregate.detectors import Signal, rarity
-from monitor.aggregate.prices import InstrumentPrices
+from monitor.aggregate.prices import InstrumentPrices, PriceWindows
 from monitor.aggregate.tails import Gumbel
 from monitor.config import CrashSettings
 from monitor.events import EvidenceValue, Severity
@@ -53,6 +54,25 @@ def detect_crash(inst: InstrumentPrices, second: int, cfg: CrashSettings) -> Sig
     if best is None:
         return None
     return _signal(inst, second, cfg, best, scores, sd_short)
+
+
+def detect_crashes(
+    prices: PriceWindows, hot: set[str], second: int, updated: Iterable[str], cfg: CrashSettings
+) -> list[Signal]:
+    """Return the crash signals at `second` of the instruments updated in it or still hot.
+
+    `hot` (instrument keys) is kept by the caller across seconds and updated here: an
+    instrument stays evaluated every second while it signals, so its alert can resolve.
+    """
+    signals: list[Signal] = []
+    for key in sorted(hot.union(updated)):
+        sig = detect_crash(prices.instruments[key], second, cfg)
+        if sig is None:
+            hot.discard(key)
+        else:
+            hot.add(key)
+            signals.append(sig)
+    return signals
 
 
 def _signal(

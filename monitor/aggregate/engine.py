@@ -28,7 +28,7 @@ import polars as pl
 
 from monitor.aggregate import buckets, columns, overlays
 from monitor.aggregate.bursts import BurstState
-from monitor.aggregate.crash import detect_crash
+from monitor.aggregate.crash import detect_crashes
 from monitor.aggregate.deleveraging_stage import DeleveragingStage
 from monitor.aggregate.detectors import Signal
 from monitor.aggregate.extras import ExtraDetectors
@@ -320,7 +320,10 @@ class Engine:
         ts_ns = (second + 1) * NS
         det = self.settings.detect
         derived = self.spread.signals(ts_ns, self.margin_changes, det.margin_hike, det.contagion)
-        found = self.bursts.signals(second) + self._crashes(second, insts)
+        crash = self.settings.detect.crash
+        found = self.bursts.signals(second) + detect_crashes(
+            self.prices, self._hot_instruments, second, insts, crash
+        )
         found += self.deleveraging.signals(second)
         found = self.guard.hold(self.extras.evaluate(second, sids, insts, px, found), ts_ns)
         self._note_sessions(found + derived, ts_ns)
@@ -343,18 +346,6 @@ class Engine:
         # scopes are created when a batch is bucketed, before any of its seconds closes
         self.liq.sums = grown(self.liq.sums, len(self.scopes))
         self.bursts.ensure()
-
-    def _crashes(self, second: int, updated: list[str]) -> list[Signal]:
-        cfg = self.settings.detect.crash
-        signals: list[Signal] = []
-        for key in sorted(self._hot_instruments.union(updated)):
-            sig = detect_crash(self.prices.instruments[key], second, cfg)
-            if sig is None:
-                self._hot_instruments.discard(key)
-            else:
-                self._hot_instruments.add(key)
-                signals.append(sig)
-        return signals
 
     # ---- views ---------------------------------------------------------------------------
 
