@@ -222,7 +222,7 @@ async def run_kafka(  # noqa: PLR0913, PLR0915  (keyword-only wiring options; on
                 handle.tasks.append(tg.create_task(handle.cross.run(), name="cross-stage"))
             if ingest:
                 handle.tasks.append(tg.create_task(_drain(handle), name=_PUBLISHER))
-                handle.tasks.append(tg.create_task(_watch(handle), name="ingest-watch"))
+            handle.tasks.append(tg.create_task(_watch(handle), name="bus-watch"))
             feeders = [
                 tg.create_task(_feed(src, handle), name="source-%d" % i)
                 for i, src in enumerate(feeders_src)
@@ -370,7 +370,7 @@ async def _drain(handle: KafkaHandle) -> None:
 
 
 async def _watch(handle: KafkaHandle) -> None:
-    """Refresh the ingest gauges (buffer depth, broker up) even while the publisher waits."""
+    """Refresh the bus gauges (buffer depth, broker up) of every role, even while it waits."""
     gauge_up = handle.metrics.broker_up.labels("kafka")
     depth = handle.metrics.queue_depth.labels("kafka")
     while True:

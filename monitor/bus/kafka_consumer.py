@@ -26,13 +26,17 @@ from aiokafka.errors import (
 )
 
 from monitor.bus.base import DropCallback
-from monitor.bus.kafka_common import seek_to_start
+from monitor.bus.kafka_common import rewind_to_time, seek_to_start
 from monitor.codec import decode
 from monitor.config import KafkaSettings
 from monitor.errors import BusError, InputError
 from monitor.events import Event
 
 log = logging.getLogger(__name__)
+
+# How old a consumer's topic metadata may get (aiokafka: 5 min, so a group whose topics were
+# deleted and created again held no partition that long); a Metadata request each 5 s.
+_METADATA_MAX_AGE_MS = 5_000
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
@@ -124,6 +128,7 @@ class KafkaSubscription:
             session_timeout_ms=s.session_timeout_ms,
             rebalance_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=max(100, s.session_timeout_ms // 5),
+            metadata_max_age_ms=_METADATA_MAX_AGE_MS,
             **options,
         )
         self._options = {}  # the revealed SASL password is not kept
@@ -322,6 +327,16 @@ class KafkaSubscription:
         polls = [self._consumer.last_poll_timestamp(tp) for tp in owned.intersection(partitions)]
         return min([wall_ns] + [int(ms) * 1_000_000 for ms in polls if ms is not None])
 
+    def missing_topics(self) -> list[str]:
+        """Return this member's topics the broker's last metadata did not list (deleted).
+
+        Empty before the consumer started; the metadata is at most ``_METADATA_MAX_AGE_MS`` old.
+        """
+        consumer = self._consumer
+        if consumer is None:
+            return []
+        return [t for t in self._topics if consumer.partitions_for_topic(t) is None]
+
     def assignment(self) -> set[TopicPartition]:
         """Return the partitions this member holds now."""
         if self._consumer is None:
@@ -358,11 +373,7 @@ class KafkaSubscription:
     async def seek_to_time(
         self, ts_ms: int, partitions: Iterable[TopicPartition] | None = None
     ) -> None:
-        """Move `partitions` (default: all assigned) back to their first record at `ts_ms` or later.
-
-        Positions only ever move backwards: a partition with no record that recent, or already
-        positioned before it, keeps its position, so nothing unprocessed is skipped. (A broker
-        answer with timestamp -1 means "no such record", whatever offset comes with it.)
+        """Move `partitions` (default: all assigned) back to `ts_ms` (`rewind_to_time`).
 
         Raises:
             BusError: the offset lookup failed or timed out.
@@ -373,27 +384,16 @@ class KafkaSubscription:
         tps = set(consumer.assignment() if partitions is None else partitions)
         if not tps:
             return
-        moved = 0
         try:
             async with asyncio.timeout(self._timeout_s):
-                found = await consumer.offsets_for_times(dict.fromkeys(tps, max(ts_ms, 0)))
-                for tp, hit in found.items():
-                    if hit is None or hit.timestamp < 0:
-                        continue
-                    if hit.offset < await consumer.position(tp):
-                        consumer.seek(tp, hit.offset)
-                        self._pending.pop(tp, None)
-                        moved += 1
+                moved = await rewind_to_time(consumer, tps, ts_ms)
         except (KafkaError, TimeoutError) as exc:
             msg = "kafka: seek of group %r to %d ms failed: %r" % (self.name, ts_ms, exc)
             raise BusError(msg) from None
-        log.info(
-            "kafka: group %r rewound %d of %d partitions to %d ms",
-            self.name,
-            moved,
-            len(tps),
-            ts_ms,
-        )
+        for tp in moved:
+            self._pending.pop(tp, None)
+        msg = "kafka: group %r rewound %d of %d partitions to %d ms"
+        log.info(msg, self.name, len(moved), len(tps), ts_ms)
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if self._consumer is not None and not self._closed:
