@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -54,16 +55,16 @@ class Aggregate:
         workdir.mkdir()
         self.workdir = workdir
         self.kafka = settings_for(bootstrap)
-        self.state = StateSettings(dir=workdir / "state", save_interval_s=0.2)
+        self.state = StateSettings(dir=str(workdir / "state"), save_interval_s=0.2)
         self.config = workdir / "liqmon.yaml"
         doc = {
             "bus": {"kind": "kafka", "kafka": msgspec.to_builtins(self.kafka)},
-            "state": {"dir": str(self.state.dir), "save_interval_s": self.state.save_interval_s},
+            "state": {"dir": self.state.dir, "save_interval_s": self.state.save_interval_s},
         }
         self.config.write_text(yaml.safe_dump(doc))
         windows = physical_topic(self.kafka, TOPIC_WINDOWS)
-        self.store = StateStore(self.state.dir, CrossState(self.state, windows, GROUP).role)
-        self.report = workdir / "report.json"
+        self.store = StateStore(Path(self.state.dir), CrossState(self.state, windows, GROUP).role)
+        self.report = workdir / "report.msgpack"
         self.ready = self.report.with_suffix(".ready")
         self.log = workdir / "aggregate.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -159,17 +160,17 @@ def canonical(engine: dict[str, Any]) -> dict[str, Any]:
     partition's summary came first: every per-scope array (windows, burst baselines, CUSUM,
     event rate, tails) is put in scope-name order, and the window log's ids renamed to
     match. Lists that are mappings (alert book, instruments, the gap detector's streams)
-    are sorted by their key. Arrays become their bytes: equal means bit for bit.
+    are sorted by their key. Arrays stay numpy arrays (`differences` compares them).
     """
     names = list(zip(engine["scopes"]["levels"], engine["scopes"]["keys"], strict=True))
     order = sorted(range(len(names)), key=names.__getitem__)
     new_id = np.empty(len(names), dtype=np.int64)
     new_id[order] = np.arange(len(names))
 
-    def by_scope(packed: dict[str, Any]) -> tuple[str, bytes]:
+    def by_scope(packed: dict[str, Any]) -> npt.NDArray[Any]:
         array = unpack_array(packed)
         array[: len(names)] = array[order]
-        return array.dtype.str, array.tobytes()
+        return array
 
     def each(parts: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -181,7 +182,7 @@ def canonical(engine: dict[str, Any]) -> dict[str, Any]:
     def log_row(sec: int, ids: dict[str, Any], values: dict[str, Any]) -> list[Any]:
         renamed = new_id[unpack_array(ids)]
         rank = np.argsort(renamed)
-        return [sec, renamed[rank].tobytes(), unpack_array(values)[rank].tobytes()]
+        return [sec, renamed[rank], unpack_array(values)[rank]]
 
     liq = engine["liq"]
     gaps = engine["plugins"]["gaps"]
@@ -201,6 +202,34 @@ def canonical(engine: dict[str, Any]) -> dict[str, Any]:
             "gaps": {k: sorted(v, key=lambda row: row[:2]) for k, v in gaps.items()},
         },
     }
+
+
+def differences(got: object, want: object, path: str = "engine") -> list[str]:
+    """Return the paths where two `canonical` snapshots differ.
+
+    Arrays must have the same dtype and shape and equal values to 1e-12 relative: sums over
+    the scopes of a level (market, class) are added in scope-id order, so their last bit
+    depends on it; a summary missed or counted twice moves them by far more.
+    """
+    if isinstance(got, np.ndarray) and isinstance(want, np.ndarray):
+        same = got.dtype == want.dtype and got.shape == want.shape
+        if same and got.dtype.kind == "f":
+            same = bool(np.allclose(got, want, rtol=1e-12, atol=0, equal_nan=True))
+        elif same:
+            same = bool(np.array_equal(got, want))
+        return [] if same else [path]
+    if isinstance(got, dict) and isinstance(want, dict):
+        if got.keys() != want.keys():
+            return [path]
+        return [d for k in got for d in differences(got[k], want[k], "%s.%s" % (path, k))]
+    if isinstance(got, list) and isinstance(want, list):
+        if len(got) != len(want):
+            return [path]
+        pairs = zip(got, want, strict=True)
+        return [
+            d for i, (g, w) in enumerate(pairs) for d in differences(g, w, "%s[%d]" % (path, i))
+        ]
+    return [] if got == want else [path]
 
 
 def transitions(alerts: list[Alert]) -> list[tuple[str, str, str, str, int, int]]:
@@ -256,7 +285,6 @@ async def test_sigkill_of_aggregate_in_a_firing_cascade_changes_neither_alerts_n
     assert again == ["resolved"]
     # the restarted engine is the never-stopped one: windows, baselines, tails, book
     final, expected = canonical(restarted["engine"]), canonical(reference_run["engine"])
-    assert final["bursts"] == expected["bursts"]  # burst baselines, CUSUM, event rate
-    assert final["plugins"] == expected["plugins"]  # tail estimators, stream gaps
-    assert final == expected  # and the windows, prices, alert book
-    assert final["bursts"] != canonical(at_kill)["bursts"]  # what came after the kill counts
+    # burst baselines, CUSUM, event rate, tails, stream gaps, windows, prices, alert book
+    assert differences(final, expected) == []
+    assert "engine.bursts.seasonal[0]" in differences(canonical(at_kill), expected)  # data after
