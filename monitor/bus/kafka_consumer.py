@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import (
     CommitFailedError,
     ConsumerStoppedError,
@@ -27,6 +26,7 @@ from aiokafka.errors import (
 
 from monitor.bus.base import DropCallback
 from monitor.bus.kafka_common import rewind_to_time, seek_to_start
+from monitor.bus.kafka_rebalance import RebalanceListener
 from monitor.codec import decode
 from monitor.config import KafkaSettings
 from monitor.errors import BusError, InputError
@@ -37,26 +37,6 @@ log = logging.getLogger(__name__)
 # How old a consumer's topic metadata may get (aiokafka: 5 min, so a group whose topics were
 # deleted and created again held no partition that long); a Metadata request each 5 s.
 _METADATA_MAX_AGE_MS = 5_000
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
-    """Commits processed offsets before a revoke; rewinds newly owned partitions."""
-
-    def __init__(self, sub: KafkaSubscription) -> None:
-        self._sub = sub
-
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        """Called by aiokafka before a rebalance takes `revoked` away (inside getmany).
-
-        The group waits for this member to rejoin, so the next owner starts only after
-        what this process produced is acknowledged and the offsets are committed.
-        """
-        await self._sub.before_revoke()
-        await self._sub.commit_partitions(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        """Called by aiokafka once the group has given this member `assigned`."""
-        await self._sub.on_assigned(set(assigned))
 
 
 class KafkaSubscription:
@@ -103,7 +83,9 @@ class KafkaSubscription:
         )
         self._closed = False
         self._aborted = False
+        self._lost_ns: int | None = None  # wall time the topics were first seen missing
         self._batch_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Connect and join the group (bounded by ``request_timeout_ms``); idempotent.
@@ -111,6 +93,10 @@ class KafkaSubscription:
         Raises:
             BusError: the brokers could not be reached in time.
         """
+        async with self._start_lock:  # a second caller meanwhile gets the same consumer
+            await self._start()
+
+    async def _start(self) -> None:
         if self._consumer is not None:
             return
         if self._closed:
@@ -139,7 +125,7 @@ class KafkaSubscription:
             await consumer.stop()
             msg = "kafka: consumer %r cannot start: %r" % (self.name, exc)
             raise BusError(msg) from None
-        consumer.subscribe(topics=list(self._topics), listener=_Listener(self))
+        consumer.subscribe(topics=list(self._topics), listener=RebalanceListener(self))
         self._consumer = consumer
 
     async def stop(self) -> None:
@@ -321,11 +307,14 @@ class KafkaSubscription:
     def heard_ns(self, partitions: Iterable[TopicPartition], wall_ns: int) -> int:
         """Return `wall_ns`, held at the broker's last fetch answer for any of `partitions`.
 
-        Live stages close seconds by this clock: records may still come while none answers.
+        While this member's topics are missing (deleted), it is held at when they went. Live
+        stages close seconds by this clock: records may still come while none answers.
         """
+        self._lost_ns = (self._lost_ns or wall_ns) if self.missing_topics() else None
         owned = self._consumer.assignment() if self._consumer is not None else set()
         polls = [self._consumer.last_poll_timestamp(tp) for tp in owned.intersection(partitions)]
-        return min([wall_ns] + [int(ms) * 1_000_000 for ms in polls if ms is not None])
+        held = [int(ms) * 1_000_000 for ms in polls if ms is not None]
+        return min([wall_ns, *held] + ([self._lost_ns] if self._lost_ns else []))
 
     def missing_topics(self) -> list[str]:
         """Return this member's topics the broker's last metadata did not list (deleted).

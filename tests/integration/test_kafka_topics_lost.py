@@ -135,12 +135,14 @@ async def test_deleted_and_recreated_topics_are_ridden_out_by_ingest_and_aggrega
             counted_usd = market_usd(aggregate)
             dropped = (await scrape(ingest.http_port))[2][DROPPED]
             failed = ingest.bus.failed
+            late_rows = aggregate.cross.merger.late_rows
             dead = crashed(ingest) + crashed(aggregate)
     print(  # the measured outage, for the record (pytest -s)
         "accepted %d (%d before the deletion), buffered at recreation %d, on the new topics "
-        "%d, failed deliveries %d, dropped %d, aggregate counted %.0f of %.0f USD"
+        "%d, failed deliveries %d, dropped %d, aggregate counted %.0f of %.0f USD (%d late "
+        "summary rows)"
         % (len(source.accepted), gone_at, buffered, len(on_topic), failed, dropped,
-           counted_usd, expected_usd)
+           counted_usd, expected_usd, late_rows)
     )  # fmt: skip
     # Assert: both processes rode it out and said so while it lasted
     assert before == [(200, 1), (200, 1)]
