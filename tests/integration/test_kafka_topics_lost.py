@@ -8,6 +8,8 @@ timeout (6 s here), then created again by an operator (liqmon's own topic creati
 ``liqmon_bus_broker_up``; ingest keeps what came during the outage in its buffer and
 delivers it to the new topics (what the producer held when the topics went is counted as
 failed deliveries); aggregate reads the new topics and counts every event on them.
+
+Known to fail (xfail): only the windows topic deleted, the aggregate process exits.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import contextlib
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 
 import msgspec
 import pytest
@@ -26,6 +29,7 @@ from monitor import config
 from monitor.bus.kafka_common import ALL_TOPICS, client_options, physical_topic
 from monitor.bus.kafka_topics import ensure_topics
 from monitor.config import Settings
+from monitor.events import TOPIC_WINDOWS
 from monitor.kafka_app import KafkaHandle, run_kafka
 from tests.integration.conftest import settings_for
 from tests.integration.test_kafka_faults import market_usd
@@ -54,14 +58,14 @@ def make_settings(bootstrap: str) -> Settings:
     )
 
 
-async def delete_topics(settings: Settings) -> None:
-    """Delete every contract topic of `settings` (an operator's mistake, or a reset)."""
+async def delete_topics(settings: Settings, topics: Sequence[str] = ALL_TOPICS) -> None:
+    """Delete contract `topics` of `settings` (an operator's mistake, or a reset)."""
     kafka = settings.bus.kafka
     admin = AIOKafkaAdminClient(**client_options(kafka))
     async with asyncio.timeout(20):
         await admin.start()
         try:
-            await admin.delete_topics([physical_topic(kafka, t) for t in ALL_TOPICS])
+            await admin.delete_topics([physical_topic(kafka, t) for t in topics])
         finally:
             await admin.close()
 
@@ -160,4 +164,46 @@ async def test_deleted_and_recreated_topics_are_ridden_out_by_ingest_and_aggrega
     lost = set(source.accepted[gone_at:]) - set(counts)
     assert len(lost) <= failed < RATE_PER_S
     # aggregate: read the new topics and counted every event on them, once
+    assert late_rows == 0
     assert counted_usd == pytest.approx(expected_usd, rel=1e-6)  # one event: ~5e-4
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="stage 1 waits for its summaries' acknowledgement at most request_timeout_ms, "
+    "then raises out of BucketStage._publish (monitor/kafka_stages.py): the process exits",
+)
+async def test_a_deleted_windows_topic_is_ridden_out_by_the_aggregate(
+    kafka_bootstrap: str,
+) -> None:
+    # Arrange: ingest and aggregate in one process
+    settings = make_settings(kafka_bootstrap)
+    source = PacedSource(RATE_PER_S)
+    async with asyncio.timeout(120):
+        async with run_kafka(
+            settings,
+            group="g-%s" % uuid.uuid4().hex[:8],
+            sources=[source],
+            live=True,
+            log_alerts=False,
+        ) as app:
+            assert app.cross is not None
+            await until(lambda: app.bus.delivered > 300 and app.cross.active, 30)
+            # Act: only the windows topic (stage 1 -> cross stage) goes, then comes back
+            await delete_topics(settings, (TOPIC_WINDOWS,))
+            await wait_for_health(app, (503, 0), GONE_S)
+            during = await health(app)
+            await asyncio.sleep(GONE_S)
+            await ensure_topics(settings.bus.kafka)
+            await wait_for_health(app, (200, 1), 20)
+            after = await health(app)
+            usd = market_usd(app)
+            with contextlib.suppress(TimeoutError):
+                await until(lambda: market_usd(app) > usd, 30)  # the cross stage counts again
+            counting = market_usd(app) > usd
+            dead = crashed(app)
+    # Assert
+    assert during == (503, 0)
+    assert after == (200, 1)
+    assert dead == []
+    assert counting
