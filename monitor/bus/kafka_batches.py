@@ -27,7 +27,7 @@ class PartitionBatcher:
     Args:
         topics: event type → physical topic.
         on_missing: called with a topic whose partitions the broker did not tell within
-            the producer's request timeout (deleted); when `build` waits, it raises
+            the producer's request timeout (deleted); while `build` or `send` waits, it raises
             `BusError` to stop the wait (the bus closed).
     """
 
@@ -35,7 +35,6 @@ class PartitionBatcher:
         self._topics = topics
         self._on_missing = on_missing
         self._partitions: dict[str, tuple[list[int], dict[bytes, int]]] = {}
-        self._wait = False
 
     async def build(
         self, producer: AIOKafkaProducer, events: Sequence[Event], *, wait: bool = False
@@ -52,7 +51,6 @@ class PartitionBatcher:
         back, nothing of `events` handed to the producer meanwhile; without it, aiokafka's
         error is raised after its request timeout.
         """
-        self._wait = wait
         chains: dict[tuple[str, int], list[Any]] = {}
         # (event type, key) → the partition's batch chain and the key's bytes: one dict
         # lookup per event once a key was seen in this call (~1 µs less per event).
@@ -62,7 +60,7 @@ class PartitionBatcher:
             route_key = (type(event), key_of(event))
             route = routes.get(route_key)
             if route is None:
-                route = routes[route_key] = await self._route(producer, event, chains)
+                route = routes[route_key] = await self._route(producer, event, chains, wait)
             chain, key = route
             value = encode(event)
             if chain[-1].append(timestamp=None, key=key, value=value) is None:
@@ -79,12 +77,16 @@ class PartitionBatcher:
         return out
 
     async def _route(
-        self, producer: AIOKafkaProducer, event: Event, chains: dict[tuple[str, int], list[Any]]
+        self,
+        producer: AIOKafkaProducer,
+        event: Event,
+        chains: dict[tuple[str, int], list[Any]],
+        wait: bool,
     ) -> tuple[list[Any], bytes]:
         """Return the batch chain of `event`'s partition (made when new) and its key bytes."""
         topic = self._topics[type(event)]
         key = key_of(event).encode()
-        all_partitions, by_key = await self._partitions_of(producer, topic)
+        all_partitions, by_key = await self._partitions_of(producer, topic, wait)
         part = by_key.get(key)
         if part is None:
             part = by_key[key] = _PARTITIONER(key, all_partitions, all_partitions)
@@ -102,31 +104,32 @@ class PartitionBatcher:
         deleted meanwhile is waited for, the batch kept. A producer buffer that stays full
         raises ``KafkaTimeoutError``.
         """
-        self._wait = wait
         topic, part = tp
         send = partial(producer.send_batch, batch, partition=part)
-        future: asyncio.Future[Any] = await self._until_listed(send, topic)
+        future: asyncio.Future[Any] = await self._until_listed(send, topic, wait)
         return future
 
-    async def _until_listed(self, call: Callable[[str], Awaitable[_T]], topic: str) -> _T:
+    async def _until_listed(
+        self, call: Callable[[str], Awaitable[_T]], topic: str, wait: bool
+    ) -> _T:
         """Return ``await call(topic)``, retried while the broker does not list `topic`.
 
         aiokafka gives up on a topic it cannot find after its request timeout; without
-        `build`'s `wait` that error is raised, with it the call is made again.
+        `wait` that error is raised, with it the call is made again.
         """
         while True:
             try:
                 return await call(topic)
             except UnknownTopicOrPartitionError:
                 self._on_missing(topic)
-                if not self._wait:
+                if not wait:
                     raise
 
     async def _partitions_of(
-        self, producer: AIOKafkaProducer, topic: str
+        self, producer: AIOKafkaProducer, topic: str, wait: bool
     ) -> tuple[list[int], dict[bytes, int]]:
         """Return the topic's partitions and its key → partition cache (reset on a change)."""
-        all_partitions = sorted(await self._until_listed(producer.partitions_for, topic))
+        all_partitions = sorted(await self._until_listed(producer.partitions_for, topic, wait))
         known = self._partitions.get(topic)
         if known is None or known[0] != all_partitions or len(known[1]) > _KEY_CACHE_MAX:
             known = self._partitions[topic] = (all_partitions, {})
