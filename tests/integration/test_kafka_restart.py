@@ -9,8 +9,9 @@ unread, it is killed (no shutdown, no final save), then started again with the s
 configuration and group once the feed is done. A second process reads the whole recording
 without a stop, on topics of its own. The alerts topics of both must be the same
 transitions (ids, states, times, waves): the cascade's id goes on firing, no resolve and no
-new incident come from the restart. And the restarted cross stage's engine, saved at the
-end of both runs, must be the never-stopped one's: windows, baselines, tails, alert book.
+new incident come from the restart. And the restarted cross stage's engine, taken once
+both read the whole recording, must be the never-stopped one's (`canonical`, `differences`):
+windows, burst baselines, CUSUM, event rate, tails, prices, alert book.
 """
 
 from __future__ import annotations
