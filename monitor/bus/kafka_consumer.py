@@ -84,6 +84,7 @@ class KafkaSubscription:
         self._closed = False
         self._aborted = False
         self._lost_ns: int | None = None  # wall time the topics were first seen missing
+        self._gone: set[str] = set()  # topics seen missing, not assigned since
         self._batch_lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
 
@@ -237,12 +238,10 @@ class KafkaSubscription:
         publishes to when it takes over (and so would publish it a second time).
         """
         async with self._batch_lock:  # the batch being processed ends first
-            await self._flush_sends()
-
-    async def _flush_sends(self) -> None:
-        if self._flush is None:
-            return
-        if not await self._flush(self._settings.session_timeout_ms / 2000):
+            flushed = self._flush is None or await self._flush(
+                self._settings.session_timeout_ms / 2000
+            )
+        if not flushed:
             log.warning("kafka: group %r hands partitions on with sends pending", self.name)
 
     async def commit_partitions(self, partitions: set[TopicPartition]) -> None:
@@ -295,12 +294,22 @@ class KafkaSubscription:
                 del self._pending[tp]
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Record a new assignment; rewind partitions this member did not own before."""
+        """Record a new assignment; rewind partitions this member did not own before.
+
+        A never committed partition of a topic this member saw deleted is read from its
+        start: all of it is new (``latest`` would skip what came before this member got it).
+        """
         self.rebalances += 1
         new = assigned - self._owned
         self._owned = set(assigned)
         for tp in new:  # another member may have committed meanwhile
             self._committed.pop(tp, None)
+        reborn = [tp for tp in new if tp.topic in self._gone and self._consumer is not None]
+        self._gone -= {tp.topic for tp in reborn}
+        if reborn:  # bounded: called by aiokafka inside the rebalance
+            async with asyncio.timeout(self._timeout_s):
+                unread = [tp for tp in reborn if await self._consumer.committed(tp) is None]
+                await self.seek_to_start(unread)
         if self._rewind_ns is not None and new:
             await self.seek_to_time(time.time_ns() // 1_000_000 - self._rewind_ns // 1_000_000, new)
 
@@ -324,7 +333,9 @@ class KafkaSubscription:
         consumer = self._consumer
         if consumer is None:
             return []
-        return [t for t in self._topics if consumer.partitions_for_topic(t) is None]
+        missing = [t for t in self._topics if consumer.partitions_for_topic(t) is None]
+        self._gone.update(missing)  # seen deleted (`on_assigned`)
+        return missing
 
     def assignment(self) -> set[TopicPartition]:
         """Return the partitions this member holds now."""

@@ -45,7 +45,13 @@ GONE_S = 15.0  # longer than the request timeout: the producer gives up on what 
 
 
 def make_settings(bootstrap: str) -> Settings:
-    kafka = settings_for(bootstrap, request_timeout_ms=6_000, close_timeout_ms=10_000)
+    kafka = settings_for(  # a new group starts at the end, as by default: a recreated
+        # topic's partitions must still be read from their start
+        bootstrap,
+        request_timeout_ms=6_000,
+        close_timeout_ms=10_000,
+        auto_offset_reset="latest",
+    )
     return config.load(
         None,
         env={},
