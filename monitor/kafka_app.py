@@ -186,7 +186,7 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
             handle.tasks += _stage_tasks(tg, handle, settings, publish, live=live)
             if ingest:
                 handle.tasks.append(tg.create_task(_drain(handle), name=PUBLISHER))
-                handle.tasks.append(tg.create_task(_watch(handle), name="ingest-watch"))
+            handle.tasks.append(tg.create_task(_watch(handle), name="bus-watch"))
             handle.tasks += start_feeders(tg, handle, feeding, publish)
             try:
                 yield handle
@@ -276,7 +276,7 @@ async def _drain(handle: KafkaHandle) -> None:
 
 
 async def _watch(handle: KafkaHandle) -> None:
-    """Refresh the ingest gauges (buffer depth, broker up) even while the publisher waits."""
+    """Refresh the bus gauges (buffer depth, broker up) of every role, even while it waits."""
     gauge_up = handle.metrics.broker_up.labels("kafka")
     depth = handle.metrics.queue_depth.labels("kafka")
     while True:

@@ -11,9 +11,8 @@ past that, publish waits up to its timeout and then drops, reported as
 ``on_drop("queue_full", n)`` exactly like the memory bus. A producer buffer that stays full
 for ``request_timeout_ms`` (aiokafka's ``KafkaTimeoutError``) raises `BusBackpressure`.
 
-Topics are created at `KafkaBus.start` when missing. Record timestamps are the producer's
-send time (CreateTime), so retention and `KafkaSubscription.seek_to_time` work on wall time even
-for replays of old data.
+Topics are created at `KafkaBus.start` when missing. Record timestamps are the producer's send
+time (CreateTime), so retention and `seek_to_time` work on wall time even for old data.
 
 Tested against Apache Kafka (``tests/support/kafka_broker.py``); other Kafka-protocol
 brokers may differ (Tansu 0.6 refused ``InitProducerId`` with memory storage: set
@@ -94,10 +93,11 @@ class KafkaBus:
         self._closed = False
         self._last_error_log = 0.0
         self.end_offsets: dict[tuple[str, int], int] = {}  # acknowledged end per partition
-        self._batcher = PartitionBatcher(self._topics)
+        self._batcher = PartitionBatcher(self._topics, self._topic_missing)
         self._last: list[asyncio.Future[Any]] = []  # batch futures of the last publish
         self.last_ok_s = 0.0  # monotonic time of the last acknowledged send
         self.last_error_s = 0.0  # monotonic time of the last failed send
+        self._missing: list[str] = []  # subscribed topics the broker did not list last time
 
     async def start(self) -> None:
         """Create missing topics, then start the producer; each step bounded in time.
@@ -155,7 +155,8 @@ class KafkaBus:
         Accepted means appended to a producer batch; delivery is counted later through
         ``on_delivery``. When ``max_in_flight`` sends are unacknowledged, waits up to
         `timeout_s` seconds for room (None: as long as it takes), then drops the rest with
-        reason ``queue_full``.
+        reason ``queue_full``. With `timeout_s` None, a topic missing on the broker (deleted)
+        is waited for, logged and shown by `broker_state`, instead of dropping.
 
         Raises:
             BusBackpressure: the producer buffer stayed full for ``request_timeout_ms``
@@ -171,6 +172,7 @@ class KafkaBus:
         self._last = []
         done = 0  # events handed to a batch (built), in order
         accepted = 0  # events in batches the producer took
+        wait = timeout_s is None  # for a deleted topic to come back, rather than drop
         try:
             async with asyncio.timeout(timeout_s):
                 while done < len(events):
@@ -178,11 +180,11 @@ class KafkaBus:
                         self._room.clear()
                         await self._room.wait()
                     stop = min(done + self._max_in_flight - self._in_flight, len(events))
-                    batches = await self._batcher.build(producer, events[done:stop])
+                    batches = await self._batcher.build(producer, events[done:stop], wait=wait)
                     done = stop
-                    for (topic, part), builder in batches:
+                    for tp, builder in batches:
                         count = builder.record_count()
-                        future = await producer.send_batch(builder, topic, partition=part)
+                        future = await self._batcher.send(producer, tp, builder, wait=wait)
                         accepted += count
                         self._in_flight += count
                         future.add_done_callback(partial(self._on_batch_done, count))
@@ -241,17 +243,31 @@ class KafkaBus:
         return future
 
     def broker_state(self) -> str:
-        """Return the broker's state as the producer sees it, for ``/readyz`` and logs.
+        """Return the broker's state as this process sees it, for ``/readyz`` and the gauge.
 
         ``down``: the last send failed, or sends are pending and none was acknowledged for
-        5 s; ``up``: acknowledging; ``idle``: nothing sent yet.
+        5 s, or a subscription's topics are gone from the broker (deleted: it reads nothing);
+        ``up``: acknowledging; ``idle``: nothing sent yet. Logs when missing topics change.
         """
+        missing = sorted({t for sub in self._subs for t in sub.missing_topics()})
+        if missing != self._missing:
+            self._missing = missing
+            level = logging.WARNING if missing else logging.INFO
+            log.log(level, "kafka: subscribed topics missing on the broker: %s", missing)
         now = time.monotonic()
-        if self.last_error_s > self.last_ok_s:
+        if missing or self.last_error_s > self.last_ok_s:
             return "down"
         if self._in_flight and self.last_ok_s and now - self.last_ok_s > _STALL_S:
             return "down"
         return "up" if self.last_ok_s else "idle"
+
+    def _topic_missing(self, topic: str) -> None:
+        """The producer found no partitions of `topic` (deleted): the broker counts as down."""
+        self.last_error_s = time.monotonic()
+        log.warning("kafka: topic %s is not on the broker; publish waits for it", topic)
+        if self._closed:
+            msg = "kafka: bus closed while topic %s was missing" % topic
+            raise BusError(msg)
 
     def _report_drop(self, count: int) -> None:
         if count > 0:
@@ -349,29 +365,21 @@ class KafkaBus:
         self._closed = True
         for sub in self._subs:
             await sub.stop()
-        producer, self._producer = self._producer, None
-        if producer is None:
+        if self._producer is None:
             return
-        if not await self._flush_producer(producer):
+        if not await self.flush(self.settings.close_timeout_ms / 1000):
             log.warning(
                 "kafka: %d sends still pending after %d ms at close",
                 self._in_flight,
                 self.settings.close_timeout_ms,
             )
+        producer, self._producer = self._producer, None
         try:
             # Pending batches expire after request_timeout_ms, which bounds stop().
             async with asyncio.timeout(self.settings.request_timeout_ms / 1000 + 1):
                 await producer.stop()
         except TimeoutError:
             log.warning("kafka: producer did not stop; %d sends lost", self._in_flight)
-
-    async def _flush_producer(self, producer: AIOKafkaProducer) -> bool:
-        try:
-            async with asyncio.timeout(self.settings.close_timeout_ms / 1000):
-                await producer.flush()
-        except TimeoutError:
-            return False
-        return True
 
     stop = close
 

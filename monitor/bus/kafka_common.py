@@ -117,3 +117,24 @@ async def seek_to_start(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPa
     tps = list(partitions)
     for tp, offset in (await consumer.beginning_offsets(tps)).items():
         consumer.seek(tp, offset)
+
+
+async def rewind_to_time(
+    consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition], ts_ms: int
+) -> list[TopicPartition]:
+    """Move `partitions` back to their first record at `ts_ms` (epoch ms) or later.
+
+    Positions only ever move backwards: a partition with no record that recent, or already
+    positioned before it, keeps its position. (A broker answer with timestamp -1 means "no
+    such record", whatever offset comes with it.) Returns the partitions moved; the caller
+    bounds the time.
+    """
+    moved: list[TopicPartition] = []
+    found = await consumer.offsets_for_times(dict.fromkeys(partitions, max(ts_ms, 0)))
+    for tp, hit in found.items():
+        if hit is None or hit.timestamp < 0:
+            continue
+        if hit.offset < await consumer.position(tp):
+            consumer.seek(tp, hit.offset)
+            moved.append(tp)
+    return moved

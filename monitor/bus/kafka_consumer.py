@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import (
     CommitFailedError,
     ConsumerStoppedError,
@@ -26,7 +25,8 @@ from aiokafka.errors import (
 )
 
 from monitor.bus.base import DropCallback
-from monitor.bus.kafka_common import seek_to_start
+from monitor.bus.kafka_common import rewind_to_time, seek_to_start
+from monitor.bus.kafka_rebalance import RebalanceListener
 from monitor.codec import decode
 from monitor.config import KafkaSettings
 from monitor.errors import BusError, InputError
@@ -34,25 +34,9 @@ from monitor.events import Event
 
 log = logging.getLogger(__name__)
 
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
-    """Commits processed offsets before a revoke; rewinds newly owned partitions."""
-
-    def __init__(self, sub: KafkaSubscription) -> None:
-        self._sub = sub
-
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        """Called by aiokafka before a rebalance takes `revoked` away (inside getmany).
-
-        The group waits for this member to rejoin, so the next owner starts only after
-        what this process produced is acknowledged and the offsets are committed.
-        """
-        await self._sub.before_revoke()
-        await self._sub.commit_partitions(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        """Called by aiokafka once the group has given this member `assigned`."""
-        await self._sub.on_assigned(set(assigned))
+# How old a consumer's topic metadata may get (aiokafka: 5 min, so a group whose topics were
+# deleted and created again held no partition that long); a Metadata request each 5 s.
+_METADATA_MAX_AGE_MS = 5_000
 
 
 class KafkaSubscription:
@@ -99,7 +83,10 @@ class KafkaSubscription:
         )
         self._closed = False
         self._aborted = False
+        self._lost_ns: int | None = None  # wall time the topics were first seen missing
+        self._gone: set[str] = set()  # topics seen missing, not assigned since
         self._batch_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Connect and join the group (bounded by ``request_timeout_ms``); idempotent.
@@ -107,6 +94,10 @@ class KafkaSubscription:
         Raises:
             BusError: the brokers could not be reached in time.
         """
+        async with self._start_lock:  # a second caller meanwhile gets the same consumer
+            await self._start()
+
+    async def _start(self) -> None:
         if self._consumer is not None:
             return
         if self._closed:
@@ -124,6 +115,7 @@ class KafkaSubscription:
             session_timeout_ms=s.session_timeout_ms,
             rebalance_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=max(100, s.session_timeout_ms // 5),
+            metadata_max_age_ms=_METADATA_MAX_AGE_MS,
             **options,
         )
         self._options = {}  # the revealed SASL password is not kept
@@ -134,7 +126,7 @@ class KafkaSubscription:
             await consumer.stop()
             msg = "kafka: consumer %r cannot start: %r" % (self.name, exc)
             raise BusError(msg) from None
-        consumer.subscribe(topics=list(self._topics), listener=_Listener(self))
+        consumer.subscribe(topics=list(self._topics), listener=RebalanceListener(self))
         self._consumer = consumer
 
     async def stop(self) -> None:
@@ -246,12 +238,10 @@ class KafkaSubscription:
         publishes to when it takes over (and so would publish it a second time).
         """
         async with self._batch_lock:  # the batch being processed ends first
-            await self._flush_sends()
-
-    async def _flush_sends(self) -> None:
-        if self._flush is None:
-            return
-        if not await self._flush(self._settings.session_timeout_ms / 2000):
+            flushed = self._flush is None or await self._flush(
+                self._settings.session_timeout_ms / 2000
+            )
+        if not flushed:
             log.warning("kafka: group %r hands partitions on with sends pending", self.name)
 
     async def commit_partitions(self, partitions: set[TopicPartition]) -> None:
@@ -304,23 +294,48 @@ class KafkaSubscription:
                 del self._pending[tp]
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Record a new assignment; rewind partitions this member did not own before."""
+        """Record a new assignment; rewind partitions this member did not own before.
+
+        A never committed partition of a topic this member saw deleted is read from its
+        start: all of it is new (``latest`` would skip what came before this member got it).
+        """
         self.rebalances += 1
         new = assigned - self._owned
         self._owned = set(assigned)
         for tp in new:  # another member may have committed meanwhile
             self._committed.pop(tp, None)
+        reborn = [tp for tp in new if tp.topic in self._gone and self._consumer is not None]
+        self._gone -= {tp.topic for tp in reborn}
+        if reborn:  # bounded: called by aiokafka inside the rebalance
+            async with asyncio.timeout(self._timeout_s):
+                unread = [tp for tp in reborn if await self._consumer.committed(tp) is None]
+                await self.seek_to_start(unread)
         if self._rewind_ns is not None and new:
             await self.seek_to_time(time.time_ns() // 1_000_000 - self._rewind_ns // 1_000_000, new)
 
     def heard_ns(self, partitions: Iterable[TopicPartition], wall_ns: int) -> int:
         """Return `wall_ns`, held at the broker's last fetch answer for any of `partitions`.
 
-        Live stages close seconds by this clock: records may still come while none answers.
+        While this member's topics are missing (deleted), it is held at when they went. Live
+        stages close seconds by this clock: records may still come while none answers.
         """
+        self._lost_ns = (self._lost_ns or wall_ns) if self.missing_topics() else None
         owned = self._consumer.assignment() if self._consumer is not None else set()
         polls = [self._consumer.last_poll_timestamp(tp) for tp in owned.intersection(partitions)]
-        return min([wall_ns] + [int(ms) * 1_000_000 for ms in polls if ms is not None])
+        held = [int(ms) * 1_000_000 for ms in polls if ms is not None]
+        return min([wall_ns, *held] + ([self._lost_ns] if self._lost_ns else []))
+
+    def missing_topics(self) -> list[str]:
+        """Return this member's topics the broker's last metadata did not list (deleted).
+
+        Empty before the consumer started; the metadata is at most ``_METADATA_MAX_AGE_MS`` old.
+        """
+        consumer = self._consumer
+        if consumer is None:
+            return []
+        missing = [t for t in self._topics if consumer.partitions_for_topic(t) is None]
+        self._gone.update(missing)  # seen deleted (`on_assigned`)
+        return missing
 
     def assignment(self) -> set[TopicPartition]:
         """Return the partitions this member holds now."""
@@ -358,11 +373,7 @@ class KafkaSubscription:
     async def seek_to_time(
         self, ts_ms: int, partitions: Iterable[TopicPartition] | None = None
     ) -> None:
-        """Move `partitions` (default: all assigned) back to their first record at `ts_ms` or later.
-
-        Positions only ever move backwards: a partition with no record that recent, or already
-        positioned before it, keeps its position, so nothing unprocessed is skipped. (A broker
-        answer with timestamp -1 means "no such record", whatever offset comes with it.)
+        """Move `partitions` (default: all assigned) back to `ts_ms` (`rewind_to_time`).
 
         Raises:
             BusError: the offset lookup failed or timed out.
@@ -373,27 +384,16 @@ class KafkaSubscription:
         tps = set(consumer.assignment() if partitions is None else partitions)
         if not tps:
             return
-        moved = 0
         try:
             async with asyncio.timeout(self._timeout_s):
-                found = await consumer.offsets_for_times(dict.fromkeys(tps, max(ts_ms, 0)))
-                for tp, hit in found.items():
-                    if hit is None or hit.timestamp < 0:
-                        continue
-                    if hit.offset < await consumer.position(tp):
-                        consumer.seek(tp, hit.offset)
-                        self._pending.pop(tp, None)
-                        moved += 1
+                moved = await rewind_to_time(consumer, tps, ts_ms)
         except (KafkaError, TimeoutError) as exc:
             msg = "kafka: seek of group %r to %d ms failed: %r" % (self.name, ts_ms, exc)
             raise BusError(msg) from None
-        log.info(
-            "kafka: group %r rewound %d of %d partitions to %d ms",
-            self.name,
-            moved,
-            len(tps),
-            ts_ms,
-        )
+        for tp in moved:
+            self._pending.pop(tp, None)
+        msg = "kafka: group %r rewound %d of %d partitions to %d ms"
+        log.info(msg, self.name, len(moved), len(tps), ts_ms)
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if self._consumer is not None and not self._closed:

@@ -21,14 +21,18 @@ class FakeConsumer:
         self.failures = failures
         self.polls_ms = polls_ms
         self.committed: list[dict[TopicPartition, int]] = []
+        self.topics = {TP.topic}  # what the broker's metadata lists
 
     def assignment(self) -> set[TopicPartition]:
-        return {TP, OTHER}
+        return {TP, OTHER} if self.topics else set()  # a deleted topic's partitions go
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         if self.failures:
             raise self.failures.pop(0)
         self.committed.append(dict(offsets))
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return {0, 1} if topic in self.topics else None
 
     def last_poll_timestamp(self, tp: TopicPartition) -> int | None:
         return self.polls_ms.get(tp)
@@ -75,4 +79,24 @@ async def test_the_live_clock_stops_at_the_brokers_last_fetch_answer() -> None:
     ]
     # Assert
     assert clocks == [5 * 10**9, 9 * 10**9, 5 * 10**9, wall, 8 * 10**9]
+    await sub.stop()
+
+
+async def test_the_live_clock_stops_while_the_topics_are_missing() -> None:
+    # Arrange: the broker answers fetches, then its metadata no longer lists the topic
+    consumer = FakeConsumer([], {TP: 9_000})
+    sub = subscription(consumer)
+    # Act
+    before = sub.heard_ns([TP], 10 * 10**9)
+    consumer.topics = set()  # deleted at 11 s (by the clock of the next call)
+    during = [sub.heard_ns([TP], s * 10**9) for s in (11, 15, 30)]
+    missing = sub.missing_topics()
+    consumer.topics = {TP.topic}  # created again
+    consumer.polls_ms = {TP: 31_000}
+    after = sub.heard_ns([TP], 31 * 10**9)
+    # Assert
+    assert before == 9 * 10**9
+    assert during == [11 * 10**9] * 3  # no partition left: held at when the topic went
+    assert missing == [TP.topic]
+    assert after == 31 * 10**9
     await sub.stop()
