@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import msgspec
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from monitor.aggregate.partial import PartitionBuckets, split_summary
 from monitor.bus.kafka import KafkaBus
@@ -29,6 +30,7 @@ from monitor.bus.kafka_common import (
 )
 from monitor.bus.kafka_consumer import KafkaSubscription
 from monitor.config import Settings
+from monitor.errors import BusError
 from monitor.events import (
     TOPIC_LIQUIDATIONS,
     TOPIC_MARGIN,
@@ -44,6 +46,7 @@ from monitor.kafka_margin import MarginForward
 from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
+_RESEND_S: Final = 1.0  # pause before window summaries that were not stored are sent again
 
 NS: Final = 1_000_000_000
 CLOSE_LAG_NS: Final = 5 * NS  # live: idle seconds close this long after wall time (as run_app)
@@ -235,16 +238,35 @@ class BucketStage:
         return end is None or self.positions.get((tp.topic, tp.partition), 0) < end
 
     async def _publish(self, summaries: Sequence[WindowSummary], started: float) -> None:
-        """Send `summaries`, wait for their acknowledgement, then mark safe offsets."""
-        futures = [
-            await self.bus.send_raw(TOPIC_WINDOWS, s.source.encode(), _ENCODER.encode(part))
+        """Send `summaries`, wait for their acknowledgement, then mark safe offsets.
+
+        A send that is not acknowledged within ``request_timeout_ms`` (the broker or the
+        windows topic gone) is sent again, every `_RESEND_S`, until it is: the offsets stay
+        unmarked meanwhile, and a record stored twice is dropped by the cross stage (it
+        keeps each source's closed seconds). The stage reads nothing more until then.
+        """
+        records = [
+            (s.source.encode(), _ENCODER.encode(part))
             for s in summaries
             for part in split_summary(s, _MAX_SUMMARY_ROWS)
         ]
-        if futures:
-            timeout_s = self.settings.bus.kafka.request_timeout_ms / 1000
-            async with asyncio.timeout(timeout_s):
-                await asyncio.gather(*futures)
+        timeout_s = self.settings.bus.kafka.request_timeout_ms / 1000
+        failures = 0
+        while records:
+            try:
+                futures = [await self.bus.send_raw(TOPIC_WINDOWS, k, v) for k, v in records]
+                async with asyncio.timeout(timeout_s):
+                    await asyncio.gather(*futures)
+                break
+            except (BusError, KafkaError, TimeoutError) as exc:
+                if not self.bus.running:
+                    raise  # stopping: what is not stored is read again by the next owner
+                failures += 1
+                if failures == 1:
+                    log.warning("window summaries not stored (%r); sending them again", exc)
+                await asyncio.sleep(_RESEND_S)
+        if failures:
+            log.info("window summaries stored after %d failed sends", failures)
         for tp, part in self.parts.items():
             self.sub.mark(tp, part.safe_offset())
         for tp, next_offset in self._margins.marks().items():

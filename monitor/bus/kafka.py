@@ -6,17 +6,14 @@ partition by the key as ``send()`` would) and hands them to the producer; each b
 future counts the outcome through ``on_delivery("ok"|"error", n)``. `KafkaBus.settle` lets
 the ingest publisher wait for the last publish's acknowledgement before taking more.
 
-At most ``max_in_flight`` events may be unacknowledged;
-past that, publish waits up to its timeout and then drops, reported as
-``on_drop("queue_full", n)`` exactly like the memory bus. A producer buffer that stays full
-for ``request_timeout_ms`` (aiokafka's ``KafkaTimeoutError``) raises `BusBackpressure`.
-
-Topics are created at `KafkaBus.start` when missing. Record timestamps are the producer's send
-time (CreateTime), so retention and `seek_to_time` work on wall time even for old data.
-
-Tested against Apache Kafka (``tests/support/kafka_broker.py``); other Kafka-protocol
-brokers may differ (Tansu 0.6 refused ``InitProducerId`` with memory storage: set
-``idempotent: false`` there).
+At most ``max_in_flight`` events may be unacknowledged; past that, publish waits up to its
+timeout and then drops, reported as ``on_drop("queue_full", n)`` exactly like the memory
+bus. A producer buffer that stays full for ``request_timeout_ms`` (aiokafka's
+``KafkaTimeoutError``) raises `BusBackpressure`. Topics are created at `KafkaBus.start`
+when missing. Record timestamps are the producer's send time (CreateTime), so retention and
+`seek_to_time` work on wall time even for old data. Tested against Apache Kafka
+(``tests/support/kafka_broker.py``); other Kafka-protocol brokers may differ (Tansu 0.6
+refused ``InitProducerId`` with memory storage: set ``idempotent: false`` there).
 """
 
 from __future__ import annotations
@@ -217,6 +214,11 @@ class KafkaBus:
         if pending:
             await asyncio.wait(pending, timeout=timeout_s)
         return all(f.done() for f in self._last)
+
+    @property
+    def running(self) -> bool:
+        """Return True between `start` and `close` (sends are possible)."""
+        return self._producer is not None and not self._closed
 
     async def send_raw(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
         """Append one already-encoded record to contract `topic`; return its delivery future.

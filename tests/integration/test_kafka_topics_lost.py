@@ -9,7 +9,7 @@ timeout (6 s here), then created again by an operator (liqmon's own topic creati
 delivers it to the new topics (what the producer held when the topics went is counted as
 failed deliveries); aggregate reads the new topics and counts every event on them.
 
-Known to fail (xfail): only the windows topic deleted, the aggregate process exits.
+Only the windows topic deleted: stage 1 sends its summaries again until they are stored.
 """
 
 from __future__ import annotations
@@ -174,11 +174,6 @@ async def test_deleted_and_recreated_topics_are_ridden_out_by_ingest_and_aggrega
     assert counted_usd == pytest.approx(expected_usd, rel=1e-6)  # one event: ~5e-4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stage 1 waits for its summaries' acknowledgement at most request_timeout_ms, "
-    "then raises out of BucketStage._publish (monitor/kafka_stages.py): the process exits",
-)
 async def test_a_deleted_windows_topic_is_ridden_out_by_the_aggregate(
     kafka_bootstrap: str,
 ) -> None:
