@@ -229,10 +229,8 @@ class KafkaBus:
         Raises:
             BusError: the bus is not started or closed, or the send failed.
         """
-        producer = self._producer
-        if producer is None or self._closed:
-            msg = "kafka: send on a bus that is not running"
-            raise BusError(msg)
+        if not self.running or (producer := self._producer) is None:
+            raise BusError("kafka: send on a bus that is not running")  # noqa: EM101
         try:
             future: asyncio.Future[Any] = await producer.send(
                 physical_topic(self.settings, topic), value, key=key
