@@ -61,7 +61,7 @@ from bench import ws_feeder  # noqa: E402
 from monitor import config  # noqa: E402
 from monitor.config import KafkaPartitions, KafkaSettings, Settings  # noqa: E402
 from monitor.events import Event, Liquidation  # noqa: E402
-from monitor.kafka_app import KafkaHandle, run_kafka  # noqa: E402
+from monitor.runtime.kafka.roles import KafkaHandle, run_kafka  # noqa: E402
 from monitor.sources import binance_usdm, bybit  # noqa: E402
 from monitor.sources.base import VenueSpec  # noqa: E402
 from monitor.synth import liquidations  # noqa: E402

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import msgspec
 
-from monitor.bus.kafka import KafkaBus
-from monitor.bus.kafka_common import compression_of
+from monitor.bus.kafka.bus import KafkaBus
+from monitor.bus.kafka.common import compression_of
 from monitor.codec import encode
 from monitor.config import KafkaSettings
 from monitor.errors import ConfigError

@@ -42,8 +42,8 @@ from monitor import config  # noqa: E402
 from monitor.aggregate.engine import Engine  # noqa: E402
 from monitor.bounds import REASONS, Bounds, bounded  # noqa: E402
 from monitor.events import EXCHANGES, Event, Liquidation, Tick  # noqa: E402
-from monitor.metrics import Metrics  # noqa: E402
-from monitor.source_metrics import SourceMetrics  # noqa: E402
+from monitor.observability.metrics import Metrics  # noqa: E402
+from monitor.observability.source_metrics import SourceMetrics  # noqa: E402
 from monitor.sources.health import SourceHealth  # noqa: E402
 
 T0_S = 1_767_225_600

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from monitor import config  # noqa: E402
 from monitor.aggregate.engine import Engine  # noqa: E402
 from monitor.io.jsonl import read_event_batches  # noqa: E402
-from monitor.metrics import Metrics  # noqa: E402
+from monitor.observability.metrics import Metrics  # noqa: E402
 
 TARGET_EVENTS_S = 500_000
 DATA = Path(tempfile.gettempdir()) / "liqmon-bench"
@@ -134,7 +134,7 @@ def split(path: Path) -> dict[str, float]:
 
 
 def _fast_batch() -> int:
-    from monitor.replay import FAST_BATCH  # noqa: PLC0415
+    from monitor.replay.source import FAST_BATCH  # noqa: PLC0415
 
     return FAST_BATCH
 

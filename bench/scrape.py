@@ -37,9 +37,9 @@ from prometheus_client import CollectorRegistry  # noqa: E402
 
 from monitor import config  # noqa: E402
 from monitor.events import ALERT_KINDS, EXCHANGES, SIDES  # noqa: E402
-from monitor.http import HttpServer, HttpState, Readiness  # noqa: E402
-from monitor.metrics import Metrics  # noqa: E402
-from monitor.source_metrics import SourceMetrics  # noqa: E402
+from monitor.observability.http import HttpServer, HttpState, Readiness  # noqa: E402
+from monitor.observability.metrics import Metrics  # noqa: E402
+from monitor.observability.source_metrics import SourceMetrics  # noqa: E402
 from monitor.sources import SOURCES  # noqa: E402
 from monitor.sources.manager import select_venues  # noqa: E402
 

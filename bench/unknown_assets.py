@@ -42,7 +42,7 @@ from monitor import config  # noqa: E402
 from monitor.aggregate.engine import Engine  # noqa: E402
 from monitor.bounds import Bounds  # noqa: E402
 from monitor.events import Event  # noqa: E402
-from monitor.metrics import Metrics  # noqa: E402
+from monitor.observability.metrics import Metrics  # noqa: E402
 from monitor.sources import binance_usdm  # noqa: E402
 from monitor.sources.base import InstrumentBook  # noqa: E402
 from monitor.sources.fold import UnknownQuota, split_folded  # noqa: E402

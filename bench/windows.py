@@ -54,7 +54,7 @@ from prometheus_client import CollectorRegistry
 from monitor.aggregate.engine import Engine
 from monitor.config import Settings
 from monitor.events import Alert, AssetClass, Liquidation
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 
 NS = 1_000_000_000
 T0_NS = 1_767_225_600 * NS

@@ -8,10 +8,11 @@ The JSON files are committed; this script is their source. After editing it, run
 ``tests/unit/test_dashboards.py`` fails when a committed file is not this script's output.
 Output is deterministic: sorted keys, 2-space indent, one trailing newline.
 
-Every panel, target, variable and annotation reads its data source from the ``DS_PROMETHEUS``
-template variable (type ``datasource``), so a provisioned board works unchanged and an
-imported one offers a picker. Metric names come from the catalogue in ``monitor/metrics.py``;
-every series a board uses exists from start-up at 0, so queries return data on a calm day.
+Every panel, target, variable and annotation reads its data source from the
+``DS_PROMETHEUS`` template variable (type ``datasource``), so a provisioned board works
+unchanged and an imported one offers a picker. Metric names come from the catalogue in
+``monitor/observability/metrics.py``; every series a board uses exists from start-up at 0,
+so queries return data on a calm day.
 """
 
 from __future__ import annotations

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import cast
 
 from monitor import __version__, cli_replay, config, evaluation, preflight, simulate
-from monitor.app import run_app
 from monitor.cli_help import LiqmonParser
 from monitor.config import Settings
 from monitor.errors import ConfigError, InputError, MonitorError
 from monitor.log import configure_logging
 from monitor.margin import cli as margin_cli
-from monitor.replay import FORMATS
+from monitor.replay.source import FORMATS
+from monitor.runtime.embedded import run_app
 from monitor.sources import SOURCES
 from monitor.sources.manager import select_venues
 from monitor.sources.recorder import Recorder
@@ -202,7 +202,7 @@ def _role(args: argparse.Namespace, settings: Settings) -> int:
     """``ingest``, ``aggregate`` and ``run --bus kafka``: the Kafka roles (`run_kafka`)."""
     if settings.bus.kind != "kafka":
         raise ConfigError("config: bus.kind: %s needs kafka (--bus kafka)" % args.command)
-    from monitor.kafka_app import run_kafka  # noqa: PLC0415  (aiokafka: Kafka commands only)
+    from monitor.runtime.kafka.roles import run_kafka  # noqa: PLC0415  (aiokafka: Kafka commands only)
 
     venues = preflight.check(settings)
     ingest = args.command in ("ingest", "run")

@@ -20,13 +20,13 @@ from pathlib import Path
 import msgspec
 
 from monitor.alerts.sinks import AlertSink, JsonlSink, TextSink
-from monitor.app import run_app
 from monitor.clock import SimClock
 from monitor.config import Settings
 from monitor.errors import InputError, MonitorError
 from monitor.io.files import check_readable
 from monitor.io.jsonl import EventWriter
-from monitor.replay import Format, Progress, ReplaySource
+from monitor.replay.source import Format, Progress, ReplaySource
+from monitor.runtime.embedded import run_app
 from monitor.state.keeper import StatePlan
 from monitor.terminal import StatusLine, progress_text
 
@@ -135,8 +135,8 @@ async def _replay_kafka_async(
     it neither feeds nor reads the topics of running ``aggregate`` processes, and its alerts
     are those of the memory replay.
     """
-    from monitor.kafka_app import run_kafka  # noqa: PLC0415
-    from monitor.kafka_replay import drain_to_end, published_ends  # noqa: PLC0415
+    from monitor.runtime.kafka.replay_end import drain_to_end, published_ends  # noqa: PLC0415
+    from monitor.runtime.kafka.roles import run_kafka  # noqa: PLC0415
 
     run_id = uuid.uuid4().hex[:8]
     kafka = msgspec.structs.replace(
@@ -171,8 +171,8 @@ async def _publish_async(settings: Settings, source: ReplaySource) -> list[Monit
     Raises:
         BusError: the events were not all acknowledged in time.
     """
-    from monitor.kafka_app import run_kafka  # noqa: PLC0415
-    from monitor.kafka_replay import published_ends  # noqa: PLC0415
+    from monitor.runtime.kafka.replay_end import published_ends  # noqa: PLC0415
+    from monitor.runtime.kafka.roles import run_kafka  # noqa: PLC0415
 
     async with run_kafka(
         settings, aggregate=False, sources=[source], live=False, serve_http=False

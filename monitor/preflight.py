@@ -22,7 +22,7 @@ def check(settings: Settings) -> list[VenueSpec]:
     """
     venues = select_venues(SOURCES, settings.sources.enabled)
     if settings.bus.kind == "kafka":
-        from monitor.bus.kafka_common import compression_of  # noqa: PLC0415  (aiokafka)
+        from monitor.bus.kafka.common import compression_of  # noqa: PLC0415  (aiokafka)
 
         compression_of(settings.bus.kafka)
     return venues

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from monitor.replay import Progress
+from monitor.replay.source import Progress
 
 _CLEAR = "\r\x1b[K"
 

@@ -6,7 +6,7 @@ Fed micro-batches of contract events in bus order, it
    depend on batch boundaries (``liqmon_late_events_total``): an event whose second has
    closed counts in the first open second, unless its second is below that of the newest
    event − ``allowed_lateness_ms``: then it is dropped;
-2. turns the rest into 1-second buckets (numpy, `monitor.aggregate.columns`);
+2. turns the rest into 1-second buckets (numpy, `monitor.aggregate.windows.columns`);
 3. closes every second older than the global watermark (newest event time − grace, or the
    clock when idle): folds it into the sliding windows, rolls the per-minute baselines, and
    evaluates the detectors at that second;
@@ -26,20 +26,21 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from monitor.aggregate import buckets, columns, overlays
-from monitor.aggregate.bursts import BurstState
-from monitor.aggregate.crash import detect_crashes
-from monitor.aggregate.deleveraging_stage import DeleveragingStage
-from monitor.aggregate.detectors import Signal
-from monitor.aggregate.extras import ExtraDetectors
-from monitor.aggregate.gaps import StreamGaps
-from monitor.aggregate.prices import PriceWindows
-from monitor.aggregate.scopes import LEVEL_CODE, MARKET, Level, ScopeIndex, grown
-from monitor.aggregate.windows import LONG_USD, SHORT_USD, LiquidationWindows
+from monitor.aggregate.detect import overlays
+from monitor.aggregate.detect.bursts import BurstState
+from monitor.aggregate.detect.crash import detect_crashes
+from monitor.aggregate.detect.deleveraging_stage import DeleveragingStage
+from monitor.aggregate.detect.detectors import Signal
+from monitor.aggregate.detect.extras import ExtraDetectors
+from monitor.aggregate.detect.gaps import StreamGaps
+from monitor.aggregate.windows import buckets, columns
+from monitor.aggregate.windows.prices import PriceWindows
+from monitor.aggregate.windows.scopes import LEVEL_CODE, MARKET, Level, ScopeIndex, grown
+from monitor.aggregate.windows.sliding import LONG_USD, SHORT_USD, LiquidationWindows
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
 from monitor.events import Alert, AssetClass, Event, Liquidation, MarginChange, Tick
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 from monitor.recent import RecentIds
 from monitor.sessions.calendar import SessionCalendar
 from monitor.sessions.guard import SessionGuard

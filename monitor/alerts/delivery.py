@@ -40,7 +40,7 @@ import aiohttp
 
 from monitor import __version__
 from monitor.events import Alert
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 from monitor.sources.backoff import Backoff
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import msgspec
 from monitor.alerts.chat import EMOJI, evidence_numbers, footer, headline, iso_time, tone
 from monitor.alerts.delivery import DeliveryPolicy, QueuedSink, Request
 from monitor.events import Alert
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 from monitor.secret import Secret
 
 COLOURS: Final[dict[str, int]] = {

@@ -11,7 +11,7 @@ from monitor.alerts.slack import SlackSink
 from monitor.alerts.telegram import TelegramSink
 from monitor.alerts.webhook import WebhookSink
 from monitor.config import AlertSinksSettings
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 from monitor.sources.backoff import Backoff
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from monitor.aggregate.detectors import Signal
+from monitor.aggregate.detect.detectors import Signal
 from monitor.config import LifecycleSettings
 from monitor.events import Alert, AlertKind, AlertState, EvidenceValue, Severity
 

@@ -13,7 +13,7 @@ import msgspec
 from monitor.alerts.chat import SLACK_EMOJI, evidence_numbers, footer, headline, tone
 from monitor.alerts.delivery import DeliveryPolicy, QueuedSink, Request
 from monitor.events import Alert
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 from monitor.secret import Secret
 
 HEADER_MAX: Final = 150  # Slack's limit on a header block's text, characters

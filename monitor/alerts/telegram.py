@@ -17,7 +17,7 @@ import msgspec
 from monitor.alerts.chat import EMOJI, evidence_numbers, footer, headline, tone
 from monitor.alerts.delivery import DeliveryPolicy, QueuedSink, Request, parse_retry_after
 from monitor.events import Alert
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 from monitor.secret import Secret
 
 API_BASE: Final = "https://api.telegram.org"

@@ -29,7 +29,7 @@ from typing import Final
 from monitor.alerts.delivery import DeliveryPolicy, QueuedSink, Request
 from monitor.codec import encode
 from monitor.events import Alert
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 from monitor.secret import Secret
 
 TIMESTAMP_HEADER: Final = "X-Liqmon-Timestamp"

@@ -3,7 +3,7 @@
 Three places hold events between a producer that must not wait and a consumer that may:
 a venue's pump (socket readers → the bus, `monitor.sources.manager`), each memory-bus
 subscription (`monitor.bus.memory`) and the Kafka ingest buffer (sources → the producer,
-`monitor.kafka_app`). All three are an `EventBuffer`. A put beyond ``capacity`` keeps the
+`monitor.runtime.kafka.roles`). All three are an `EventBuffer`. A put beyond ``capacity`` keeps the
 oldest events and drops the newest, reported as ``on_drop("queue_full", n)``; the memory
 bus, which waits for room first, uses `room` and `wait_room` and puts only what fits; a
 Kafka replay's source, which must lose nothing, uses `put_waiting`.

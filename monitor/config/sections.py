@@ -93,15 +93,15 @@ class BurstSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     # hot this long before firing (other detectors: lifecycle.for_s); Hawkes n ≥ 0.7:
     # median delay 73 s with 20, 54 s with 10, false alarms 0.037 per asset-day with both
     for_s: NonNeg = 10
-    # Alert budget: an ordinary minute of a scope opens an alert at most `budget_alerts`
-    # times per `budget_days` days. A new alert (not one already open) needs its window z
-    # at or above the z that the scope's own per-minute z passes at that rate, from an
-    # exponential tail above `tail_u` fitted to the scope's history (monitor/aggregate/
-    # tail.py; counts with half-life `tail_half_life_days`). The prior (share of minutes
-    # above u, mean excess; worth `tail_prior_days`) is a Gaussian z's. 0 alerts: no
-    # budget. 1 per 2.5 days: on real BTC liquidations (CoinGlass hourly, Nov 2025-Jan
-    # 2026) the loosest budget with ≤ 0.10 incidents a day outside the busiest 3 % of
-    # hours; 1 per 14 days alerted in only 41 % of the busiest 1 % (docs/detection.md)
+    # Alert budget: an ordinary minute of a scope opens an alert at most `budget_alerts` times
+    # per `budget_days` days. A new alert (not one already open) needs its window z at or above
+    # the z that the scope's own per-minute z passes at that rate, from an exponential tail
+    # above `tail_u` fitted to the scope's history (monitor/aggregate/detect/burst_tail.py;
+    # counts with half-life `tail_half_life_days`). The prior (share of minutes above u, mean
+    # excess; worth `tail_prior_days`) is a Gaussian z's. 0 alerts: no budget. 1 per 2.5 days:
+    # on real BTC liquidations (CoinGlass hourly, Nov 2025-Jan 2026) the loosest budget with ≤
+    # 0.10 incidents a day outside the busiest 3 % of hours; 1 per 14 days alerted in only 41 %
+    # of the busiest 1 % (docs/detection.md)
     budget_alerts: NonNegFloat = 1.0
     budget_days: PosFloat = 2.5
     tail_u: PosFloat = 2.0
@@ -114,7 +114,7 @@ class BurstSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
 class CrashSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Price-crash velocity detector (per instrument, alerts on its asset).
 
-    Hot when either test passes in some window (`monitor.aggregate.crash`):
+    Hot when either test passes in some window (`monitor.aggregate.detect.crash`):
 
     - own history: the fall score (fall from the window's high over the long-run 1-minute
       sd, the median of ``vol_days`` of hourly variances, scaled to the window) reaches the

@@ -4,8 +4,8 @@
 [--symbol S] [--json-out FILE] [--kinds K,K] [--grace-min M] [--cooldown-min M]
 [--markdown FILE] [--lookback-min L] [--warmup-days D] [--warmup FILE...]``
 
-Each REPLAY is replayed on its own, in process, through `monitor.app.run_app` exactly as
-``liqmon replay`` does (simulated clock, event time only), and its alert transitions are
+Each REPLAY is replayed on its own, in process, through `monitor.runtime.embedded.run_app`
+exactly as ``liqmon replay`` does (simulated clock, event time only), and its alert transitions are
 scored together (`monitor.evaluation.scoring`). Prints one row per label and the overall
 numbers; ``--json-out`` writes the same as JSON. ``--markdown FILE`` (``-`` for stdout)
 also writes the crash-calibration tables (`monitor.evaluation.calibration`: crashes caught
@@ -30,7 +30,6 @@ from typing import Any, TextIO
 
 import msgspec
 
-from monitor.app import run_app
 from monitor.bus.base import Publish
 from monitor.clock import SimClock
 from monitor.config import Settings
@@ -42,7 +41,8 @@ from monitor.evaluation.scoring import Recording, Report, Rules, score
 from monitor.evaluation.warmups import KlineLibrary
 from monitor.events import ALERT_KINDS, AssetClass, Event, Liquidation, Tick, event_time_ns
 from monitor.io.files import check_readable
-from monitor.replay import FORMATS, Format, ReplaySource
+from monitor.replay.source import FORMATS, Format, ReplaySource
+from monitor.runtime.embedded import run_app
 from monitor.state.keeper import StatePlan
 
 

@@ -2,7 +2,7 @@
 
 ``python -m monitor.evaluation.deleveraging --labels FILE OI_FILE...`` reads open-interest
 history (`monitor.io.open_interest`: the Binance ``metrics`` archive or ``t,oi,oi_usd``),
-runs `monitor.aggregate.deleveraging.DeleveragingDetector` over it in event time, merges
+runs `monitor.aggregate.detect.deleveraging.DeleveragingDetector` over it in event time, merges
 signals into incidents (one incident until `quiet_min` minutes pass without a signal), and
 prints, per asset: labelled unwinds caught before their OI low (a label's ``peak``) with
 the lead, incidents outside every label (false alarms), their rate per asset-month and
@@ -24,7 +24,7 @@ from typing import Final, TextIO
 import msgspec
 import yaml
 
-from monitor.aggregate.deleveraging import Deleveraging, DeleveragingDetector
+from monitor.aggregate.detect.deleveraging import Deleveraging, DeleveragingDetector
 from monitor.config.signals import DeleveragingSettings
 from monitor.errors import InputError
 from monitor.evaluation.labels import Label, iso, read_labels

@@ -28,15 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from monitor import config
-from monitor.aggregate.seasonal import SeasonalBaseline, hour_of_week
-from monitor.aggregate.tail import TailEstimator, budget_rate
+from monitor.aggregate.detect.burst_tail import TailEstimator, budget_rate
+from monitor.aggregate.detect.seasonal import SeasonalBaseline, hour_of_week
 from monitor.config import BurstSettings, Settings
 from monitor.errors import InputError
 from monitor.evaluation.command import replay_recording
 from monitor.evaluation.tapes import HOUR_S, AssetScore, Incident, hour_usd, incidents, table
 from monitor.evaluation.tapes import score_asset as score
 from monitor.events import Liquidation
-from monitor.replay import open_stream
+from monitor.replay.source import open_stream
 
 HOURS_PER_DAY = 24
 

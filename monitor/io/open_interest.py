@@ -9,7 +9,7 @@ Two layouts are read, by header:
 
 Each row becomes a `Tick` at its time with ``open_interest_usd`` = the row's USD value and
 ``price`` = USD value / base units (the archive's own valuation price). Called by
-`monitor.replay` for ``--format binance-oi`` and by the deleveraging evaluation.
+`monitor.replay.source` for ``--format binance-oi`` and by the deleveraging evaluation.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Column layouts (Tardis "downloadable CSV files"; times are epoch MICROseconds):
   in USD where the venue's unit allows it.
 
 One file holds one dataset of one exchange (as Tardis ships them); plain, ``.gz`` or
-``.zst``. Called by `monitor.replay` for ``--format tardis`` (or ``auto`` on such a header).
+``.zst``. Called by `monitor.replay.source` for ``--format tardis`` (or ``auto`` on such a header).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The runtime core the daemons compose, whatever the transport.
 
-``liqmon run`` (`monitor.app`, in-process bus) and the Kafka roles ``ingest``/``aggregate``
-(`monitor.kafka_app`) are built from it; replays reuse both wirings.
+``liqmon run`` (`monitor.runtime.embedded`, in-process bus) and the Kafka roles
+``ingest``/``aggregate`` (`monitor.runtime.kafka.roles`) are built from it; replays reuse
+both wirings.
 
 `core`: the handle every daemon exposes, the bounds gate, source feeding and readiness;
 `http`: the HTTP port; `alerts`: alert routing and the direct sinks; `inputs`: the live

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from monitor.alerts.sinks import AlertSink, LogSink
 from monitor.config import Settings
 from monitor.events import Alert
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 
 if TYPE_CHECKING:
     from monitor.alerts.delivery import QueuedSink

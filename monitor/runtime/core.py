@@ -1,9 +1,9 @@
 """What every daemon shares, whatever its transport: handle, bounds gate, feeding, readiness.
 
-A daemon (`monitor.app.run_app`, `monitor.kafka_app.run_kafka`) builds a `Runtime` (or a
-subclass adding its transport), publishes every source through `gate` and starts the
-sources with `start_feeders` inside its task group. `/readyz` is `readiness` over the
-transport's own checks.
+A daemon (`monitor.runtime.embedded.run_app`, `monitor.runtime.kafka.roles.run_kafka`)
+builds a `Runtime` (or a subclass adding its transport), publishes every source through
+`gate` and starts the sources with `start_feeders` inside its task group. `/readyz` is
+`readiness` over the transport's own checks.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from monitor.bus.base import Publish
 from monitor.config import Settings
 from monitor.errors import MonitorError
 from monitor.events import Alert, Event
-from monitor.metrics import Metrics
-from monitor.source_metrics import SourceMetrics
+from monitor.observability.metrics import Metrics
+from monitor.observability.source_metrics import SourceMetrics
 from monitor.sources.health import SourceHealth
 from monitor.sources.manager import VenueRunner
 
 if TYPE_CHECKING:  # aiohttp is imported only by what serves HTTP
-    from monitor.http import HttpServer, Readiness
+    from monitor.observability.http import HttpServer, Readiness
 
 
 class EventSource(Protocol):
@@ -133,7 +133,7 @@ def readiness(runtime: Runtime, checks: dict[str, str], ok: bool) -> Readiness:
 
     Ready when `ok` and, with venues configured, at least one stream is up.
     """
-    from monitor.http import Readiness  # noqa: PLC0415  (called only while HTTP serves)
+    from monitor.observability.http import Readiness  # noqa: PLC0415  (called only while HTTP serves)
 
     checks = {**checks, **runtime.health.checks()}
     if runtime.warm_start:

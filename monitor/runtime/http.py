@@ -1,4 +1,4 @@
-"""A daemon's HTTP port (`monitor.http`) for a `Runtime`: bound first, stopped last.
+"""A daemon's HTTP port (`monitor.observability.http`) for a `Runtime`: bound first, stopped last.
 
 Imported only where HTTP is served (aiohttp).
 """
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from aiohttp import web
 
 from monitor.events import Alert
-from monitor.http import HttpServer, HttpState, Readiness, split_host_port
+from monitor.observability.http import HttpServer, HttpState, Readiness, split_host_port
 from monitor.runtime.core import Runtime
 
 

@@ -24,7 +24,7 @@ from monitor.config import Settings
 from monitor.events import Event, MarginChange
 from monitor.margin.http import margin_route
 from monitor.margin.wiring import build_margin_sources
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 from monitor.recent import RecentIds
 from monitor.runtime.core import EventSource
 from monitor.sessions.calendar import SessionCalendar

@@ -41,9 +41,9 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from monitor.aggregate.detectors import Signal
-from monitor.aggregate.prices import InstrumentPrices
-from monitor.aggregate.scopes import MARKET, Level, ScopeIndex
+from monitor.aggregate.detect.detectors import Signal
+from monitor.aggregate.windows.prices import InstrumentPrices
+from monitor.aggregate.windows.scopes import MARKET, Level, ScopeIndex
 from monitor.events import ASSET_CLASSES, AssetClass
 from monitor.sessions.calendar import NS, Market, SessionCalendar, market_of
 from monitor.sessions.settings import SessionSettings

@@ -30,9 +30,9 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketEx
 
 from monitor.bus.base import Publish
 from monitor.errors import ParseError
+from monitor.observability.source_metrics import SourceMetrics
 from monitor.sessions.binance import parse_update
 from monitor.sessions.calendar import Market, Session, SessionCalendar
-from monitor.source_metrics import SourceMetrics
 from monitor.sources.backoff import Backoff
 from monitor.sources.runner import override_endpoint
 

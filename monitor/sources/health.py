@@ -15,7 +15,7 @@ import msgspec
 
 from monitor.bounds import Rejected
 from monitor.events import EXCHANGES, Event, Liquidation, Tick
-from monitor.source_metrics import SourceMetrics
+from monitor.observability.source_metrics import SourceMetrics
 from monitor.sources.base import VenueSpec
 
 logger = logging.getLogger(__name__)

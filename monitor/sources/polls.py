@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Final
 
 from monitor.config import Settings
+from monitor.observability.source_metrics import SourceMetrics
 from monitor.sessions.calendar import SessionCalendar
 from monitor.sessions.fetch import ENDPOINT, ScheduleWatcher
 from monitor.sessions.stream import SessionStream
-from monitor.source_metrics import SourceMetrics
 from monitor.sources import binance_coinm, binance_usdm, htx
 from monitor.sources.binance_oi import BinanceOI
 from monitor.sources.htx_oi import HtxOI
@@ -32,7 +32,7 @@ OI_VENUES: Final[dict[str, Callable[[str | None], OIVenue]]] = {
     htx.NAME: HtxOI,
 }
 """Venue → its open-interest part, given ``sources.rest_override.<venue>`` (the venues
-whose streams carry no open interest; `monitor.aggregate.gaps.POLLED_OI` lists the same)."""
+whose streams carry no open interest; `monitor.aggregate.detect.gaps.POLLED_OI` lists the same)."""
 
 DEFAULT_SYMBOL: Final = {binance_coinm.NAME: "%sUSD_PERP", htx.NAME: "%s-USDT"}
 """Venue → its spelling of a watched asset's perpetual (else ``%sUSDT``)."""

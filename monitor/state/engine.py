@@ -24,9 +24,10 @@ from typing import Any
 import msgspec
 import polars as pl
 
-from monitor.aggregate import buckets, columns, overlays
+from monitor.aggregate.detect import overlays
 from monitor.aggregate.engine import Engine
-from monitor.aggregate.prices import InstrumentPrices
+from monitor.aggregate.windows import buckets, columns
+from monitor.aggregate.windows.prices import InstrumentPrices
 from monitor.alerts.lifecycle import Track
 from monitor.events import MarginChange
 from monitor.state.snapshot import (

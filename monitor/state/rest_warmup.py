@@ -23,7 +23,7 @@ from typing import Final, cast
 
 import aiohttp
 
-from monitor.aggregate.prices import PriceWindows
+from monitor.aggregate.windows.prices import PriceWindows
 from monitor.errors import InputError
 from monitor.events import AssetClass
 from monitor.sources.runner import override_endpoint

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from monitor.aggregate.prices import PriceWindows
+from monitor.aggregate.windows.prices import PriceWindows
 from monitor.events import AssetClass, Tick
 from monitor.io.klines import read_klines
 

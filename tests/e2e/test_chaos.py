@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.app import run_app
 from monitor.errors import ParseError
-from monitor.source_metrics import SourceMetrics
+from monitor.observability.source_metrics import SourceMetrics
+from monitor.runtime.embedded import run_app
 from monitor.sources import SOURCES
 from monitor.sources.backoff import Backoff
 from monitor.sources.frames import reply_to

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from monitor.app import AppHandle, run_app
+from monitor.runtime.embedded import AppHandle, run_app
 from monitor.sources import SOURCES
 from monitor.sources.backoff import Backoff
 from monitor.sources.runner import RunnerPolicy

@@ -16,11 +16,11 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.app import run_app
 from monitor.clock import SimClock
 from monitor.config import load
 from monitor.io.jsonl import EventWriter
-from monitor.replay import ReplaySource
+from monitor.replay.source import ReplaySource
+from monitor.runtime.embedded import run_app
 from monitor.synth import Burst, liquidations
 from tests.support.synth import T0_NS
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.app import run_app
 from monitor.config import load
+from monitor.runtime.embedded import run_app
 from monitor.sources import SOURCES
 from monitor.sources.backoff import Backoff
 from monitor.sources.runner import RunnerPolicy

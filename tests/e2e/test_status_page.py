@@ -6,10 +6,11 @@ from html.parser import HTMLParser
 
 import aiohttp
 
-from monitor import __version__, status_page
-from monitor.app import run_app
+from monitor import __version__
 from monitor.config import load
 from monitor.events import Alert
+from monitor.observability import status_page
+from monitor.runtime.embedded import run_app
 
 
 class Page(HTMLParser):

@@ -29,7 +29,7 @@ from monitor.alerts.telegram import TelegramSink
 from monitor.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink, verify_signature
 from monitor.errors import ConfigError
 from monitor.events import Alert, AlertState, Severity
-from monitor.metrics import SINK_OUTCOMES, Metrics
+from monitor.observability.metrics import SINK_OUTCOMES, Metrics
 from monitor.secret import Secret
 from monitor.sources.backoff import Backoff
 from tests.support.wait import until

@@ -75,7 +75,7 @@ async def test_refresh_adds_new_instruments_to_the_live_book(tmp_path):
     from prometheus_client import CollectorRegistry
 
     from monitor.clock import SystemClock
-    from monitor.source_metrics import SourceMetrics
+    from monitor.observability.source_metrics import SourceMetrics
     from monitor.sources.base import InstrumentBook
     from monitor.sources.health import SourceHealth
     from monitor.sources.manager import SourceOptions, VenueRunner

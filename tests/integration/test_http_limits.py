@@ -14,8 +14,8 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.http import HttpLimits, HttpServer, HttpState, Readiness
 from monitor.margin.http import PATH, margin_route
+from monitor.observability.http import HttpLimits, HttpServer, HttpState, Readiness
 from monitor.secret import Secret
 
 pytestmark = pytest.mark.integration

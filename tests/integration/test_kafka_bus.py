@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from monitor.bus.kafka import KafkaBus
-from monitor.bus.kafka_common import partitions_of, physical_topic, seek_to_start
-from monitor.bus.kafka_consumer import KafkaSubscription
+from monitor.bus.kafka.bus import KafkaBus
+from monitor.bus.kafka.common import partitions_of, physical_topic, seek_to_start
+from monitor.bus.kafka.consumer import KafkaSubscription
 from monitor.config import KafkaSettings
 from monitor.events import (
     TOPIC_ALERTS,

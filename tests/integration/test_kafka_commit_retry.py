@@ -17,8 +17,8 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from monitor.bus.kafka import KafkaBus
-from monitor.bus.kafka_common import client_options, physical_topic
+from monitor.bus.kafka.bus import KafkaBus
+from monitor.bus.kafka.common import client_options, physical_topic
 from monitor.config import KafkaSettings
 from monitor.events import TOPIC_LIQUIDATIONS, Event
 from monitor.synth import liquidations

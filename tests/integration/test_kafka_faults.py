@@ -25,10 +25,10 @@ import msgspec
 import pytest
 
 from monitor import config
-from monitor.bus.kafka_common import partitions_of, physical_topic
+from monitor.bus.kafka.common import partitions_of, physical_topic
 from monitor.config import Settings
 from monitor.events import TOPIC_LIQUIDATIONS
-from monitor.kafka_app import KafkaHandle, run_kafka
+from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
 from tests.integration.conftest import settings_for, start_broker
 from tests.integration.test_kafka_outage import PacedSource, scrape, topic_event_ids
 from tests.support.kafka_broker import KafkaBroker

@@ -32,9 +32,9 @@ from monitor import config
 from monitor.codec import encode
 from monitor.config import KafkaSettings, Settings
 from monitor.events import TOPIC_MARGIN, MarginChange
-from monitor.kafka_app import KafkaHandle, run_kafka
 from monitor.margin.calendar import parse_calendar
 from monitor.margin.http import PATH
+from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
 from tests.integration.test_margin_inputs import MARGIN, SILVER, TOKEN, TierServer, serve
 from tests.support.kafka_read import read_topic
 from tests.support.wait import until

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor import config
 from monitor.config import Settings
 from monitor.events import TOPIC_LIQUIDATIONS, Event, Liquidation
-from monitor.kafka_app import run_kafka
+from monitor.runtime.kafka.roles import run_kafka
 from monitor.synth import liquidations
 from tests.integration.conftest import settings_for, start_broker
 from tests.support.kafka_read import read_topic

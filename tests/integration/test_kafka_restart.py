@@ -31,13 +31,13 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from monitor.bus.kafka import KafkaBus
-from monitor.bus.kafka_common import physical_topic
+from monitor.bus.kafka.bus import KafkaBus
+from monitor.bus.kafka.common import physical_topic
 from monitor.codec import decode
 from monitor.config import KafkaSettings
 from monitor.events import TOPIC_ALERTS, TOPIC_WINDOWS, Alert, Event
 from monitor.io.jsonl import read_events
-from monitor.kafka_cross_state import CrossState
+from monitor.runtime.kafka.cross_state import CrossState
 from monitor.state.settings import StateSettings
 from monitor.state.snapshot import unpack_array
 from monitor.state.store import StateStore

@@ -18,16 +18,16 @@ import msgspec
 import pytest
 
 from monitor import config
-from monitor.app import run_app
-from monitor.bus.kafka import KafkaBus
-from monitor.bus.kafka_common import physical_topic
+from monitor.bus.kafka.bus import KafkaBus
+from monitor.bus.kafka.common import physical_topic
 from monitor.clock import SimClock
 from monitor.config import KafkaSettings, Settings
 from monitor.events import TOPIC_ALERTS, Alert, Event
 from monitor.io.jsonl import read_events
-from monitor.kafka_app import KafkaHandle, run_kafka
-from monitor.kafka_replay import drain_to_end, published_ends
-from monitor.replay import ReplaySource
+from monitor.replay.source import ReplaySource
+from monitor.runtime.embedded import run_app
+from monitor.runtime.kafka.replay_end import drain_to_end, published_ends
+from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
 from tests.support.kafka_read import read_topic
 from tests.support.synth import write_burst_file
 

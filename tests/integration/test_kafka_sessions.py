@@ -16,7 +16,7 @@ import pytest
 
 from monitor import config
 from monitor.config import KafkaSettings
-from monitor.kafka_app import run_kafka
+from monitor.runtime.kafka.roles import run_kafka
 from tests.support.fake_exchange import FakeExchange, Send, Stall
 from tests.unit.sources.test_rest_polls import venue
 from tests.unit.sources.test_session_stream import NOON, halt

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.bus.kafka import KafkaBus
-from monitor.bus.kafka_common import physical_topic
+from monitor.bus.kafka.bus import KafkaBus
+from monitor.bus.kafka.common import physical_topic
 from monitor.config import KafkaSettings
 from monitor.events import TOPIC_WINDOWS, Event
 from monitor.io.jsonl import read_events

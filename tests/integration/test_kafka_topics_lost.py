@@ -26,11 +26,11 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor import config
-from monitor.bus.kafka_common import ALL_TOPICS, client_options, physical_topic
-from monitor.bus.kafka_topics import ensure_topics
+from monitor.bus.kafka.common import ALL_TOPICS, client_options, physical_topic
+from monitor.bus.kafka.topics import ensure_topics
 from monitor.config import Settings
 from monitor.events import TOPIC_WINDOWS
-from monitor.kafka_app import KafkaHandle, run_kafka
+from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
 from tests.integration.conftest import settings_for
 from tests.integration.test_kafka_faults import market_usd
 from tests.integration.test_kafka_outage import PacedSource, scrape, topic_event_ids

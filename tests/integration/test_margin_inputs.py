@@ -297,7 +297,7 @@ async def test_poller_counts_a_server_error_and_keeps_polling():
 
 
 async def test_calendar_watcher_feeds_the_apps_pipeline(tmp_path):
-    from monitor.app import run_app
+    from monitor.runtime.embedded import run_app
 
     calendar = tmp_path / "cme.csv"
     shutil.copy(MARGIN / "cme_metals_2025-12_2026-02.csv", calendar)

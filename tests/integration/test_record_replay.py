@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from monitor.app import run_app
 from monitor.cli import main
 from monitor.config import load
 from monitor.events import INPUT_TOPICS
 from monitor.io.jsonl import read_events
+from monitor.runtime.embedded import run_app
 from monitor.sources import SOURCES
 from monitor.sources.backoff import Backoff
 from monitor.sources.recorder import CatalogueRecord, RawRecord, Recorder, read_raw

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.clock import SystemClock
-from monitor.source_metrics import SourceMetrics
+from monitor.observability.source_metrics import SourceMetrics
 from monitor.sources import _template
 from monitor.sources.backoff import Backoff
 from monitor.sources.base import Heartbeat, Instrument, InstrumentBook

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.clock import SystemClock
-from monitor.source_metrics import SourceMetrics
+from monitor.observability.source_metrics import SourceMetrics
 from monitor.sources import SOURCES
 from monitor.sources.backoff import Backoff
 from monitor.sources.base import InstrumentBook

@@ -28,10 +28,10 @@ import msgspec
 from aiokafka import TopicPartition
 
 from monitor import config
-from monitor.bus.kafka_common import partitions_of, physical_topic
+from monitor.bus.kafka.common import partitions_of, physical_topic
 from monitor.config import Settings
 from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS
-from monitor.kafka_app import KafkaHandle, drain_to_end, run_kafka
+from monitor.runtime.kafka.roles import KafkaHandle, drain_to_end, run_kafka
 from monitor.state.engine import EngineSnapshot
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from monitor.bus.kafka_common import partitions_of, physical_topic
+from monitor.bus.kafka.common import partitions_of, physical_topic
 from monitor.codec import decode
 from monitor.config import KafkaSettings
 from monitor.events import Event

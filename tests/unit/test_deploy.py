@@ -32,8 +32,8 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from monitor.errors import ConfigError
-from monitor.metrics import Metrics
-from monitor.source_metrics import SourceMetrics
+from monitor.observability.metrics import Metrics
+from monitor.observability.source_metrics import SourceMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -231,7 +231,10 @@ def test_every_metric_in_rules_and_rule_tests_is_in_the_catalogue():
     for path in [RULES, *PROM_TESTS]:
         text = path.read_text(encoding="utf-8")
         for name in set(re.findall(r"\bliqmon_[a-z0-9_]+", text)):
-            assert name in known, "%s: %s is not in monitor/metrics.py" % (path.name, name)
+            assert name in known, "%s: %s is not in monitor/observability/metrics.py" % (
+                path.name,
+                name,
+            )
         for name in set(re.findall(r"\bliqmon:[a-z0-9_:]+", text)):
             assert name in recorded, "%s: %s is not a recording rule" % (path.name, name)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from monitor.exposition import Exposition
-from monitor.metrics import Metrics
-from monitor.source_metrics import SourceMetrics
+from monitor.observability.exposition import Exposition
+from monitor.observability.metrics import Metrics
+from monitor.observability.source_metrics import SourceMetrics
 
 
 def full_registry():

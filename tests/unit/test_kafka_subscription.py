@@ -7,7 +7,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError, RequestTimedOutError
 
-from monitor.bus.kafka_consumer import KafkaSubscription
+from monitor.bus.kafka.consumer import KafkaSubscription
 from monitor.config import KafkaSettings
 
 TP = TopicPartition("t.liquidations.v1", 0)

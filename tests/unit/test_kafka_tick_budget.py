@@ -12,11 +12,11 @@ from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from monitor import config
-from monitor.bus.kafka_common import physical_topic
+from monitor.bus.kafka.common import physical_topic
 from monitor.codec import encode
 from monitor.events import TOPIC_LIQUIDATIONS
-from monitor.kafka_stages import BucketStage
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
+from monitor.runtime.kafka.stages import BucketStage
 from monitor.synth import liquidations
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from monitor.aggregate.detectors import Signal
+from monitor.aggregate.detect.detectors import Signal
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import LifecycleSettings
 

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.events import EXCHANGES, Liquidation
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 
 ALLOWED_LABELS = frozenset(
     {
@@ -79,7 +79,7 @@ def registry():
 
 @pytest.fixture
 def metrics(registry):
-    from monitor.source_metrics import SourceMetrics
+    from monitor.observability.source_metrics import SourceMetrics
 
     source = SourceMetrics(registry)  # the venue health catalogue obeys the same rules
     source.init_stream("binance_usdm", "liquidations", "sampled")

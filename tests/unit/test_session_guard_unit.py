@@ -2,9 +2,9 @@
 
 import datetime as dt
 
-from monitor.aggregate.gaps import StreamGaps
-from monitor.aggregate.prices import PriceWindows
-from monitor.aggregate.scopes import ScopeIndex
+from monitor.aggregate.detect.gaps import StreamGaps
+from monitor.aggregate.windows.prices import PriceWindows
+from monitor.aggregate.windows.scopes import ScopeIndex
 from monitor.config.gaps import DataGapSettings
 from monitor.sessions.calendar import Session, SessionCalendar
 from monitor.sessions.guard import SessionGuard

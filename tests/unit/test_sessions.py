@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 
 from monitor.aggregate.engine import Engine
-from monitor.aggregate.merge import SummaryMerger
+from monitor.aggregate.windows.merge import SummaryMerger
 from monitor.config import load
 from monitor.errors import ParseError
-from monitor.kafka_cross_state import _CrossPart
+from monitor.runtime.kafka.cross_state import _CrossPart
 from monitor.sessions.binance import parse_schedule, parse_update
 from monitor.sessions.calendar import Session, SessionCalendar, market_of, template_session
 from monitor.state.snapshot import RESTORE_ERRORS, RestoreError

@@ -11,7 +11,7 @@ import pytest
 from monitor.errors import InputError
 from monitor.events import Event, Liquidation, Tick
 from monitor.io.tardis import read_tardis
-from monitor.replay import detect_format
+from monitor.replay.source import detect_format
 from monitor.sources import SOURCES
 from monitor.sources.base import InstrumentBook
 from monitor.sources.catalogue import read_cache, write_cache

@@ -8,7 +8,7 @@ from pathlib import Path
 from monitor.alerts.sinks import TextSink
 from monitor.events import Alert
 from monitor.io.files import open_read
-from monitor.replay import Progress, ReplaySource
+from monitor.replay.source import Progress, ReplaySource
 from monitor.terminal import StatusLine, progress_text
 
 NS = 1_000_000_000

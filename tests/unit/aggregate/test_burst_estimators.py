@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from monitor.aggregate.baseline import EwmaBaseline
-from monitor.aggregate.cusum import cusum_repeat, cusum_step
-from monitor.aggregate.intensity import ExcitationRate
-from monitor.aggregate.seasonal import SeasonalBaseline, hour_of_week
+from monitor.aggregate.detect.baseline import EwmaBaseline
+from monitor.aggregate.detect.cusum import cusum_repeat, cusum_step
+from monitor.aggregate.detect.intensity import ExcitationRate
+from monitor.aggregate.detect.seasonal import SeasonalBaseline, hour_of_week
 
 
 def test_cusum_accumulates_a_sustained_shift_and_floors_at_zero():
@@ -115,7 +115,7 @@ def test_intensity_ratio_against_the_baseline_rate():
 
 
 def test_a_burst_of_usd_without_a_burst_of_liquidations_is_not_a_cascade():
-    from monitor.aggregate.detectors import BurstCandidates, detect_bursts
+    from monitor.aggregate.detect.detectors import BurstCandidates, detect_bursts
     from monitor.config import BurstSettings
 
     cfg = BurstSettings()

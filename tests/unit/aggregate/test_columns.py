@@ -4,8 +4,8 @@ import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from monitor.aggregate import buckets, columns
-from monitor.aggregate.scopes import ScopeIndex
+from monitor.aggregate.windows import buckets, columns
+from monitor.aggregate.windows.scopes import ScopeIndex
 from monitor.events import Liquidation
 
 NS = 1_000_000_000

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from monitor.aggregate.correlation import MinuteReturns, downside_correlation
+from monitor.aggregate.detect.correlation import MinuteReturns, downside_correlation
 from monitor.config import ContagionSettings
 
 T0 = 1_770_249_600

@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from monitor.aggregate.crash import detect_crash
-from monitor.aggregate.prices import PriceWindows
-from monitor.aggregate.tails import Gumbel, HourlyMaxima
+from monitor.aggregate.detect.crash import detect_crash
+from monitor.aggregate.detect.crash_tail import Gumbel, HourlyMaxima
+from monitor.aggregate.windows.prices import PriceWindows
 from monitor.config import CrashSettings
 
 CRASH = CrashSettings(

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.aggregate.deleveraging import DeleveragingDetector, DeleveragingSettings
+from monitor.aggregate.detect.deleveraging import DeleveragingDetector, DeleveragingSettings
 from monitor.errors import InputError
 from monitor.evaluation import deleveraging as evaluation
 from monitor.evaluation.labels import read_labels
 from monitor.io.open_interest import read_open_interest
-from monitor.replay import detect_format
+from monitor.replay.source import detect_format
 
 NS = 1_000_000_000
 MIN = 60 * NS

@@ -4,8 +4,8 @@ or as partition summaries through the cross-asset merger (the Kafka ``aggregate`
 import msgspec
 
 from monitor.aggregate.engine import Engine
-from monitor.aggregate.merge import SummaryMerger
-from monitor.aggregate.partial import PartitionBuckets
+from monitor.aggregate.windows.merge import SummaryMerger
+from monitor.aggregate.windows.partial import PartitionBuckets
 from monitor.config import Settings, load
 from monitor.events import Alert, Tick
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from monitor.aggregate.detectors import (
+from monitor.aggregate.detect.detectors import (
     BurstCandidates,
     burst_triggers,
     detect_bursts,

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 from monitor.aggregate.engine import Engine
 from monitor.config import Settings, load
 from monitor.events import Liquidation, MarginChange
-from monitor.metrics import Metrics
+from monitor.observability.metrics import Metrics
 from monitor.synth import Burst, liquidations
 
 NS = 1_000_000_000

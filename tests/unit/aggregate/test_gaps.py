@@ -1,7 +1,7 @@
 import itertools
 
+from monitor.aggregate.detect.gaps import StreamGaps
 from monitor.aggregate.engine import Engine
-from monitor.aggregate.gaps import StreamGaps
 from monitor.config import load
 from monitor.config.gaps import DataGapSettings
 from monitor.events import Liquidation, Tick

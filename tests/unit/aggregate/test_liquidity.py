@@ -2,7 +2,7 @@
 
 import math
 
-from monitor.aggregate.liquidity import (
+from monitor.aggregate.detect.liquidity import (
     AssetSpread,
     InstrumentSpread,
     SpreadWindows,

@@ -1,7 +1,7 @@
 import math
 
-from monitor.aggregate.correlation import Downside
-from monitor.aggregate.overlays import Entry, armed, detect_contagion, detect_margin_hike
+from monitor.aggregate.detect.correlation import Downside
+from monitor.aggregate.detect.overlays import Entry, armed, detect_contagion, detect_margin_hike
 from monitor.config import ContagionSettings, MarginHikeSettings
 from monitor.events import MarginChange, tightening_of
 

@@ -1,6 +1,6 @@
 """Stage 1 of the Kafka aggregate: lateness per partition, as in the engine."""
 
-from monitor.aggregate.partial import PartitionBuckets
+from monitor.aggregate.windows.partial import PartitionBuckets
 from monitor.events import Liquidation, Tick
 
 NS = 1_000_000_000

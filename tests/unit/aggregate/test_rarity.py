@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from monitor.aggregate.detectors import rarity
+from monitor.aggregate.detect.detectors import rarity
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,11 @@
 """User threshold rules: USD over a window on a side, breadth of assets in alert."""
 
-from monitor.aggregate.rules import AssetAlert, check_breadth_rule, check_usd_rule, rule_level
+from monitor.aggregate.detect.rules import (
+    AssetAlert,
+    check_breadth_rule,
+    check_usd_rule,
+    rule_level,
+)
 from monitor.config.signals import ThresholdRule
 
 NS = 1_000_000_000

@@ -2,15 +2,15 @@
 
 import numpy as np
 
-from monitor.aggregate.columns import LiquidationCoder
-from monitor.aggregate.detectors import Signal
-from monitor.aggregate.saturation import (
+from monitor.aggregate.detect.detectors import Signal
+from monitor.aggregate.detect.saturation import (
     SampledSeconds,
     Saturation,
     detect_saturation,
     with_saturation,
 )
-from monitor.aggregate.scopes import ScopeIndex
+from monitor.aggregate.windows.columns import LiquidationCoder
+from monitor.aggregate.windows.scopes import ScopeIndex
 from monitor.config.signals import SaturationSettings
 from monitor.events import Liquidation
 

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 
 from monitor.aggregate.engine import Engine
-from monitor.aggregate.merge import SummaryMerger
-from monitor.aggregate.partial import split_summary
+from monitor.aggregate.windows.merge import SummaryMerger
+from monitor.aggregate.windows.partial import split_summary
 from monitor.config import load
 from monitor.events import WindowSummary
 

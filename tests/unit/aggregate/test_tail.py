@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from monitor.aggregate.tail import TailEstimator, budget_rate
+from monitor.aggregate.detect.burst_tail import TailEstimator, budget_rate
 
 IDS = np.array([0], dtype=np.int64)
 LIVE = np.ones(1, dtype=bool)

@@ -3,14 +3,14 @@ import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from monitor.aggregate.buckets import (
+from monitor.aggregate.windows.buckets import (
     liquidation_buckets,
     liquidation_frame,
     merge_price_buckets,
     price_buckets,
 )
-from monitor.aggregate.scopes import ScopeIndex
-from monitor.aggregate.windows import LiquidationWindows
+from monitor.aggregate.windows.scopes import ScopeIndex
+from monitor.aggregate.windows.sliding import LiquidationWindows
 from monitor.events import Liquidation, Tick
 
 NS = 1_000_000_000

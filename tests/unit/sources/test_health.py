@@ -1,7 +1,7 @@
 from prometheus_client import CollectorRegistry
 
 from monitor.events import Liquidation
-from monitor.source_metrics import SourceMetrics
+from monitor.observability.source_metrics import SourceMetrics
 from monitor.sources import SOURCES
 from monitor.sources.health import SourceHealth
 

@@ -15,11 +15,11 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from monitor.aggregate.gaps import POLLED_OI
-from monitor.app import run_app
+from monitor.aggregate.detect.gaps import POLLED_OI
 from monitor.config import load
 from monitor.events import Tick
-from monitor.source_metrics import SourceMetrics
+from monitor.observability.source_metrics import SourceMetrics
+from monitor.runtime.embedded import run_app
 from monitor.sources import binance_coinm, htx
 from monitor.sources.binance_oi import BinanceOI
 from monitor.sources.htx_oi import HtxOI

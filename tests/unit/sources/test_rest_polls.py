@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping
 import aiohttp
 from aiohttp import web
 
-from monitor.app import run_app
 from monitor.config import load
+from monitor.runtime.embedded import run_app
 from monitor.sessions.calendar import SessionCalendar, template_session
 from monitor.sessions.fetch import CACHE_NAME, ScheduleWatcher, load_cached
 from monitor.sources.backoff import Backoff

@@ -12,11 +12,11 @@ import json
 from prometheus_client import CollectorRegistry
 
 from monitor.config import load
+from monitor.observability.source_metrics import SourceMetrics
 from monitor.sessions.calendar import SessionCalendar, template_session
 from monitor.sessions.guard import SessionGuard
 from monitor.sessions.settings import SessionSettings
 from monitor.sessions.stream import SessionStream
-from monitor.source_metrics import SourceMetrics
 from monitor.sources.backoff import Backoff
 from monitor.sources.oi_poll import OpenInterestPoller
 from monitor.sources.polls import build_rest_polls, build_session_sources

@@ -7,9 +7,9 @@ from pathlib import Path
 import msgspec
 
 from monitor.aggregate.engine import Engine
-from monitor.aggregate.merge import SummaryMerger
+from monitor.aggregate.windows.merge import SummaryMerger
 from monitor.config import load
-from monitor.kafka_cross_state import CrossState
+from monitor.runtime.kafka.cross_state import CrossState
 from tests.unit.aggregate.test_split_summary import summary
 
 

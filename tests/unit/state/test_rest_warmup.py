@@ -4,9 +4,9 @@ import json
 
 from aiohttp import web
 
-from monitor.aggregate.prices import PriceWindows
-from monitor.app import run_app
+from monitor.aggregate.windows.prices import PriceWindows
 from monitor.config import load
+from monitor.runtime.embedded import run_app
 from monitor.state.rest_warmup import OFFLINE, warm_from_rest
 from tests.conftest import KLINES
 from tests.e2e.test_daemon import get

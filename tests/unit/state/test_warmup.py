@@ -4,10 +4,10 @@ import sys
 
 import msgspec
 
-from monitor.app import run_app
 from monitor.clock import SimClock
 from monitor.config import load
-from monitor.replay import ReplaySource
+from monitor.replay.source import ReplaySource
+from monitor.runtime.embedded import run_app
 from monitor.state.keeper import StatePlan
 from tests.conftest import KLINES
 
