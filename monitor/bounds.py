@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from monitor.bus.base import Publish
-from monitor.events import Event, Liquidation, Tick
+from monitor.events import NS, Event, Liquidation, Tick
 
 Reason = Literal["time", "price", "size", "book"]
 REASONS: Final[tuple[Reason, ...]] = ("time", "price", "size", "book")
@@ -30,7 +30,6 @@ MAX_PRICE: Final = 1e9  # quote currency per unit; BTC is ~1e5
 MAX_NOTIONAL_USD: Final = 1e10  # one liquidation; the largest on record are ~1e8
 MAX_OPEN_INTEREST_USD: Final = 1e13
 MAX_FUNDING: Final = 1.0  # per funding interval, as a fraction
-NS: Final = 1_000_000_000
 Rejected = tuple[Liquidation | Tick, Reason]
 
 

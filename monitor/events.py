@@ -31,6 +31,8 @@ AlertKind = Literal[
 AlertState = Literal["pending", "firing", "resolved"]
 Severity = Literal["warning", "critical"]
 
+NS: Final = 1_000_000_000
+"""Nanoseconds per second: every event time in the contract is epoch nanoseconds."""
 SIDES: Final[tuple[Side, ...]] = ("long", "short")
 ASSET_CLASSES: Final[tuple[AssetClass, ...]] = (
     "crypto",

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from monitor.events import Liquidation, Side
+from monitor.events import NS, Liquidation, Side
 
-NS: Final = 1_000_000_000
 ASSETS: Final[tuple[tuple[str, float], ...]] = (
     ("BTC", 95_000.0), ("ETH", 3_300.0), ("SOL", 180.0), ("XRP", 2.4), ("DOGE", 0.3),
     ("AVAX", 30.0), ("LINK", 20.0), ("NEAR", 4.0),

@@ -34,18 +34,18 @@ from monitor.aggregate.detect.detectors import Signal
 from monitor.aggregate.detect.extras import ExtraDetectors
 from monitor.aggregate.detect.gaps import StreamGaps
 from monitor.aggregate.windows import buckets, columns
+from monitor.aggregate.windows.lateness import judge
 from monitor.aggregate.windows.prices import PriceWindows
 from monitor.aggregate.windows.scopes import LEVEL_CODE, MARKET, Level, ScopeIndex, grown
 from monitor.aggregate.windows.sliding import LONG_USD, SHORT_USD, LiquidationWindows
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
-from monitor.events import Alert, AssetClass, Event, Liquidation, MarginChange, Tick
+from monitor.events import NS, Alert, AssetClass, Event, Liquidation, MarginChange, Tick
 from monitor.observability.metrics import Metrics
 from monitor.recent import RecentIds
 from monitor.sessions.calendar import SessionCalendar
 from monitor.sessions.guard import SessionGuard
 
-NS: Final = 1_000_000_000
 TRADFI_MARKETS: Final = ("EQUITY", "COMMODITY")
 _LIQ_ONLY: Final = frozenset({Liquidation})
 Calendar = SessionCalendar | None  # a calendar kept by its feeders across engines, or None
@@ -226,26 +226,17 @@ class Engine:
         """
         if not events:
             return events, ts
-        start = np.iinfo(np.int64).min if self.max_ts_ns is None else self.max_ts_ns
-        running = np.maximum.accumulate(np.concatenate([[start], ts]))
-        newest = running[:-1]
-        horizon = (newest - self.grace_ns) // NS
-        if self.closed_sec is not None:
-            horizon = np.maximum(horizon, self.closed_sec)
-        late = ts // NS < horizon
-        if self.max_ts_ns is None:
-            late[0] = False
-        self.max_ts_ns = int(running[-1])
-        if not late.any():
+        j = judge(ts, self.max_ts_ns, self.closed_sec, self.grace_ns, self.lateness_ns)
+        self.max_ts_ns = j.newest_ns
+        if not j.late.any():
             return events, ts
-        drop = late & (ts // NS < (newest - self.lateness_ns) // NS)
         if self.metrics is not None:
-            for i in np.flatnonzero(late).tolist():
-                self.metrics.late(events[i].exchange, dropped=bool(drop[i]))
-        moved = np.where(late, horizon * NS, ts)
-        if not drop.any():
+            for i in np.flatnonzero(j.late).tolist():
+                self.metrics.late(events[i].exchange, dropped=bool(j.dropped[i]))
+        moved = np.where(j.late, j.first_open * NS, ts)
+        if not j.dropped.any():
             return events, moved
-        keep = ~drop
+        keep = ~j.dropped
         return [e for e, k in zip(events, keep.tolist(), strict=True) if k], moved[keep]
 
     # ---- closing seconds -----------------------------------------------------------------

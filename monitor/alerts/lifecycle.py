@@ -20,9 +20,8 @@ from typing import Final
 
 from monitor.aggregate.detect.detectors import Signal
 from monitor.config import LifecycleSettings
-from monitor.events import Alert, AlertKind, AlertState, EvidenceValue, Severity
+from monitor.events import NS, Alert, AlertKind, AlertState, EvidenceValue, Severity
 
-NS: Final = 1_000_000_000
 _RANK: Final[dict[Severity, int]] = {"warning": 0, "critical": 1}
 
 Key = tuple[AlertKind, str]

@@ -24,9 +24,8 @@ from typing import Final, TextIO
 from monitor.evaluation.labels import Label, iso
 from monitor.evaluation.moves import fall
 from monitor.evaluation.scoring import MARKET, Incident, Recording, Rules, score
-from monitor.events import ASSET_CLASSES, AssetClass
+from monitor.events import ASSET_CLASSES, NS, AssetClass
 
-NS: Final = 1_000_000_000
 WEEK_NS: Final = 7 * 86_400 * NS
 
 

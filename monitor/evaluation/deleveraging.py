@@ -28,10 +28,9 @@ from monitor.aggregate.detect.deleveraging import Deleveraging, DeleveragingDete
 from monitor.config.signals import DeleveragingSettings
 from monitor.errors import InputError
 from monitor.evaluation.labels import Label, iso, read_labels
-from monitor.events import Tick, event_time_ns
+from monitor.events import NS, Tick, event_time_ns
 from monitor.io.open_interest import read_open_interest
 
-NS: Final = 1_000_000_000
 MONTH_NS: Final = int(30.44 * 86_400 * NS)
 MARKET: Final = "market"  # every instrument's OI together (USD-weighted)
 

@@ -33,10 +33,10 @@ from typing import Final, Literal
 import yaml
 
 from monitor.errors import InputError
+from monitor.events import NS
 
 Match = Literal["asset", "class", "market"]
 MATCHES: Final[tuple[Match, ...]] = ("asset", "class", "market")
-NS: Final = 1_000_000_000
 COLUMNS: Final = ("name", "scope", "onset", "peak", "end", "match", "recording")
 
 

@@ -22,9 +22,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from monitor.events import Tick
+from monitor.events import NS, Tick
 
-NS: Final = 1_000_000_000
 MINUTE_NS: Final = 60 * NS
 
 

@@ -27,9 +27,8 @@ import numpy as np
 
 from monitor.evaluation.labels import Label
 from monitor.evaluation.moves import MinutePrices
-from monitor.events import ASSET_CLASSES, Alert, AssetClass
+from monitor.events import ASSET_CLASSES, NS, Alert, AssetClass
 
-NS: Final = 1_000_000_000
 DAY_NS: Final = 86_400 * NS
 MARKET: Final = "market"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
-from monitor.events import AssetClass
+from monitor.events import NS, AssetClass
 
 Market = Literal["EQUITY", "COMMODITY", "CRYPTO"]
 SessionType = Literal["PRE_MARKET", "REGULAR", "AFTER_MARKET", "OVERNIGHT", "NO_TRADING"]
@@ -34,7 +34,6 @@ SESSION_TYPES: Final[tuple[SessionType, ...]] = (
 )
 MARKETS: Final[tuple[Market, ...]] = ("EQUITY", "COMMODITY", "CRYPTO")
 NEW_YORK: Final = ZoneInfo("America/New_York")
-NS: Final = 1_000_000_000
 MAX_SESSIONS: Final = 2_000  # per market; a week of Binance's schedule is ~40
 
 

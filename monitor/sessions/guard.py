@@ -44,8 +44,8 @@ import numpy.typing as npt
 from monitor.aggregate.detect.detectors import Signal
 from monitor.aggregate.windows.prices import InstrumentPrices
 from monitor.aggregate.windows.scopes import MARKET, Level, ScopeIndex
-from monitor.events import ASSET_CLASSES, AssetClass
-from monitor.sessions.calendar import NS, Market, SessionCalendar, market_of
+from monitor.events import ASSET_CLASSES, NS, AssetClass
+from monitor.sessions.calendar import Market, SessionCalendar, market_of
 from monitor.sessions.settings import SessionSettings
 
 Phase = Literal["open", "closed", "settling"]

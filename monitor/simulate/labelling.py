@@ -8,8 +8,9 @@ from typing import Final
 import numpy as np
 
 from monitor.evaluation.labels import Label
+from monitor.events import NS
 from monitor.simulate.hawkes import F64
-from monitor.simulate.model import DAY_S, NS, S_REF, Cluster, World, calm_background
+from monitor.simulate.model import DAY_S, S_REF, Cluster, World, calm_background
 
 END_SHARE: Final = 0.95  # a label ends when this share of its cluster's USD has arrived
 ONSET_REF_DAYS: Final = 7  # calm days simulated to set an asset's 1-in-1-day minute level

@@ -16,7 +16,6 @@ from monitor.events import AssetClass, MarginChange
 from monitor.simulate.hawkes import F64, Kernel, Marks, descendants, poisson_times
 from monitor.simulate.market import AssetSpec
 
-NS: Final = 1_000_000_000
 DAY_S: Final = 86_400.0
 CALM_BRANCHING: Final = 0.3
 CALM_KERNEL: Final = Kernel(fast_s=10.0, slow_s=120.0, fast_weight=0.6)

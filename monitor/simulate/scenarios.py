@@ -58,10 +58,10 @@ import numpy as np
 
 from monitor.config import AssetSettings
 from monitor.evaluation.labels import Label
-from monitor.events import AssetClass, Event, MarginChange, tightening_of
+from monitor.events import NS, AssetClass, Event, MarginChange, tightening_of
 from monitor.simulate.hawkes import Kernel, Marks, descendants, profile_times, ramp_immigrants
 from monitor.simulate.market import ASSETS
-from monitor.simulate.model import NS, Cluster, World
+from monitor.simulate.model import Cluster, World
 from monitor.simulate.world import render, specs_of
 
 SCENARIOS: Final[tuple[str, ...]] = ("calm", "hawkes", "feb-2026")

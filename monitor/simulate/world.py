@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.evaluation.labels import Label
-from monitor.events import Event, Liquidation, Tick, event_time_ns
+from monitor.events import NS, Event, Liquidation, Tick, event_time_ns
 from monitor.simulate.hawkes import F64
 from monitor.simulate.labelling import END_SHARE, Onsets, label_of
 from monitor.simulate.market import (
@@ -35,7 +35,6 @@ from monitor.simulate.market import (
 from monitor.simulate.model import (
     BUMP_LEAD_S,
     DAY_S,
-    NS,
     S_NOISE,
     S_ROUTE,
     S_SIDES,

@@ -14,15 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Final
 
 from monitor.aggregate.windows.prices import PriceWindows
-from monitor.events import AssetClass, Tick
+from monitor.events import NS, AssetClass, Tick
 from monitor.io.klines import read_klines
 
 logger = logging.getLogger(__name__)
-
-NS: Final = 1_000_000_000
 
 
 def seed_prices(prices: PriceWindows, ticks: Iterable[Tick]) -> dict[str, int]:

@@ -42,9 +42,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from monitor.config.signals import DeleveragingSettings
-from monitor.events import Side
+from monitor.events import NS, Side
 
-NS: Final = 1_000_000_000
 DAY_NS: Final = 86_400 * NS
 
 

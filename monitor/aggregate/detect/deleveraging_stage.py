@@ -28,13 +28,12 @@ from monitor.aggregate.detect.detectors import Signal
 from monitor.aggregate.detect.detectors import rarity as rarity_words
 from monitor.aggregate.windows.scopes import MARKET, Level
 from monitor.config.signals import DeleveragingSettings
-from monitor.events import AssetClass, EvidenceValue
+from monitor.events import NS, AssetClass, EvidenceValue
 from monitor.sessions.guard import SessionGuard
 from monitor.state.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
-NS: Final = 1_000_000_000
 SNAPSHOT_LAYOUT: Final = 1  # per-window daily maxima, keyed by windows_s
 WindowUsd = Callable[[Level, str, int], tuple[float, float]]
 """(level, scope, window_s) → (long USD, short USD) liquidated over that window."""

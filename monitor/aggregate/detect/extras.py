@@ -24,11 +24,10 @@ from monitor.aggregate.windows.scopes import ScopeIndex
 from monitor.aggregate.windows.sliding import LONG_USD, SHORT_USD, LiquidationWindows
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
-from monitor.events import ASSET_CLASSES, AssetClass, Liquidation, Tick
+from monitor.events import ASSET_CLASSES, NS, AssetClass, Liquidation, Tick
 from monitor.sessions.calendar import Market
 from monitor.sessions.guard import Phase, SessionGuard
 
-NS = 1_000_000_000
 _NOT_ASSETS = frozenset((*ASSET_CLASSES, "market"))
 _TRADFI: tuple[Market, ...] = ("EQUITY", "COMMODITY")
 

@@ -30,11 +30,10 @@ import polars as pl
 
 from monitor.aggregate.detect.detectors import Signal
 from monitor.config.gaps import DataGapSettings
-from monitor.events import AssetClass, Liquidation, Tick
+from monitor.events import NS, AssetClass, Liquidation, Tick
 from monitor.sessions.calendar import MARKETS, Market, market_of
 from monitor.sessions.guard import SessionGuard
 
-NS: Final = 1_000_000_000
 _HISTORY: Final = 1000  # events: past this the history halves (a decaying mean gap)
 # Venues whose open interest comes by REST poll (`monitor.sources.polls.OI_VENUES`), not on
 # their streams: a tick of theirs that carries OI is a poll, so it does not count as stream

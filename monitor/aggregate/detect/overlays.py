@@ -17,9 +17,16 @@ from typing import Final
 from monitor.aggregate.detect.correlation import Downside
 from monitor.aggregate.detect.detectors import Signal
 from monitor.config import ContagionSettings, MarginHikeSettings
-from monitor.events import ASSET_CLASSES, Alert, AssetClass, EvidenceValue, MarginChange, Severity
+from monitor.events import (
+    ASSET_CLASSES,
+    NS,
+    Alert,
+    AssetClass,
+    EvidenceValue,
+    MarginChange,
+    Severity,
+)
 
-NS = 1_000_000_000
 HOUR_NS = 3600 * NS
 
 

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from monitor.aggregate.detect.detectors import Signal
 from monitor.aggregate.windows.scopes import Level
 from monitor.config.signals import ThresholdRule
-from monitor.events import ASSET_CLASSES, AssetClass, EvidenceValue
-
-NS = 1_000_000_000
+from monitor.events import ASSET_CLASSES, NS, AssetClass, EvidenceValue
 
 
 def rule_level(scope: str) -> Level:

@@ -18,9 +18,8 @@ from typing import Final
 import polars as pl
 
 from monitor.aggregate.windows.scopes import MARKET, ScopeIndex
-from monitor.events import Liquidation, Tick
+from monitor.events import NS, Liquidation, Tick
 
-NS: Final = 1_000_000_000
 LIQ_SCHEMA: Final = {
     "sec": pl.Int64,
     "sid": pl.UInt32,

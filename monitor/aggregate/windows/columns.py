@@ -23,9 +23,8 @@ import numpy.typing as npt
 import polars as pl
 
 from monitor.aggregate.windows.scopes import MARKET, ScopeIndex
-from monitor.events import AssetClass, Liquidation, Tick
+from monitor.events import NS, AssetClass, Liquidation, Tick
 
-NS: Final = 1_000_000_000
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]

@@ -17,9 +17,8 @@ from typing import Any, Final
 import polars as pl
 
 from monitor.aggregate.engine import Engine
-from monitor.events import Alert, WindowSummary
+from monitor.events import NS, Alert, WindowSummary
 
-NS: Final = 1_000_000_000
 _LIQ_SCHEMA: Final = {
     "sec": pl.Int64,
     "instrument": pl.Utf8,

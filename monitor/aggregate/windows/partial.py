@@ -21,11 +21,12 @@ from collections.abc import Sequence
 from typing import Final
 
 import msgspec
+import numpy as np
 
 from monitor.aggregate.detect.liquidity import log_spread, spread_bps
-from monitor.events import SUMMARY_VERSION, AssetClass, Liquidation, Tick, WindowSummary
+from monitor.aggregate.windows.lateness import judge
+from monitor.events import NS, SUMMARY_VERSION, AssetClass, Liquidation, Tick, WindowSummary
 
-NS: Final = 1_000_000_000
 _MIN_I64: Final = -(2**63)
 
 
@@ -65,26 +66,17 @@ class PartitionBuckets:
         the first open second unless its second is below that of the newest event before it
         minus the allowed lateness; then it is dropped.
         """
-        late: list[tuple[str, bool]] = []
-        for event, offset in zip(events, offsets, strict=True):
-            ts = event.ts_event_ns
-            sec = ts // NS
-            prev = self.max_ts_ns
-            if prev is not None:
-                horizon = (prev - self.grace_ns) // NS
-                if self.closed_before is not None:
-                    horizon = max(horizon, self.closed_before)
-                if ts > prev:
-                    self.max_ts_ns = ts
-                if sec < horizon:
-                    dropped = sec < (prev - self.lateness_ns) // NS
-                    late.append((event.exchange, dropped))
-                    if dropped:
-                        continue
-                    sec = horizon
-            else:
-                self.max_ts_ns = ts
-            self._take(event, sec, offset)
+        ts = np.fromiter((e.ts_event_ns for e in events), np.int64, len(events))
+        j = judge(ts, self.max_ts_ns, self.closed_before, self.grace_ns, self.lateness_ns)
+        if events:
+            self.max_ts_ns = j.newest_ns
+        seconds = np.where(j.late, j.first_open, ts // NS).tolist()
+        for event, offset, sec, dropped in zip(
+            events, offsets, seconds, j.dropped.tolist(), strict=True
+        ):
+            if not dropped:
+                self._take(event, sec, offset)
+        late = [(events[i].exchange, bool(j.dropped[i])) for i in np.flatnonzero(j.late).tolist()]
         if events:
             self.next_offset = offsets[-1] + 1
         self.late += len(late)

@@ -19,9 +19,8 @@ from typing import Final
 
 from aiokafka import TopicPartition
 
-from monitor.events import MarginChange, WindowSummary
+from monitor.events import NS, MarginChange, WindowSummary
 
-NS: Final = 1_000_000_000
 _START: Final = -(2**62)  # a hold before any change was read: nothing closes
 
 

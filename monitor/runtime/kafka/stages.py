@@ -32,6 +32,7 @@ from monitor.bus.kafka.consumer import KafkaSubscription
 from monitor.config import Settings
 from monitor.errors import BusError
 from monitor.events import (
+    NS,
     TOPIC_LIQUIDATIONS,
     TOPIC_MARGIN,
     TOPIC_TICKS,
@@ -48,7 +49,6 @@ from monitor.runtime.kafka.margin import MarginForward
 log = logging.getLogger(__name__)
 _RESEND_S: Final = 1.0  # pause before window summaries that were not stored are sent again
 
-NS: Final = 1_000_000_000
 CLOSE_LAG_NS: Final = 5 * NS  # live: idle seconds close this long after wall time (as run_app)
 _ENCODER: Final = msgspec.json.Encoder()
 _MAX_PAUSE_S: Final = 1.0
