@@ -31,7 +31,8 @@ from monitor import config
 from monitor.bus.kafka_common import partitions_of, physical_topic
 from monitor.config import Settings
 from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS
-from monitor.kafka_app import KafkaHandle, drain_to_end, run_kafka
+from monitor.kafka_app import KafkaHandle, run_kafka
+from monitor.kafka_replay import drain_to_end
 from monitor.state.engine import EngineSnapshot
 
 
