@@ -31,7 +31,8 @@ from monitor import config
 from monitor.bus.kafka.common import partitions_of, physical_topic
 from monitor.config import Settings
 from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS
-from monitor.runtime.kafka.roles import KafkaHandle, drain_to_end, run_kafka
+from monitor.runtime.kafka.replay_end import drain_to_end
+from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
 from monitor.state.engine import EngineSnapshot
 
 
@@ -64,6 +65,8 @@ async def aggregate(settings: Settings, group: str, ready: Path) -> dict[str, An
     async with run_kafka(
         settings, ingest=False, group=group, live=False, serve_http=False, log_alerts=False
     ) as handle:
+        assert handle.bucket is not None
+        handle.bucket.idle_empty = True  # not a replay: a partition empty now stays empty
         waits = [asyncio.create_task(e.wait()) for e in (drain, stop)]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for task in waits:

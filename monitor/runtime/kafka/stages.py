@@ -95,6 +95,10 @@ class BucketStage:
         self.record_latency = False
         self._rebalances = 0
         self._idle_sent: set[TopicPartition] = set()
+        # an empty input partition is marked idle (holds no merge): live, or in a long-running
+        # aggregate on event time; not in a replay, whose partitions may be empty only until
+        # the publisher's first batch lands (its end-of-replay flush closes everything)
+        self.idle_empty = live
         self._margins = MarginForward()  # margin changes go to the cross stage (kafka_margin)
         self._grace_ns = settings.aggregate.grace_ms * 1_000_000
         self._lateness_ns = settings.aggregate.allowed_lateness_ms * 1_000_000
@@ -206,8 +210,8 @@ class BucketStage:
             if summary is not None:
                 out.append(summary)
         out += self._margin_summaries()
-        if not self.live:  # a replay's partition may be empty only until its first publish
-            return out  # (its end-of-replay flush closes everything anyway)
+        if not self.idle_empty:
+            return out
         for tp in self.sub.assignment():
             if tp in self.parts or tp in self._idle_sent or tp.topic.endswith(".margin.v1"):
                 continue
