@@ -134,12 +134,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _replay_all(args: argparse.Namespace, settings: Settings, tmp: Path) -> list[Recording]:
     """Replay every recording (warmed up when ``--warmup-days``), with a progress line each."""
     library = KlineLibrary()
-    if args.warmup_days > 0:
+    if args.warmup_days > 0:  # else nothing is indexed and no recording is warmed up
         library.add([*args.files, *args.warmup])
     recordings = []
     for n, path in enumerate(args.files, 1):
         started = time.monotonic()
-        warm = library.write_before(path, args.warmup_days, tmp) if args.warmup_days > 0 else None
+        warm = library.write_before(path, args.warmup_days, tmp)
         how = " (warmed up with %d min of klines)" % warm[1] if warm else ""
         sys.stderr.write("replaying %d/%d %s%s ...\n" % (n, len(args.files), path, how))
         rec = replay_recording(

@@ -17,20 +17,23 @@ import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
 import pytest
 
-from monitor import config
 from monitor.bus.kafka.common import partitions_of, physical_topic
 from monitor.config import Settings
 from monitor.events import TOPIC_LIQUIDATIONS
 from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
-from tests.integration.conftest import settings_for, start_broker
-from tests.integration.test_kafka_outage import PacedSource, scrape, topic_event_ids
+from tests.integration.conftest import start_broker
+from tests.integration.test_kafka_outage import (
+    PacedSource,
+    role_settings,
+    scrape,
+    topic_event_ids,
+)
 from tests.support.kafka_broker import KafkaBroker
 from tests.support.wait import until
 
@@ -41,17 +44,23 @@ UP = ("liqmon_bus_broker_up", "")
 
 
 def make_settings(bootstrap: str) -> Settings:
-    kafka = settings_for(bootstrap, request_timeout_ms=30_000, close_timeout_ms=20_000)
-    return config.load(
-        None,
-        env={},
-        overrides={
-            "http.listen": "127.0.0.1:0",
-            "bus.kind": "kafka",
-            "bus.queue_max_events": 50_000,
-            "bus.kafka": msgspec.to_builtins(kafka),
-        },
-    )
+    return role_settings(bootstrap, 50_000, request_timeout_ms=30_000, close_timeout_ms=20_000)
+
+
+@contextlib.asynccontextmanager
+async def both_roles(settings: Settings, source: PacedSource) -> AsyncIterator[KafkaHandle]:
+    """Run ingest and aggregate in one process, fed by `source`; yield once they flow."""
+    async with run_kafka(
+        settings,
+        group="g-%s" % uuid.uuid4().hex[:8],
+        sources=[source],
+        live=True,
+        log_alerts=False,
+    ) as app:
+        cross = app.cross
+        assert cross is not None
+        await until(lambda: app.bus.delivered > 300 and cross.active, 30)
+        yield app
 
 
 @dataclass
@@ -97,16 +106,9 @@ async def ride_out(
     settings = make_settings(broker.bootstrap)
     source = PacedSource(RATE_PER_S)
     async with asyncio.timeout(150):
-        async with run_kafka(
-            settings,
-            group="g-%s" % uuid.uuid4().hex[:8],
-            sources=[source],
-            live=True,
-            log_alerts=False,
-        ) as app:
+        async with both_roles(settings, source) as app:
             cross = app.cross
             assert cross is not None
-            await until(lambda: app.bus.delivered > 300 and cross.active, 30)
             before = (await scrape(app.http_port))[2][UP]
             # Act
             during = await fault(app)

@@ -71,19 +71,23 @@ class PacedSource:
             await asyncio.sleep(step_s)
 
 
-def make_settings(bootstrap: str) -> Settings:
-    # Producer requests and deliveries outlast the outage (aiokafka answers them after it).
-    kafka = settings_for(bootstrap, request_timeout_ms=40_000, close_timeout_ms=20_000)
+def role_settings(bootstrap: str, queue_max_events: int, **kafka: object) -> Settings:
+    """Settings of a Kafka role for the fault tests: HTTP on a free port, `kafka` options."""
     return config.load(
         None,
         env={},
         overrides={
             "http.listen": "127.0.0.1:0",
             "bus.kind": "kafka",
-            "bus.queue_max_events": BUFFER_MAX,
-            "bus.kafka": msgspec.to_builtins(kafka),
+            "bus.queue_max_events": queue_max_events,
+            "bus.kafka": msgspec.to_builtins(settings_for(bootstrap, **kafka)),
         },
     )
+
+
+def make_settings(bootstrap: str) -> Settings:
+    # Producer requests and deliveries outlast the outage (aiokafka answers them after it).
+    return role_settings(bootstrap, BUFFER_MAX, request_timeout_ms=40_000, close_timeout_ms=20_000)
 
 
 async def scrape(port: int) -> tuple[int, str, dict[tuple[str, str], float]]:

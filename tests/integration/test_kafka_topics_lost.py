@@ -21,19 +21,21 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 
-import msgspec
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from monitor import config
 from monitor.bus.kafka.common import ALL_TOPICS, client_options, physical_topic
 from monitor.bus.kafka.topics import ensure_topics
 from monitor.config import Settings
 from monitor.events import TOPIC_WINDOWS
 from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
-from tests.integration.conftest import settings_for
-from tests.integration.test_kafka_faults import market_usd
-from tests.integration.test_kafka_outage import PacedSource, scrape, topic_event_ids
+from tests.integration.test_kafka_faults import both_roles, market_usd
+from tests.integration.test_kafka_outage import (
+    PacedSource,
+    role_settings,
+    scrape,
+    topic_event_ids,
+)
 from tests.support.wait import until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration, pytest.mark.slow]
@@ -45,23 +47,12 @@ GONE_S = 15.0  # longer than the request timeout: the producer gives up on what 
 
 
 def make_settings(bootstrap: str) -> Settings:
-    kafka = settings_for(  # a new group starts at the end, as by default: a recreated
-        # topic's partitions must still be read from their start
-        bootstrap,
-        request_timeout_ms=6_000,
-        close_timeout_ms=10_000,
+    # a queue that holds the whole outage; a new group starts at the end, as by default: a
+    # recreated topic's partitions must still be read from their start
+    return role_settings(
+        bootstrap, 50_000, request_timeout_ms=6_000, close_timeout_ms=10_000,
         auto_offset_reset="latest",
-    )
-    return config.load(
-        None,
-        env={},
-        overrides={
-            "http.listen": "127.0.0.1:0",
-            "bus.kind": "kafka",
-            "bus.queue_max_events": 50_000,  # holds the whole outage
-            "bus.kafka": msgspec.to_builtins(kafka),
-        },
-    )
+    )  # fmt: skip
 
 
 async def delete_topics(settings: Settings, topics: Sequence[str] = ALL_TOPICS) -> None:
@@ -181,15 +172,7 @@ async def test_a_deleted_windows_topic_is_ridden_out_by_the_aggregate(
     settings = make_settings(kafka_bootstrap)
     source = PacedSource(RATE_PER_S)
     async with asyncio.timeout(120):
-        async with run_kafka(
-            settings,
-            group="g-%s" % uuid.uuid4().hex[:8],
-            sources=[source],
-            live=True,
-            log_alerts=False,
-        ) as app:
-            assert app.cross is not None
-            await until(lambda: app.bus.delivered > 300 and app.cross.active, 30)
+        async with both_roles(settings, source) as app:
             # Act: only the windows topic (stage 1 -> cross stage) goes, then comes back
             await delete_topics(settings, (TOPIC_WINDOWS,))
             await wait_for_health(app, (503, 0), GONE_S)

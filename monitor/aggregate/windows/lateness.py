@@ -50,4 +50,4 @@ def judge(
     if newest_ns is None and late.size:
         late[0] = False
     dropped = late & (ts // NS < (newest - lateness_ns) // NS)
-    return Judged(late, dropped, horizon, int(running[-1]) if ts.size else start)
+    return Judged(late, dropped, horizon, int(running[-1]))

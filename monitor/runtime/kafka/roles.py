@@ -145,11 +145,9 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
     bus, metrics, clock = handle.bus, handle.metrics, clock or SystemClock()
 
     async def put(events: Sequence[Event]) -> int:
-        if live:
-            return handle.buffer.put(events)
-        return await handle.buffer.put_waiting(events)  # a replay loses nothing
+        return handle.buffer.put(events)
 
-    publish = gate(put, handle)
+    publish = gate(put if live else handle.buffer.put_waiting, handle)  # a replay loses nothing
     margin = MarginInputs(settings, publish) if ingest else None  # the ingest role owns them
     feeding: list[EventSource] = []
     if ingest:

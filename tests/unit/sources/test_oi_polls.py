@@ -28,7 +28,7 @@ from monitor.sources.polls import OI_VENUES, build_rest_polls, watched_symbols
 from tests.e2e.test_daemon import get, samples, total
 from tests.support.fake_exchange import FakeExchange, Stall
 from tests.unit.sources import _adapter_checks as checks
-from tests.unit.sources.test_rest_polls import no_sleep, venue
+from tests.unit.sources.test_rest_polls import no_sleep, polling_daemon, venue
 
 NS = 1_000_000_000
 COINM_INFO = checks.payload(binance_coinm.NAME, "exchangeInfo_rest")
@@ -231,20 +231,7 @@ async def test_the_daemon_polls_coinm_and_htx_into_the_engine(tmp_path):
     keys = {"binance_coinm:BTC-USD-PERP", "htx:BTC-USDT-PERP"}
     symbols = {"binance_coinm": ["BTCUSD_PERP"], "htx": ["BTC-USDT", "NOPE-USDT"]}
     async with venue(routes=ROUTES) as (url, _), FakeExchange([[Stall(60.0)]]) as fx:
-        settings = load(
-            None, env={},
-            overrides={
-                "http.listen": "127.0.0.1:0",
-                "sources.enabled": ["binance_coinm", "htx"],
-                "sources.rest_override": {"binance_coinm": url, "htx": url},
-                "sources.endpoint_override": {"binance_coinm": fx.url, "htx": fx.url},
-                "sources.symbols": symbols,
-                "sources.open_interest_poll_s": 0.5,
-                "state.dir": str(tmp_path),
-                "state.warm_start": False,
-                "margin.pollers": [],
-            },
-        )  # fmt: skip
+        settings = polling_daemon(tmp_path, url, fx.url, symbols)
         async with run_app(settings, margin_inputs=True) as app:
             deadline = time.monotonic() + 20.0
             while time.monotonic() < deadline:

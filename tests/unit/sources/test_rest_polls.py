@@ -96,6 +96,25 @@ async def venue(schedule: bytes = SCHEDULE, routes: Mapping[str, Route] | None =
         await runner.cleanup()
 
 
+def polling_daemon(tmp_path, rest_url: str, ws_url: str, symbols: dict[str, list[str]]):
+    """A daemon's settings with the `symbols` venues' REST on `rest_url`, WS on `ws_url`."""
+    venues = list(symbols)
+    return load(
+        None, env={},
+        overrides={
+            "http.listen": "127.0.0.1:0",
+            "sources.enabled": venues,
+            "sources.rest_override": dict.fromkeys(venues, rest_url),
+            "sources.endpoint_override": dict.fromkeys(venues, ws_url),
+            "sources.symbols": symbols,
+            "sources.open_interest_poll_s": 0.5,
+            "state.dir": str(tmp_path),
+            "state.warm_start": False,
+            "margin.pollers": [],
+        },
+    )  # fmt: skip
+
+
 async def no_sleep(_: float) -> None:
     await asyncio.sleep(0)
 
@@ -200,20 +219,8 @@ async def test_a_bad_schedule_is_counted_and_the_template_stays(tmp_path):
 async def test_the_daemon_polls_open_interest_and_the_schedule(tmp_path):
     halted = {"tradingSession": [[Send(halt()), Stall(60.0)]]}  # the stream; others stall
     async with venue() as (url, asked), FakeExchange([[Stall(60.0)]], halted) as fx:
-        settings = load(
-            None, env={},
-            overrides={
-                "http.listen": "127.0.0.1:0",
-                "sources.enabled": ["binance_usdm"],
-                "sources.rest_override": {"binance_usdm": url},
-                "sources.endpoint_override": {"binance_usdm": fx.url},
-                "sources.symbols": {"binance_usdm": ["BTCUSDT", "NOPEUSDT"]},
-                "sources.open_interest_poll_s": 0.5,
-                "state.dir": str(tmp_path),
-                "state.warm_start": False,
-                "margin.pollers": [],
-            },
-        )  # fmt: skip
+        symbols = {"binance_usdm": ["BTCUSDT", "NOPEUSDT"]}
+        settings = polling_daemon(tmp_path, url, fx.url, symbols)
         async with run_app(settings, margin_inputs=True) as app:
             deadline = time.monotonic() + 20.0
             while time.monotonic() < deadline:
