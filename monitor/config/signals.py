@@ -42,7 +42,9 @@ class DeleveragingSettings(_Section, frozen=True, kw_only=True, forbid_unknown_f
     over the same window (both %), ``oi`` the fall alone. Each window has its own threshold
     (the 1 − 1/``return_period_days`` quantile of the scope's daily maxima of that window's
     score over ``history_days``, from ``min_days`` of them; before, ``prior_pct`` on the
-    first window while the others stay silent; never below ``floor_pct``). Hot when any
+    first window while the others stay silent; never below ``floor_pct``). While the
+    ``market`` scope is itself hot, the other scopes are judged at the shorter
+    ``joined_return_period_days`` (None: never). Hot when any
     window's score reaches its threshold, with the OI fallen ≥ ``min_drop_pct`` and the
     price moved ≥ ``min_price_move_pct`` since the OI high in that window. Critical from
     ``critical_multiple`` × the threshold. Defaults from Binance BTC/AVAX 5-minute OI, Dec
@@ -53,6 +55,7 @@ class DeleveragingSettings(_Section, frozen=True, kw_only=True, forbid_unknown_f
     windows_s: tuple[Pos, ...] = (3600,)
     step_s: Pos = 60  # one OI sample per instrument per step (seconds of event time)
     return_period_days: PosFloat = 90.0
+    joined_return_period_days: PosFloat | None = 14.0  # while the market scope unwinds
     history_days: Pos = 90
     min_days: Pos = 14
     prior_pct: PosFloat = 3.0

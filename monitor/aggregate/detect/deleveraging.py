@@ -17,7 +17,10 @@ both, a calm-time OI drop (one holder closing) or a price swing with OI steady m
 ``score: oi`` judges the OI drop alone. The threshold is the scope's own, per window: the
 (1 − 1/`return_period_days`) quantile of its daily maxima of that window's score over the
 last `history_days`, once it has `min_days` of them; before that, `prior_pct` for the first
-window, while the others stay silent (the prior is set for the first window's score). A
+window, while the others stay silent (the prior is set for the first window's score).
+While the lead scope (``market``) is itself past its threshold, every other scope is judged
+at the shorter `joined_return_period_days`: a fall an asset makes every two weeks is not
+news alone, but while the whole market unwinds it says the asset is unwinding with it. A
 scope is hot when any window passes its own threshold. A signal also needs the OI to have
 fallen at least `min_drop_pct` and the price to have moved at least `min_price_move_pct`
 since the OI high (in that window): price down means
@@ -68,6 +71,7 @@ class Deleveraging:
         instruments: instruments that contributed.
         window_s: the window whose score passed (of ``windows_s``; the one furthest past
             its threshold when several did), s.
+        joined: judged at the joined return period, because the lead scope was unwinding.
     """
 
     scope: str
@@ -82,6 +86,7 @@ class Deleveraging:
     rarity_days: float | None
     instruments: int
     window_s: int
+    joined: bool = False
 
 
 @dataclass(slots=True)
@@ -128,9 +133,11 @@ class DeleveragingDetector:
         self,
         settings: DeleveragingSettings | None = None,
         quiet: Callable[[str, int], bool] | None = None,
+        lead: str = "market",
     ) -> None:
         self.cfg = settings or DeleveragingSettings()
         self.quiet = quiet  # (scope, ts_ns) → True while its history must not learn
+        self.lead = lead  # the scope whose unwind lowers the others' bar
         self.windows_s = tuple(self.cfg.windows_s)
         self._steps = [max(1, w // self.cfg.step_s) + 1 for w in self.windows_s]
         self._keep_steps = max(self._steps)
@@ -159,24 +166,39 @@ class DeleveragingDetector:
     def evaluate(self, ts_ns: int) -> list[Deleveraging]:
         """Return the scopes whose OI drop passes their threshold now (event time `ts_ns`).
 
-        A scope with several windows hot reports the one furthest past its threshold.
+        A scope with several windows hot reports the one furthest past its threshold. The
+        lead scope is measured first; while it is hot the others are judged `joined`.
         """
         out: list[Deleveraging] = []
         step = ts_ns // (self.cfg.step_s * NS)
+        lead = self._scopes.get(self.lead)
+        found = None if lead is None else self._measure(self.lead, lead, step, ts_ns)
+        if found is not None:
+            out.append(found)
+        joined = found is not None and self.cfg.joined_return_period_days is not None
         for scope, state in self._scopes.items():
-            found = self._measure(scope, state, step, ts_ns)
+            if scope == self.lead:
+                continue
+            found = self._measure(scope, state, step, ts_ns, joined=joined)
             if found is not None:
                 out.append(found)
         return out
 
-    def threshold_pct(self, scope: str, window_s: int | None = None) -> float:
-        """Return the scope's current threshold on `window_s`'s score (the first window's), %."""
+    def threshold_pct(
+        self, scope: str, window_s: int | None = None, *, joined: bool = False
+    ) -> float:
+        """Return the scope's current threshold on `window_s`'s score (the first window's), %.
+
+        `joined`: at `joined_return_period_days` (the lead scope is unwinding) instead of
+        `return_period_days`; the prior and the floor are the same.
+        """
         w = 0 if window_s is None else self.windows_s.index(window_s)
         state = self._scopes.get(scope)
         if state is None or len(state.maxima[w]) < self.cfg.min_days:
             return max(self.cfg.prior_pct, self.cfg.floor_pct)
         ordered = sorted(state.maxima[w])
-        q = 1.0 - 1.0 / self.cfg.return_period_days
+        period = self.cfg.joined_return_period_days if joined else None
+        q = 1.0 - 1.0 / (period or self.cfg.return_period_days)
         pos = q * (len(ordered) - 1)
         lo = int(pos)
         hi = min(lo + 1, len(ordered) - 1)
@@ -239,7 +261,9 @@ class DeleveragingDetector:
         move_pct = 100.0 * move_sum / high_usd
         return _Window(drop_pct, drop_usd, move_pct, range_pct, score, used)
 
-    def _measure(self, scope: str, state: _Scope, step: int, ts_ns: int) -> Deleveraging | None:
+    def _measure(
+        self, scope: str, state: _Scope, step: int, ts_ns: int, *, joined: bool = False
+    ) -> Deleveraging | None:
         best: Deleveraging | None = None
         learn = self.quiet is None or not self.quiet(scope, ts_ns)
         for w, (window_s, steps) in enumerate(zip(self.windows_s, self._steps, strict=True)):
@@ -248,7 +272,7 @@ class DeleveragingDetector:
                 continue
             if w == 0:
                 self.last_drop_pct[scope] = m.drop_pct
-            threshold = self.threshold_pct(scope, window_s)  # before today's maximum joins
+            threshold = self.threshold_pct(scope, window_s, joined=joined)  # before today's max
             warm = len(state.maxima[w]) >= self.cfg.min_days
             if learn:
                 self._fold_daily(state, ts_ns, w, m.score)
@@ -274,6 +298,7 @@ class DeleveragingDetector:
                 rarity_days=self._rarity_days(state.maxima[w], m.score),
                 instruments=m.used,
                 window_s=window_s,
+                joined=joined,
             )
         return best
 

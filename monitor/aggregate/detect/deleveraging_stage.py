@@ -135,6 +135,9 @@ class DeleveragingStage:
         }
         if d.rarity_days is not None:
             evidence["rarity_days"] = round(d.rarity_days, 1)
+        if d.joined:  # judged at the joined return period: the market was unwinding too
+            evidence["joined_market"] = True
+            rarity += ", with the market unwinding"
         critical = d.score_pct >= self.cfg.critical_multiple * d.threshold_pct
         return Signal(
             kind="deleveraging",

@@ -1,6 +1,7 @@
 """The deleveraging rule: OI falling past the scope's own threshold while the price moves."""
 
 import gzip
+import heapq
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from monitor.aggregate.detect.deleveraging import DeleveragingDetector, Delevera
 from monitor.errors import InputError
 from monitor.evaluation import deleveraging as evaluation
 from monitor.evaluation.labels import read_labels
+from monitor.events import event_time_ns
 from monitor.io.open_interest import read_open_interest
 from monitor.replay.source import detect_format
 
@@ -18,6 +20,7 @@ T0 = 1_767_225_600 * NS  # 2026-01-01 00:00 UTC
 ROOT = Path(__file__).resolve().parents[3]
 EXCERPT = ROOT / "tests/fixtures/open_interest/BTC_oi_5m-2026-01-29.csv.gz"
 AVAX = ROOT / "tests/fixtures/open_interest/AVAX_oi_5m-2025-12-01.csv.gz"
+BTC = ROOT / "tests/fixtures/open_interest/BTC_oi_5m-2025-12-01.csv.gz"
 
 
 def _feed(det: DeleveragingDetector, path: list[tuple[float, float]], *, scope: str = "BTC",
@@ -224,3 +227,53 @@ def test_a_longer_window_catches_a_slow_unwind_the_hour_misses() -> None:
     assert found[0].ts_ns < low_ns
     assert found[0].side == "long"
     assert found[0].rarity_days is not None  # judged by the 4-hour window's own history
+
+
+def _avax_with_btc(settings: DeleveragingSettings) -> evaluation.AssetResult:
+    """Run AVAX's and BTC's 2025-12-01 → 2026-02-07 together (the market is both)."""
+    streams = [read_open_interest(p, classes={}) for p in (AVAX, BTC)]
+    ticks = heapq.merge(*streams, key=event_time_ns)
+    found, spans = evaluation.incidents(ticks, DeleveragingDetector(settings))
+    labels = read_labels(ROOT / "deploy/labels/oi_unwinds.yaml")
+    (avax,) = [r for r in evaluation.score(found, spans, labels) if r.asset == "AVAX"]
+    return avax
+
+
+def test_avax_joins_the_markets_unwind_of_2026_01_31() -> None:
+    """AVAX's 01-31 fall is a fortnightly one by its own history, but BTC unwound with it.
+
+    Alone, its best hour (score 3.1 %) stays under its 90-day threshold (4.1 %); while the
+    market scope is past its own threshold, AVAX is judged at its 14-day level.
+    """
+    hits = {lab.name: hit for lab, hit in _avax_with_btc(DeleveragingSettings()).caught}
+    hit = hits["AVAX unwind 2026-01-31"]
+    assert hit is not None
+    assert hit.scope == "AVAX"
+    assert hit.first.joined
+    assert hit.first.side == "long"
+    assert hit.first.threshold_pct < 3.2  # the joined level, under the 90-day one
+    alone = {lab.name: h for lab, h in _avax_with_btc(DeleveragingSettings(
+        joined_return_period_days=None)).caught}  # fmt: skip
+    assert alone["AVAX unwind 2026-01-31"] is None
+
+
+def test_a_scope_is_judged_at_the_joined_level_only_while_the_lead_unwinds() -> None:
+    cfg = DeleveragingSettings(
+        min_days=5, return_period_days=50.0, joined_return_period_days=2.0, score="oi"
+    )
+    day = 86_400 * NS
+    calm = [(100.0, 50.0)] * 5
+    for lead in (False, True):
+        det = DeleveragingDetector(cfg)
+        for d, drop in enumerate([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]):
+            _feed(det, [*calm, (100.0 - drop, 49.0)], scope="ETH", start_ns=T0 + d * day)
+        start = T0 + 7 * day
+        if lead:  # the market falls far past its prior in the same minutes
+            _feed(det, [*calm, (80.0, 40.0)], scope="market", inst="m", start_ns=start)
+        sigs = _feed(det, [*calm, (95.5, 49.0)], scope="ETH", start_ns=start)
+        eth = [s for s in sigs if s.scope == "ETH"]
+        # 4.5 % is under the 50-day level (~5 %) but over the 2-day one (3.5 %)
+        assert bool(eth) is lead
+        if lead:
+            assert eth[0].joined
+            assert eth[0].threshold_pct == pytest.approx(det.threshold_pct("ETH", joined=True))
