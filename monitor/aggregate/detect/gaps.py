@@ -2,7 +2,9 @@
 
 Streams are (venue, ``liquidations`` | ``prices``). Each keeps the event time of its newest
 event and its typical inter-arrival time (its mean gap between events, over a history that
-halves once it passes ``_HISTORY`` events, so it follows the market's pace). At every
+halves each time it passes ``_HISTORY`` events, so it follows the market's pace; the
+halving points are those of taking the events one by one, so the state does not depend on
+how many arrive between two evaluations). At every
 evaluation, in event time, a stream that has delivered ``min_events`` is stale when its
 newest event is older than its bound max(``min_stale_s``, k × typical gap); it raises a
 ``data_gap`` signal on its venue's scope only while another venue's stream of the same kind
@@ -88,16 +90,19 @@ class StreamGaps:
             self._head[key] = cut
             s = self.streams.get(key)
             if s is None:
-                s = _Stream(times[head], times[cut - 1], 0, 0)
+                s = _Stream(times[head], times[head], 0, 0)
                 self.streams[key] = s
             elif self._closed_between(key, s.last_ns, times[head]):
                 s.first_ns += times[head] - s.last_ns  # the closure is not a typical gap
-            s.last_ns = max(s.last_ns, times[cut - 1])
-            s.events += cut - head
-            s.seen += cut - head
-            if s.events > _HISTORY:
-                s.first_ns = s.last_ns - (s.last_ns - s.first_ns) // 2
-                s.events //= 2
+            while head < cut:  # in runs that end where the history halves: as if one by one
+                take = max(1, min(cut - head, _HISTORY + 1 - s.events))
+                s.last_ns = max(s.last_ns, times[head + take - 1])
+                s.events += take
+                s.seen += take
+                head += take
+                if s.events > _HISTORY:
+                    s.first_ns = s.last_ns - (s.last_ns - s.first_ns) // 2
+                    s.events //= 2
 
     def observe_events(self, events: Iterable[Liquidation | Tick]) -> None:
         """Take one micro-batch's liquidations and ticks (their own event times)."""

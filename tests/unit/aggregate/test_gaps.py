@@ -112,3 +112,17 @@ def test_polled_open_interest_does_not_hide_a_dead_mark_stream():
         ("binance_usdm", "firing"),
     ]
     assert alerts[0].evidence["stream"] == "prices"
+
+
+def test_the_typical_gap_does_not_depend_on_how_many_events_one_evaluation_folds():
+    """The history halves where taking the events one by one would halve it."""
+    times = [T0 + i * NS + (i % 7) * NS // 10 for i in range(5_000)]  # an uneven pace
+    once, often = StreamGaps(DataGapSettings()), StreamGaps(DataGapSettings())
+    once.observe("okx", "liquidations", times)
+    once.signals(times[-1])
+    for i in range(0, len(times), 1):  # one evaluation per event
+        often.observe("okx", "liquidations", times[i : i + 1])
+        often.signals(times[i])
+    a, b = once.streams[("okx", "liquidations")], often.streams[("okx", "liquidations")]
+    assert (a.first_ns, a.last_ns, a.events, a.seen) == (b.first_ns, b.last_ns, b.events, b.seen)
+    assert a.events <= 1_000
