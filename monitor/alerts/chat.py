@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Final
 
-from monitor.events import Alert
+from monitor.events import NS, Alert
 
 MAX_NUMBERS: Final = 6
 """Evidence numbers shown per message (the detector lists the telling ones first)."""
@@ -30,7 +30,7 @@ def headline(alert: Alert) -> str:
 
 def iso_time(ts_ns: int) -> str:
     """Return epoch nanoseconds as ISO 8601 UTC, to the second (``2024-08-05T01:30:00Z``)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts_ns // 1_000_000_000))
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts_ns // NS))
 
 
 def footer(alert: Alert) -> str:

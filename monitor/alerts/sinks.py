@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from monitor.events import Alert
+from monitor.events import NS, Alert
 from monitor.io.jsonl import EventWriter
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class AlertSink(Protocol):
 
 def format_alert(alert: Alert) -> str:
     """Return one readable line: event time, state, severity, kind, scope, wave, summary."""
-    seconds, _ = divmod(alert.ts_ns, 1_000_000_000)
+    seconds, _ = divmod(alert.ts_ns, NS)
     when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(seconds))
     return "%s  %-8s %-8s %s %s wave %d  %s" % (
         when,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -19,7 +19,7 @@ from monitor.bounds import Bounds, bounded
 from monitor.bus.base import Publish
 from monitor.config import Settings
 from monitor.errors import MonitorError
-from monitor.events import Alert, Event
+from monitor.events import NS, Alert, Event
 from monitor.observability.metrics import Metrics
 from monitor.observability.source_metrics import SourceMetrics
 from monitor.sources.health import SourceHealth
@@ -27,6 +27,9 @@ from monitor.sources.manager import VenueRunner
 
 if TYPE_CHECKING:  # aiohttp is imported only by what serves HTTP
     from monitor.observability.http import HttpServer, Readiness
+
+
+CLOSE_LAG_NS: Final = 5 * NS  # live: an idle second closes this long after wall time
 
 
 class EventSource(Protocol):

@@ -27,7 +27,15 @@ from monitor.config import Settings
 from monitor.events import INPUT_TOPICS, Alert, Event, Liquidation, Tick
 from monitor.runtime import alerts
 from monitor.runtime.alerts import AlertRouter
-from monitor.runtime.core import EventSource, Runtime, gate, parts, readiness, start_feeders
+from monitor.runtime.core import (
+    CLOSE_LAG_NS,
+    EventSource,
+    Runtime,
+    gate,
+    parts,
+    readiness,
+    start_feeders,
+)
 from monitor.sources.base import VenueSpec
 from monitor.sources.manager import VenueRunner, build_options
 from monitor.sources.recorder import Recorder
@@ -196,7 +204,6 @@ class _Aggregator:
         """Consume until the bus closes, then flush the engine (end of a replay)."""
         h = self.handle
         agg = h.settings.aggregate
-        close_lag_ns = 5 * 1_000_000_000
         try:
             async for batch in self.subscription.batches(
                 agg.micro_batch_max_events, agg.micro_batch_ms
@@ -204,7 +211,7 @@ class _Aggregator:
                 started = time.perf_counter()
                 alerts = self._process(batch) if batch else []
                 if self.live:
-                    alerts += h.engine.advance_to(self.clock.wall_ns() - close_lag_ns)
+                    alerts += h.engine.advance_to(self.clock.wall_ns() - CLOSE_LAG_NS)
                 self._observe(batch, time.perf_counter() - started)
                 self.router.route(alerts)
                 if alerts and self.live:

@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketEx
 
 from monitor.bus.base import Publish
 from monitor.errors import ParseError
+from monitor.events import NS
 from monitor.observability.source_metrics import SourceMetrics
 from monitor.sessions.binance import parse_update
 from monitor.sessions.calendar import Market, Session, SessionCalendar
@@ -136,5 +137,5 @@ class SessionStream:
         self.calendar.add(market, [session])
         self.changes += 1
         logger.info("sessions: %s is %s until %d (tradingSession)", market, session.type,
-                    session.end_ns // 1_000_000_000)  # fmt: skip
+                    session.end_ns // NS)  # fmt: skip
         return True

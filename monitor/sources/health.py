@@ -14,7 +14,7 @@ from typing import Any, Final
 import msgspec
 
 from monitor.bounds import Rejected
-from monitor.events import EXCHANGES, Event, Liquidation, Tick
+from monitor.events import EXCHANGES, NS, Event, Liquidation, Tick
 from monitor.observability.source_metrics import SourceMetrics
 from monitor.sources.base import VenueSpec
 
@@ -193,7 +193,7 @@ class SourceHealth:
             return
         for event in events:
             if isinstance(event, Liquidation):
-                second = event.ts_event_ns // 1_000_000_000
+                second = event.ts_event_ns // NS
                 if state.last_second.get(event.symbol) != second:
                     state.last_second[event.symbol] = second
                     state.sampled_seconds.inc()

@@ -23,19 +23,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from monitor.aggregate.detect.detectors import Signal
+from monitor.aggregate.windows.spreads import log_spread, spread_bps
 from monitor.config.signals import LiquiditySettings
 from monitor.events import EvidenceValue, Severity, Tick
 from monitor.sessions.guard import Phase
 
 PhaseOf = Callable[[str, str, int], Phase]
 """(instrument key, asset, epoch second) → the phase of the instrument's market then."""
-
-
-def spread_bps(bid: float | None, ask: float | None) -> float | None:
-    """Return (ask − bid) / mid in basis points, or None without a sane two-sided quote."""
-    if bid is None or ask is None or not 0 < bid <= ask:
-        return None
-    return (ask - bid) / ((ask + bid) / 2.0) * 1e4
 
 
 @dataclass(slots=True)
@@ -122,11 +116,6 @@ class InstrumentSpread:
         if self._cached is None:
             self._cached = _median([bps for _, bps in self.recent])
         return self._cached
-
-
-def log_spread(bps: float) -> float:
-    """Return the log of a spread in bps as the baselines take it (floored at 1e-6 bps)."""
-    return math.log(max(bps, 1e-6))
 
 
 def _median(values: list[float]) -> float:

@@ -23,8 +23,8 @@ from typing import Final
 import msgspec
 import numpy as np
 
-from monitor.aggregate.detect.liquidity import log_spread, spread_bps
 from monitor.aggregate.windows.lateness import judge
+from monitor.aggregate.windows.spreads import log_spread, spread_bps
 from monitor.events import NS, SUMMARY_VERSION, AssetClass, Liquidation, Tick, WindowSummary
 
 _MIN_I64: Final = -(2**63)

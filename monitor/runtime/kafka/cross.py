@@ -31,17 +31,18 @@ from monitor.bus.kafka.consumer import KafkaSubscription
 from monitor.codec import decode
 from monitor.config import Settings
 from monitor.errors import BusError, InputError
-from monitor.events import TOPIC_ALERTS, TOPIC_WINDOWS, Alert, WindowSummary
+from monitor.events import NS, TOPIC_ALERTS, TOPIC_WINDOWS, Alert, WindowSummary
 from monitor.observability.metrics import Metrics
+from monitor.runtime.core import CLOSE_LAG_NS
 from monitor.runtime.kafka.cross_state import CrossState
-from monitor.runtime.kafka.stages import CLOSE_LAG_NS, source_ids
+from monitor.runtime.kafka.stages import source_ids
 from monitor.sessions.calendar import SessionCalendar
 
 log = logging.getLogger(__name__)
 
 # The cross stage closes by the clock later than stage 1, which publishes the seconds it
 # closes by the clock: the summary path (publish, acknowledgement, fetch) must fit in between.
-_CROSS_LAG_NS: Final = CLOSE_LAG_NS + 2 * 1_000_000_000
+_CROSS_LAG_NS: Final = CLOSE_LAG_NS + 2 * NS
 _HOLD_NS: Final = 2 * _CROSS_LAG_NS  # no clock closing this long after the broker came back
 # The windows topic gets a few summaries a second: a fetch held this long saves ~90 empty
 # fetches a second at the broker and in this process; Apache Kafka answers as soon as data

@@ -32,7 +32,6 @@ from monitor.bus.kafka.consumer import KafkaSubscription
 from monitor.config import Settings
 from monitor.errors import BusError
 from monitor.events import (
-    NS,
     TOPIC_LIQUIDATIONS,
     TOPIC_MARGIN,
     TOPIC_TICKS,
@@ -44,12 +43,12 @@ from monitor.events import (
     WindowSummary,
 )
 from monitor.observability.metrics import Metrics
+from monitor.runtime.core import CLOSE_LAG_NS
 from monitor.runtime.kafka.margin import MarginForward
 
 log = logging.getLogger(__name__)
 _RESEND_S: Final = 1.0  # pause before window summaries that were not stored are sent again
 
-CLOSE_LAG_NS: Final = 5 * NS  # live: idle seconds close this long after wall time (as run_app)
 _ENCODER: Final = msgspec.json.Encoder()
 _MAX_PAUSE_S: Final = 1.0
 # rows per windows-topic record: 4,000 price rows with spreads made 0.5 MB on feb-2026, under

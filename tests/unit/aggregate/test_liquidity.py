@@ -7,8 +7,8 @@ from monitor.aggregate.detect.liquidity import (
     InstrumentSpread,
     SpreadWindows,
     detect_liquidity_stress,
-    spread_bps,
 )
+from monitor.aggregate.windows.spreads import spread_bps
 from monitor.config.signals import LiquiditySettings
 from monitor.events import Tick
 

@@ -3,10 +3,10 @@ the same alerts as the engine fed the events directly, from what version 2 summa
 
 import msgspec
 
-from monitor.aggregate.detect.liquidity import log_spread, spread_bps
 from monitor.aggregate.engine import Engine
 from monitor.aggregate.windows.merge import SummaryMerger
 from monitor.aggregate.windows.partial import PartitionBuckets, split_summary
+from monitor.aggregate.windows.spreads import log_spread, spread_bps
 from monitor.events import SUMMARY_VERSION, Alert, Liquidation, Tick, WindowSummary
 from tests.unit.aggregate.test_extras_engine import engine, liq, run, tick
 
