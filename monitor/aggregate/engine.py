@@ -51,7 +51,12 @@ Calendar = SessionCalendar | None  # a calendar kept by its feeders across engin
 
 
 class Engine:
-    """Windows, baselines, detectors and alert book for one stream of events."""
+    """Windows, baselines, detectors and alert book for one stream of events.
+
+    With `metrics`, it counts what it takes (liquidations, late events, margin changes) as
+    it happens, and its state gauges read it at each scrape (`Metrics.read_engine`: the
+    newest engine built on those metrics is the one shown).
+    """
 
     def __init__(
         self, settings: Settings, metrics: Metrics | None = None, sessions: Calendar = None
