@@ -53,9 +53,7 @@ Calendar = SessionCalendar | None  # a calendar kept by its feeders across engin
 class Engine:
     """Windows, baselines, detectors and alert book for one stream of events.
 
-    With `metrics`, it counts what it takes (liquidations, late events, margin changes) as
-    it happens, and its state gauges read it at each scrape (`Metrics.read_engine`: the
-    newest engine built on those metrics is the one shown).
+    `metrics` count what it takes; their state gauges read it at scrape (`Metrics.read_engine`).
     """
 
     def __init__(
@@ -381,9 +379,8 @@ class Engine:
     def drawdowns(self, window_s: int) -> dict[str, float]:
         """Return each asset's deepest fall from the window high among its instruments (≤ 0).
 
-        One pass over the instruments; an asset without a price in a crash window
-        (``detect.crash.windows_s``) is absent. Reads only: each instrument's window was
-        trimmed to its last second when that second was folded in.
+        One pass; only crash windows (``detect.crash.windows_s``) have prices. Reads only:
+        each window was trimmed to its instrument's last second when that was folded in.
         """
         worst: dict[str, float] = {}
         if window_s not in self.prices.windows_s:
