@@ -109,7 +109,7 @@ def _family(spec: tuple[str, str, tuple[str, ...]]) -> GaugeMetricFamily:
 class EngineGauges:
     """The engine-state gauge families for the closed `scopes` and `windows_s` (seconds).
 
-    Every label set the former pushed gauges had is there on each scrape, in their order.
+    Every label set of the closed sets is there on each scrape, at 0 where nothing is known.
     """
 
     def __init__(self, scopes: Sequence[str], windows_s: Sequence[int]) -> None:
