@@ -139,7 +139,6 @@ async def _run(
     async def take(batch: Sequence[Event]) -> int:  # the bus and the aggregator, in line
         engine.process(batch)
         metrics.observe_batch(batch, 0.0)
-        metrics.set_windows(engine.window_usd, engine.bursts.stats, engine.drawdown)
         return len(batch)
 
     # the live publisher's gate (monitor.runtime.core.gate): out-of-bounds events are counted

@@ -120,7 +120,6 @@ def split(path: Path) -> dict[str, float]:
         t0 = time.perf_counter()
         engine.process(batch)
         metrics.observe_batch(batch, time.perf_counter() - t0)
-        metrics.set_windows(engine.window_usd, engine.bursts.stats, engine.drawdown)
     engine.flush()
     engine_s = time.process_time() - started
     events = sum(len(b) for b in batches)

@@ -130,7 +130,6 @@ def run(flow: str, events: int, known: int, unknown: int, fold: bool) -> dict[st
         rejected += len(out)
         engine.process(kept)
         metrics.observe_batch(kept, 0.0)
-        metrics.set_windows(engine.window_usd, engine.bursts.stats, engine.drawdown)
         busy += time.perf_counter() - started
         taken += len(kept)
         max_rss = max(max_rss, rss_mib())

@@ -19,7 +19,7 @@ alert is open, so alerts resolve when data stops. All of it runs in event time.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final, cast
 
 import numpy as np
@@ -43,16 +43,18 @@ from monitor.config import Settings
 from monitor.events import NS, Alert, AssetClass, Event, Liquidation, MarginChange, Tick
 from monitor.observability.metrics import Metrics
 from monitor.recent import RecentIds
-from monitor.sessions.calendar import SessionCalendar
+from monitor.sessions.calendar import TRADFI_MARKETS, SessionCalendar
 from monitor.sessions.guard import SessionGuard
 
-TRADFI_MARKETS: Final = ("EQUITY", "COMMODITY")
 _LIQ_ONLY: Final = frozenset({Liquidation})
 Calendar = SessionCalendar | None  # a calendar kept by its feeders across engines, or None
 
 
 class Engine:
-    """Windows, baselines, detectors and alert book for one stream of events."""
+    """Windows, baselines, detectors and alert book for one stream of events.
+
+    `metrics` count what it takes; their state gauges read it at scrape (`Metrics.read_engine`).
+    """
 
     def __init__(
         self, settings: Settings, metrics: Metrics | None = None, sessions: Calendar = None
@@ -97,6 +99,8 @@ class Engine:
         self.max_ts_ns: int | None = None
         self.closed_sec: int | None = None  # every second below this is closed
         self.events_seen = 0
+        if metrics is not None:  # its state gauges read this engine at each scrape from now on
+            metrics.read_engine(self)
 
     # ---- feeding -------------------------------------------------------------------------
 
@@ -341,16 +345,20 @@ class Engine:
 
     # ---- views ---------------------------------------------------------------------------
 
-    def export(self, metrics: Metrics) -> None:
-        """Refresh the gauges that read engine state (windows, OI drops, market sessions).
+    def burst_stats(self, level: Level, key: str) -> tuple[float, float, float]:
+        """Return (baseline USD per minute, z, score) of one scope (`BurstState.stats`)."""
+        return self.bursts.stats(level, key)
 
-        Called by both pipelines after each micro-batch.
-        """
-        metrics.set_windows(self.window_usd, self.bursts.stats, self.drawdown)
-        metrics.set_oi_drops(self.deleveraging.detector.last_drop_pct)
-        if self.max_ts_ns is not None:
-            now = self.max_ts_ns
-            metrics.set_sessions({m: self.sessions.session_at(m, now) for m in TRADFI_MARKETS})
+    def oi_drop_pct(self) -> Mapping[str, float]:
+        """Return each scope's open-interest drop (%) at its last evaluation."""
+        return self.deleveraging.detector.last_drop_pct
+
+    def sessions_now(self) -> dict[str, str]:
+        """Return each TradFi market's session at the newest event time (empty before any)."""
+        now = self.max_ts_ns
+        if now is None:
+            return {}
+        return {m: self.sessions.session_at(m, now) for m in TRADFI_MARKETS}
 
     def active_alerts(self) -> list[Alert]:
         """Return the current state of every pending or firing alert."""
@@ -368,18 +376,22 @@ class Engine:
         row = self.liq.sums[sid, self.liq.window_index(window_s)]
         return (max(float(row[LONG_USD]), 0.0), max(float(row[SHORT_USD]), 0.0))
 
-    def drawdown(self, asset: str, window_s: int) -> float:
-        """Return the deepest fall from the window high among the asset's instruments (≤ 0)."""
+    def drawdowns(self, window_s: int) -> dict[str, float]:
+        """Return each asset's deepest fall from the window high among its instruments (≤ 0).
+
+        One pass; only crash windows (``detect.crash.windows_s``) have prices. Reads only:
+        each window was trimmed to its instrument's last second when that was folded in.
+        """
+        worst: dict[str, float] = {}
         if window_s not in self.prices.windows_s:
-            return 0.0
+            return worst
         w = self.prices.windows_s.index(window_s)
-        worst = 0.0
         for inst in self.prices.instruments.values():
-            if inst.asset != asset or inst.second < 0:
+            if inst.second < 0:
                 continue
             high = inst.window_high(w, inst.second)
             if high > 0:
-                worst = min(worst, inst.last / high - 1.0)
+                worst[inst.asset] = min(worst.get(inst.asset, 0.0), inst.last / high - 1.0)
         return worst
 
 

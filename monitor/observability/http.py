@@ -195,6 +195,11 @@ class HttpServer:
         return web.Response(text=page, content_type="text/html")
 
     async def _metrics(self, request: web.Request) -> web.Response:
+        """Render the registry on the event loop thread, the one the engine runs on.
+
+        So the engine-state gauges (`monitor.observability.engine_gauges`) read the engine
+        between two of its steps, never in the middle of one.
+        """
         del request
         body = self._exposition.render()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

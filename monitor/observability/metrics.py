@@ -3,19 +3,23 @@
 A `Metrics` object owns its metrics on a registry it is given, so the daemon, each test and
 each in-process app get their own. Labels come only from closed sets, and every known label
 combination is created at start-up so dashboards show 0 rather than "no data".
+
+Counts of what happened, and gauges of what the daemon does (queues, brokers), are pushed
+where it happens. The gauges of engine state (sliding windows, burst baselines, drawdowns,
+open-interest drops, market sessions, watermark) are read from the engine at scrape time
+(`monitor.observability.engine_gauges`), so nothing is computed for them between scrapes.
 """
 
 from __future__ import annotations
 
 import platform
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor import __version__
-from monitor.aggregate.windows.scopes import Level
 from monitor.events import (
     ALERT_KINDS,
     ASSET_CLASSES,
@@ -29,19 +33,14 @@ from monitor.events import (
     Side,
     Tick,
 )
-from monitor.sessions.calendar import SESSION_TYPES
+from monitor.observability.engine_gauges import OTHER, EngineGauges, EngineView
 
-WindowReader = Callable[[Level, str, int], tuple[float, float]]
-StatsReader = Callable[[Level, str], tuple[float, float, float]]
-"""``stats(level, key) -> (baseline_usd, z, score)`` of one scope's burst window."""
-"""``read(level, key, window_s) -> (long_usd, short_usd)`` for one scope."""
 _TYPE_NAMES: Final[dict[type, str]] = {
     Liquidation: "liquidation",
     Tick: "tick",
     MarginChange: "margin_change",
 }
 
-OTHER: Final = "other"
 DROP_REASONS: Final[tuple[str, ...]] = ("queue_full", "late", "decode", "invalid")
 ALERT_STATES: Final[tuple[str, ...]] = ("pending", "firing", "resolved")
 EVENT_TYPES: Final[tuple[str, ...]] = ("liquidation", "tick", "margin_change")
@@ -100,21 +99,6 @@ class Metrics:
             ["reason"],
             registry=r,
         )
-        self.oi_drop = Gauge(
-            "liqmon_open_interest_drop_ratio",
-            "Open-interest fall over the first deleveraging window (windows_s), from each "
-            "instrument's high, as a share of the scope's open interest (0.05 = 5%), at the last "
-            "evaluation.",
-            ["scope"],
-            registry=r,
-        )
-        self.session = Gauge(
-            "liqmon_market_session_info",
-            "1 for the session each underlying market is in (published schedule, else the "
-            "weekly New York template); 0 for the others.",
-            ["market", "session"],
-            registry=r,
-        )
         self.late_events = Counter(
             "liqmon_late_events",
             "Events older than the watermark, by venue: counted in the first open second, "
@@ -134,12 +118,6 @@ class Metrics:
             ["kind", "scope"],
             registry=r,
         )
-        self.window_usd = Gauge(
-            "liqmon_window_liquidated_usd",
-            "Liquidated USD in the sliding window ending at the watermark, per scope.",
-            ["scope", "window", "position_side"],
-            registry=r,
-        )
         self.queue_depth = Gauge(
             "liqmon_bus_queue_depth",
             "Events waiting in the fullest bus queue.",
@@ -152,31 +130,6 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
             registry=r,
         )
-        self.watermark = Gauge(
-            "liqmon_watermark_timestamp_seconds",
-            "Event time up to which windows are closed (epoch seconds).",
-            registry=r,
-        )
-        self.baseline_usd = Gauge(
-            "liqmon_window_baseline_usd",
-            "Baseline liquidated USD per minute (EWMA) of the burst detector, per scope.",
-            ["scope"], registry=r,
-        )  # fmt: skip
-        self.zscore = Gauge(
-            "liqmon_window_zscore",
-            "Robust z of the burst window's liquidated USD against its baseline (0 in warm-up).",
-            ["scope"], registry=r,
-        )  # fmt: skip
-        self.cascade_score = Gauge(
-            "liqmon_cascade_score_ratio",
-            "Burst window liquidated USD over the scope's USD floor (>= 1: the floor is met).",
-            ["scope"], registry=r,
-        )  # fmt: skip
-        self.drawdown = Gauge(
-            "liqmon_price_drawdown_ratio",
-            "Fall of the price from its window high (<= 0), worst instrument of the asset.",
-            ["scope", "window"], registry=r,
-        )  # fmt: skip
         self.margin_changes = Counter(
             "liqmon_margin_changes",
             "Margin requirement changes received, by asset class and direction.",
@@ -214,6 +167,8 @@ class Metrics:
             "1 while the bus's brokers acknowledge (or nothing is pending), 0 during an outage.",
             ["bus"], registry=r,
         )  # fmt: skip
+        self.engine_gauges = EngineGauges(self.scopes, self.windows_s)
+        r.register(self.engine_gauges)
         self._init_children()
 
     def _init_children(self) -> None:
@@ -228,7 +183,6 @@ class Metrics:
             self.events.labels(t)
         for reason in DROP_REASONS:
             self.dropped.labels(reason)
-        self._init_oi_and_sessions()
         for bus in BUSES:
             self.queue_depth.labels(bus)
             self.consumer_lag.labels(bus)
@@ -252,14 +206,7 @@ class Metrics:
             for scope in self.scopes:
                 self.alert_active.labels(kind, scope)
         for scope in self.scopes:
-            self.baseline_usd.labels(scope)
-            self.zscore.labels(scope)
-            self.cascade_score.labels(scope)
             self.margin_tightening.labels(scope)
-            for w in self.windows_s:
-                self.drawdown.labels(scope, "%ds" % w)
-                for side in SIDES:
-                    self.window_usd.labels(scope, "%ds" % w, side)
 
     def scope_label(self, scope: str) -> str:
         """Return `scope` if it is in the closed set, else ``other``."""
@@ -298,69 +245,10 @@ class Metrics:
                 self.events.labels(name).inc(n)
         self.tick_seconds.observe(seconds)
 
-    def _init_oi_and_sessions(self) -> None:
-        for market in ("EQUITY", "COMMODITY"):
-            for session in SESSION_TYPES:
-                self.session.labels(market, session)
-        for scope in self.scopes:
-            if scope != OTHER:
-                self.oi_drop.labels(scope)
+    def read_engine(self, engine: EngineView) -> None:
+        """Read the engine-state gauges from `engine` at each scrape from now on.
 
-    def set_sessions(self, now: Mapping[str, str]) -> None:
-        """Set ``liqmon_market_session_info``: `now` maps each market to its current session."""
-        for market, current in now.items():
-            for session in SESSION_TYPES:
-                self.session.labels(market, session).set(1.0 if session == current else 0.0)
-
-    def set_oi_drops(self, drops: Mapping[str, float]) -> None:
-        """Set ``liqmon_open_interest_drop_ratio`` for the labelled scopes among `drops` (%)."""
-        for scope, pct in drops.items():
-            if scope in self.scopes and scope != OTHER:
-                self.oi_drop.labels(scope).set(pct / 100.0)
-
-    def set_windows(
-        self,
-        read: WindowReader,
-        stats: StatsReader | None = None,
-        drawdown: Callable[[str, int], float] | None = None,
-    ) -> None:
-        """Refresh ``liqmon_window_liquidated_usd`` for every labelled scope.
-
-        ``other`` is the market less the watched assets (every unwatched asset together).
+        Called by `monitor.aggregate.engine.Engine` when it is built on these metrics: the
+        newest engine is the one shown (the Kafka cross stage rebuilds its engine).
         """
-        for w in self.windows_s:
-            label = "%ds" % w
-            other = list(read("market", "market", w))
-            for scope in self.scopes:
-                if scope == OTHER:
-                    continue
-                level: Level = (
-                    "market"
-                    if scope == "market"
-                    else "class"
-                    if scope in ASSET_CLASSES
-                    else "asset"
-                )
-                long_usd, short_usd = read(level, scope, w)
-                if level == "asset":
-                    other[0] -= long_usd
-                    other[1] -= short_usd
-                self.window_usd.labels(scope, label, "long").set(long_usd)
-                self.window_usd.labels(scope, label, "short").set(short_usd)
-                if level == "asset" and drawdown is not None:
-                    self.drawdown.labels(scope, label).set(drawdown(scope, w))
-            self.window_usd.labels(OTHER, label, "long").set(max(other[0], 0.0))
-            self.window_usd.labels(OTHER, label, "short").set(max(other[1], 0.0))
-        if stats is not None:
-            for scope in self.scopes:
-                if scope != OTHER:
-                    baseline, z, score = stats(_level_of(scope), scope)
-                    self.baseline_usd.labels(scope).set(baseline)
-                    self.zscore.labels(scope).set(z)
-                    self.cascade_score.labels(scope).set(score)
-
-
-def _level_of(scope: str) -> Level:
-    if scope == "market":
-        return "market"
-    return "class" if scope in ASSET_CLASSES else "asset"
+        self.engine_gauges.engine = engine

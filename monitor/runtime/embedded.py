@@ -241,10 +241,8 @@ class _Aggregator:
             self.handle.metrics.ingest_to_alert.observe(max(lag_s, 0.0))
 
     def _observe(self, batch: Sequence[Event], seconds: float) -> None:
-        m, engine = self.handle.metrics, self.handle.engine
+        """Count one batch and show the bus depth (the engine's gauges are read at scrape)."""
+        m = self.handle.metrics
         if batch:
             m.observe_batch(batch, seconds)
         m.queue_depth.labels("memory").set(self.handle.bus.depth())
-        if engine.closed_sec is not None:
-            m.watermark.set(engine.closed_sec)
-        engine.export(m)

@@ -33,6 +33,7 @@ SESSION_TYPES: Final[tuple[SessionType, ...]] = (
     "NO_TRADING",
 )
 MARKETS: Final[tuple[Market, ...]] = ("EQUITY", "COMMODITY", "CRYPTO")
+TRADFI_MARKETS: Final[tuple[Market, ...]] = ("EQUITY", "COMMODITY")  # the ones with sessions
 NEW_YORK: Final = ZoneInfo("America/New_York")
 MAX_SESSIONS: Final = 2_000  # per market; a week of Binance's schedule is ~40
 

@@ -45,7 +45,7 @@ from monitor.aggregate.detect.detectors import Signal
 from monitor.aggregate.windows.prices import InstrumentPrices
 from monitor.aggregate.windows.scopes import MARKET, Level, ScopeIndex
 from monitor.events import ASSET_CLASSES, NS, AssetClass
-from monitor.sessions.calendar import Market, SessionCalendar, market_of
+from monitor.sessions.calendar import TRADFI_MARKETS, Market, SessionCalendar, market_of
 from monitor.sessions.settings import SessionSettings
 
 Phase = Literal["open", "closed", "settling"]
@@ -56,7 +56,6 @@ MINUTE_NS: Final = 60 * NS
 _CACHE_MAX: Final = 200_000  # (market, minute) answers kept before the cache is cleared
 _CODES: Final[dict[Market, int]] = {"CRYPTO": 0, "EQUITY": 1, "COMMODITY": 2}
 _MARKET_CODE: Final = 3  # the all-assets scope: quiet while `market_held`
-_TRADFI: Final[tuple[Market, ...]] = ("EQUITY", "COMMODITY")
 _MARKET_SHARE: Final = 0.5  # settling markets' share of the market scope's USD that holds it
 _NOT_HELD: Final = frozenset({"data_gap"})  # a dead feed is news whatever the session
 
@@ -165,7 +164,7 @@ class SessionGuard:
         """
         if self._settle_min == 0 or not self.cfg.enabled or self.window_usd is None:
             return False
-        settling = {m for m in _TRADFI if self.settling(m, ts_ns)}
+        settling = {m for m in TRADFI_MARKETS if self.settling(m, ts_ns)}
         if not settling:
             return False
         total = sum(self.window_usd("market", MARKET, self.window_s))

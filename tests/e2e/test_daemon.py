@@ -61,6 +61,7 @@ async def test_metrics_exist_at_zero_and_move_with_a_replay(burst_file):
         await asyncio.wait_for(app.pipeline_done.wait(), GUARD_S)
         status, text = await get(app.http_port, "/metrics")
         health, _ = await get(app.http_port, "/healthz")
+        market_usd = sum(app.engine.window_usd("market", "market", 3600))
 
     assert status == 200
     assert health == 200
@@ -82,6 +83,10 @@ async def test_metrics_exist_at_zero_and_move_with_a_replay(burst_file):
         == 0
     )
     assert total(m, "liqmon_alert_active", kind="cascade", scope="BTC") == 0  # resolved by the end
+    # the engine's state gauges, read from it when /metrics was scraped (collector registered)
+    window = total(m, "liqmon_window_liquidated_usd", scope="market", window="3600s")
+    assert window == market_usd > 0
+    assert total(m, "liqmon_watermark_timestamp_seconds") == app.engine.closed_sec
 
 
 async def test_api_lists_the_firing_alert_and_readyz_reports(tmp_path):

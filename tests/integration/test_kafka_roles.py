@@ -104,8 +104,16 @@ async def test_one_aggregate_process_gives_the_memory_alerts(
         ends = await publish(recording, kafka_settings)
         async with aggregator(settings, "g1") as handle:
             got = await drain([handle], ends, kafka_settings)
+            assert handle.cross is not None
+            engine = handle.cross.engine  # rebuilt when the stage got its partition
+            labels = {"scope": "market", "window": "3600s", "position_side": "long"}
+            shown = handle.registry.get_sample_value("liqmon_window_liquidated_usd", labels)
+            watermark = handle.registry.get_sample_value("liqmon_watermark_timestamp_seconds")
     # Assert
     assert got == reference
+    # the engine-state gauges read the cross stage's current engine at scrape
+    assert shown == engine.window_usd("market", "market", 3600)[0] > 0
+    assert watermark == engine.closed_sec
 
 
 async def test_published_ends_wait_for_the_publishers_last_take(

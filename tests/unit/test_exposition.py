@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from monitor.aggregate.engine import Engine
+from monitor.config import load
 from monitor.observability.exposition import Exposition
 from monitor.observability.metrics import Metrics
 from monitor.observability.source_metrics import SourceMetrics
+from monitor.synth import Burst, liquidations
+
+T0_NS = 1_767_225_600 * 1_000_000_000
 
 
 def full_registry():
@@ -15,7 +20,9 @@ def full_registry():
     sources = SourceMetrics(registry)
     sources.init_stream("binance_usdm", "liquidations", "sampled")
     sources.lag.labels("binance_usdm").observe(0.3)
-    metrics.set_windows(lambda level, key, w: (1.5e7 * w, 0.1), lambda level, key: (1.0, -2.0, 3))
+    engine = Engine(load(None, env={}), metrics)  # its state gauges: read at each render
+    burst = (Burst("BTC", start_s=300, duration_s=60, rate_per_s=20.0),)
+    engine.process(list(liquidations(start_ns=T0_NS, duration_s=600, rate_per_s=2.0, bursts=burst)))
     metrics.add_liquidations("okx", "long", 3, 12_345_678.9)
     metrics.ingest_to_alert.observe(0.07)
     return registry, metrics
@@ -40,7 +47,7 @@ def test_values_changed_between_scrapes_show_in_the_next_render():
 
     # Act
     metrics.add_liquidations("okx", "long", 2, 5.0)
-    metrics.watermark.set(1_767_225_600)
+    Engine(load(None, env={}), metrics)  # a new engine on the metrics, its windows empty
     second = exposition.render()
 
     # Assert

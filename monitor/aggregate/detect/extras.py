@@ -25,11 +25,10 @@ from monitor.aggregate.windows.sliding import LONG_USD, SHORT_USD, LiquidationWi
 from monitor.alerts.lifecycle import AlertBook
 from monitor.config import Settings
 from monitor.events import ASSET_CLASSES, NS, AssetClass, Liquidation, Tick
-from monitor.sessions.calendar import Market
+from monitor.sessions.calendar import TRADFI_MARKETS
 from monitor.sessions.guard import Phase, SessionGuard
 
 _NOT_ASSETS = frozenset((*ASSET_CLASSES, "market"))
-_TRADFI: tuple[Market, ...] = ("EQUITY", "COMMODITY")
 
 
 class ExtraDetectors:
@@ -134,7 +133,7 @@ class ExtraDetectors:
         guard = self.guard
         if guard is None:
             return None
-        settling = {m for m in _TRADFI if guard.settling(m, second * NS)}
+        settling = {m for m in TRADFI_MARKETS if guard.settling(m, second * NS)}
         if not settling:
             return None
         keys, asset_of = self.scopes.keys, self.sampled.asset_of

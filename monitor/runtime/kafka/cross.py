@@ -70,7 +70,8 @@ class CrossStage:
     Args:
         bus: a started Kafka bus (producer of the alerts).
         settings: the configuration.
-        metrics: where window gauges and alert counts go.
+        metrics: what the engine counts; its state gauges read the stage's current engine
+            at each scrape (a rebuild builds a new engine on `metrics`, which replaces it).
         group: the stage-1 group id; this stage joins ``<group>-cross``.
         on_alerts: called with each batch of new (not already published) transitions.
         live: close seconds by the wall clock too (off for replays).
@@ -138,7 +139,6 @@ class CrossStage:
                 await self._advance(self._clock() if self.live else None)
                 await self.sub.commit()
                 self._between = True
-            self._observe()
             if self.state is not None and self.active and self.state.due():
                 await self.state.save(self.engine, self.merger, self.position)
 
@@ -258,12 +258,6 @@ class CrossStage:
             await self._advance(None)
             await self._close_to(self.merger.end_of_data())
             await self._emit(self.merger.flush())
-
-    def _observe(self) -> None:
-        m, engine = self.metrics, self.engine
-        if engine.closed_sec is not None:
-            m.watermark.set(engine.closed_sec)
-        engine.export(m)
 
 
 async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
