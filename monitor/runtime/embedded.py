@@ -196,6 +196,8 @@ class _Aggregator:
     ) -> None:
         self.handle = handle
         self.subscription = subscription
+        bus = handle.bus  # the depth is read at scrape time
+        handle.metrics.queue_depth.labels("memory").set_function(bus.depth)
         self.router = router
         self.clock = clock
         self.live = live
@@ -241,8 +243,6 @@ class _Aggregator:
             self.handle.metrics.ingest_to_alert.observe(max(lag_s, 0.0))
 
     def _observe(self, batch: Sequence[Event], seconds: float) -> None:
-        """Count one batch and show the bus depth (the engine's gauges are read at scrape)."""
-        m = self.handle.metrics
+        """Count one batch (the engine's gauges and the bus depth are read at scrape)."""
         if batch:
-            m.observe_batch(batch, seconds)
-        m.queue_depth.labels("memory").set(self.handle.bus.depth())
+            self.handle.metrics.observe_batch(batch, seconds)

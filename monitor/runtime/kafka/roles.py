@@ -255,7 +255,7 @@ async def _drain(handle: KafkaHandle) -> None:
     drops (a replay's wait for room). A take ends at a margin change, so the change is
     acknowledged before anything after it is sent.
     """
-    buffer, bus, metrics = handle.buffer, handle.bus, handle.metrics
+    buffer, bus = handle.buffer, handle.bus
     settle_s = handle.settings.bus.kafka.request_timeout_ms / 1000
     cycle_s = max(handle.settings.bus.kafka.linger_ms / 1000, _PUBLISH_EVERY_S)
     while True:
@@ -271,17 +271,19 @@ async def _drain(handle: KafkaHandle) -> None:
         wait_s = cycle_s - (time.monotonic() - started)
         if wait_s > 0:
             await asyncio.sleep(wait_s)
-        metrics.queue_depth.labels("kafka").set(buffer.depth() + bus.depth())
 
 
 async def _watch(handle: KafkaHandle) -> None:
-    """Refresh the bus gauges (buffer depth, broker up) of every role, even while it waits."""
+    """Refresh ``broker_up`` of every role, even while it waits.
+
+    The queue depth (the ingest buffer and the sends in flight) is read at scrape time.
+    """
     gauge_up = handle.metrics.broker_up.labels("kafka")
-    depth = handle.metrics.queue_depth.labels("kafka")
+    buffer, bus = handle.buffer, handle.bus
+    handle.metrics.queue_depth.labels("kafka").set_function(lambda: buffer.depth() + bus.depth())
     while True:
         state = handle.bus.broker_state()
         gauge_up.set(0 if state == "down" else 1)
-        depth.set(handle.buffer.depth() + handle.bus.depth())
         await asyncio.sleep(_WATCH_S)
 
 

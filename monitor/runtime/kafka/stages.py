@@ -287,4 +287,3 @@ class BucketStage:
             if hw is not None and pos is not None:
                 lag += max(hw - pos, 0)
         m.consumer_lag.labels("kafka").set(lag)
-        m.queue_depth.labels("kafka").set(self.bus.depth())
