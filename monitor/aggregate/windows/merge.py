@@ -122,23 +122,13 @@ class SummaryMerger:
             return None
         return min(self.closed_before.values())
 
-    def first_open(self, now_ns: int | None = None) -> int | None:
-        """Return the first second to keep open, or None when nothing can close.
+    def advance(self, max_s: int | None = None) -> list[Alert]:
+        """Close what every source finished (`watermark`); `max_s`: see `close_step`.
 
-        Every source finished the seconds below it, or (live) the clock `now_ns` passed them.
+        Event time only: live, the wall clock comes in through the sources (stage 1 closes
+        a caught-up partition by it), never past a source that still has a backlog.
         """
         first_open = self.watermark()
-        if now_ns is not None:
-            by_clock = (now_ns - self.engine.grace_ns) // NS
-            first_open = by_clock if first_open is None else max(first_open, by_clock)
-        return first_open
-
-    def advance(self, now_ns: int | None = None, max_s: int | None = None) -> list[Alert]:
-        """Close what every source finished (and, live, what the clock `now_ns` passed).
-
-        `max_s`: see `close_step`; `behind` says whether more is left.
-        """
-        first_open = self.first_open(now_ns)
         return [] if first_open is None else self.close_step(first_open, max_s)
 
     def close_step(self, first_open: int, max_s: int | None = None) -> list[Alert]:
@@ -157,9 +147,9 @@ class SummaryMerger:
         newest = self.engine.max_ts_ns
         return None if newest is None else newest // NS + 1
 
-    def behind(self, now_ns: int | None = None) -> bool:
+    def behind(self) -> bool:
         """Return True when `advance` has more seconds to close."""
-        first_open = self.first_open(now_ns)
+        first_open = self.watermark()
         closed = self.engine.closed_sec
         return first_open is not None and (closed is None or first_open > closed)
 

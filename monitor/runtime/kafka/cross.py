@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Final
 
@@ -31,19 +30,14 @@ from monitor.bus.kafka.consumer import KafkaSubscription
 from monitor.codec import decode
 from monitor.config import Settings
 from monitor.errors import BusError, InputError
-from monitor.events import NS, TOPIC_ALERTS, TOPIC_WINDOWS, Alert, WindowSummary
+from monitor.events import TOPIC_ALERTS, TOPIC_WINDOWS, Alert, WindowSummary
 from monitor.observability.metrics import Metrics
-from monitor.runtime.core import CLOSE_LAG_NS
 from monitor.runtime.kafka.cross_state import CrossState
 from monitor.runtime.kafka.stages import source_ids
 from monitor.sessions.calendar import SessionCalendar
 
 log = logging.getLogger(__name__)
 
-# The cross stage closes by the clock later than stage 1, which publishes the seconds it
-# closes by the clock: the summary path (publish, acknowledgement, fetch) must fit in between.
-_CROSS_LAG_NS: Final = CLOSE_LAG_NS + 2 * NS
-_HOLD_NS: Final = 2 * _CROSS_LAG_NS  # no clock closing this long after the broker came back
 # The windows topic gets a few summaries a second: a fetch held this long saves ~90 empty
 # fetches a second at the broker and in this process; Apache Kafka answers as soon as data
 # comes, so it costs the alert path nothing (a broker that held fetches to the deadline would
@@ -74,7 +68,10 @@ class CrossStage:
             at each scrape (a rebuild builds a new engine on `metrics`, which replaces it).
         group: the stage-1 group id; this stage joins ``<group>-cross``.
         on_alerts: called with each batch of new (not already published) transitions.
-        live: close seconds by the wall clock too (off for replays).
+
+    It closes seconds in event time only, on the merged watermark of its sources; live, the
+    wall clock reaches it through stage 1, whose caught-up partitions close by it. So a
+    backlog (a recording of any age, a catch-up after an outage) is never pushed past.
     """
 
     def __init__(
@@ -84,14 +81,11 @@ class CrossStage:
         metrics: Metrics,
         group: str,
         on_alerts: AlertHandler,
-        *,
-        live: bool,
     ) -> None:
         self.bus = bus
         self.settings = settings
         self.metrics = metrics
         self.on_alerts = on_alerts
-        self.live = live
         k = settings.bus.kafka
         self.sub: KafkaSubscription = bus.subscribe(
             (TOPIC_WINDOWS,),
@@ -108,7 +102,6 @@ class CrossStage:
         self._rebalances = 0
         self._between = True  # not inside a batch: a snapshot now is consistent
         self._batch = asyncio.Lock()  # a batch's merge, close and emit; `flush` waits for it
-        self._hold_until = 0  # wall ns: no closing by the clock before (after an outage)
         windows = physical_topic(k, TOPIC_WINDOWS)
         self.state = CrossState(settings.state, windows, group) if settings.state.enabled else None
 
@@ -136,25 +129,11 @@ class CrossStage:
                     if messages:
                         self.position = messages[-1].offset + 1
                 self.merger.take(summaries)
-                await self._advance(self._clock() if self.live else None)
+                await self._advance()
                 await self.sub.commit()
                 self._between = True
             if self.state is not None and self.active and self.state.due():
                 await self.state.save(self.engine, self.merger, self.position)
-
-    def _clock(self) -> int | None:
-        """Return the live close clock (epoch ns), or None while it is held after an outage.
-
-        Stage 1 publishes a summary for each of its partitions whenever its own clock moves,
-        so this clock only closes for sources that have gone silent. After the broker did
-        not answer (a restart, a pause), stage 1 first works through the backlog; closing by
-        the clock at once would drop those summaries as late, so it waits `_HOLD_NS`.
-        """
-        wall = time.time_ns()
-        heard = self.sub.heard_ns(self.sub.assignment(), wall)
-        if wall - heard > CLOSE_LAG_NS:
-            self._hold_until = wall + _HOLD_NS  # moves on while the outage lasts
-        return None if wall < self._hold_until else heard - _CROSS_LAG_NS
 
     async def save_state(self) -> None:
         """Save the state file at a clean stop, if the stage is between batches (else not)."""
@@ -233,9 +212,9 @@ class CrossStage:
         self.on_alerts(fresh)
         await self.bus.publish(fresh, timeout_s=None)
 
-    async def _advance(self, now_ns: int | None) -> None:
+    async def _advance(self) -> None:
         """Close what the merger can (`SummaryMerger.advance`); see `_close_to`."""
-        await self._close_to(self.merger.first_open(now_ns))
+        await self._close_to(self.merger.watermark())
 
     async def _close_to(self, first_open: int | None) -> None:
         """Close the seconds below `first_open`, `_CLOSE_STEP_S` at a time; emit the alerts.
@@ -255,7 +234,7 @@ class CrossStage:
         Waits for the batch in progress first.
         """
         async with self._batch:
-            await self._advance(None)
+            await self._advance()
             await self._close_to(self.merger.end_of_data())
             await self._emit(self.merger.flush())
 

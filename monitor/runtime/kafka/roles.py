@@ -180,7 +180,7 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
         stack.push_async_callback(bus.close)
         if aggregate:
             handle.bucket = BucketStage(bus, settings, metrics, group, live=live)
-            handle.cross = CrossStage(bus, settings, metrics, group, router.route, live=live)
+            handle.cross = CrossStage(bus, settings, metrics, group, router.route)
         async with asyncio.TaskGroup() as tg:
             handle.tasks += _stage_tasks(tg, handle, settings, publish, live=live)
             if ingest:

@@ -32,6 +32,7 @@ from monitor.bus.kafka.consumer import KafkaSubscription
 from monitor.config import Settings
 from monitor.errors import BusError
 from monitor.events import (
+    NS,
     TOPIC_LIQUIDATIONS,
     TOPIC_MARGIN,
     TOPIC_TICKS,
@@ -48,6 +49,12 @@ from monitor.runtime.kafka.margin import MarginForward
 
 log = logging.getLogger(__name__)
 _RESEND_S: Final = 1.0  # pause before window summaries that were not stored are sent again
+# Live, a caught-up partition closes by the wall clock when its newest event is this recent
+# (venue data arrives seconds after its event time; an outage's backlog within a minute)...
+_LIVE_NS: Final = 60 * NS
+# ...or when no record came for this long (idle: a recording published to the topics ended,
+# or the partition is empty); until then an older tail may go on in event time.
+_IDLE_NS: Final = 10 * NS
 
 _ENCODER: Final = msgspec.json.Encoder()
 _MAX_PAUSE_S: Final = 1.0
@@ -94,6 +101,7 @@ class BucketStage:
         self.record_latency = False
         self._rebalances = 0
         self._idle_sent: set[TopicPartition] = set()
+        self._records_ns: dict[TopicPartition, int] = {}  # wall ns of each one's last records
         # an empty input partition is marked idle (holds no merge): live, or in a long-running
         # aggregate on event time; not in a replay, whose partitions may be empty only until
         # the publisher's first batch lands (its end-of-replay flush closes everything)
@@ -118,6 +126,7 @@ class BucketStage:
                     self.parts.clear()  # every partition restarts from its committed offset
                     self._margins.reset()
                     self._idle_sent.clear()
+                    self._records_ns.clear()
                 self._take(records)
                 await self._publish(self._close_all(), started)
                 await self.sub.commit()
@@ -156,6 +165,7 @@ class BucketStage:
             events, offsets, margins = self._decode(messages)
             if messages:
                 self.positions[(tp.topic, tp.partition)] = messages[-1].offset + 1
+                self._records_ns[tp] = now_ns
             if tp.topic == physical_topic(self.settings.bus.kafka, TOPIC_MARGIN):
                 if messages:  # forwarded in the next publish; marked once it is acknowledged
                     self._margins.take(tp, margins, messages[-1].offset + 1)
@@ -204,8 +214,7 @@ class BucketStage:
         wall = time.time_ns()
         out: list[WindowSummary] = []
         for tp, part in self.parts.items():
-            now = self.sub.heard_ns((tp,), wall) - CLOSE_LAG_NS if self.live else None
-            summary = part.close(part.first_open(now))
+            summary = part.close(part.first_open(self._clock(tp, part, wall)))
             if summary is not None:
                 out.append(summary)
         out += self._margin_summaries()
@@ -214,11 +223,34 @@ class BucketStage:
         for tp in self.sub.assignment():
             if tp in self.parts or tp in self._idle_sent or tp.topic.endswith(".margin.v1"):
                 continue
-            if self.sub.highwater(tp) == 0:  # caught up on an empty partition
+            quiet = wall - self._records_ns.setdefault(tp, wall) >= _IDLE_NS or not self.live
+            if quiet and self.sub.highwater(tp) == 0:  # caught up on an empty partition
                 self._idle_sent.add(tp)
                 source = "%s:%d" % (tp.topic, tp.partition)
                 out.append(WindowSummary(source=source, closed_before=0, max_ts_ns=-1, idle=True))
         return out
+
+    def _clock(self, tp: TopicPartition, part: PartitionBuckets, wall_ns: int) -> int | None:
+        """Return a partition's live close clock (epoch ns), or None: event time only.
+
+        Live, a partition closes by the wall clock, held at the broker's last answer
+        (`heard_ns`) and `CLOSE_LAG_NS` behind it, once it is read to the end its last fetch
+        reported and either its newest event is live (within `_LIVE_NS` of the wall clock)
+        or no record came for `_IDLE_NS` (it is idle). Otherwise it closes in event time
+        alone, as a replay does: a recording of any age published to the topics, or what
+        piled up during an outage or a rebalance, is judged by its own times and never
+        pushed past by the wall clock; its last seconds close once it is idle.
+        """
+        if not self.live:
+            return None
+        end = self.sub.highwater(tp)
+        read = self.positions.get((tp.topic, tp.partition))
+        if end is None or read is None or read < end:
+            return None  # a backlog
+        live = part.max_ts_ns is not None and part.max_ts_ns >= wall_ns - _LIVE_NS
+        if not live and wall_ns - self._records_ns.get(tp, 0) < _IDLE_NS:
+            return None  # a tail of older events that may go on
+        return self.sub.heard_ns((tp,), wall_ns) - CLOSE_LAG_NS
 
     async def flush(self) -> None:
         """Close every open second of every partition (end of a replay) and publish.

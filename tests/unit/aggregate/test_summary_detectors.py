@@ -44,7 +44,7 @@ def through_summaries(
             part.add(mine, list(range(part.next_offset, part.next_offset + len(mine))))
         send([p.close(p.first_open()) for p in parts.values()])
         while merger.behind():  # as the cross stage closes: a few seconds at a time
-            out += merger.advance(None, 7)
+            out += merger.advance(7)
     send([p.flush() for p in parts.values()])
     return out + merger.advance() + merger.flush()
 

@@ -1,0 +1,112 @@
+"""A recording of any age published to the topics, judged by running ``liqmon aggregate``s.
+
+The issue's case, with the real commands: two ``liqmon aggregate`` processes (live, as
+deployed) run; ``liqmon replay FILE --bus kafka --publish-only`` publishes a simulated Hawkes
+day whose event times are long past. The alerts topic must hold the memory replay's alerts.
+Before stage 1 closed only caught-up partitions by the wall clock (and the cross stage
+stopped closing by it), the wall clock pushed every partition past its backlog: 52 of the 69
+alerts came out, at other times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.config import KafkaSettings
+from monitor.events import TOPIC_ALERTS, Alert
+from monitor.io.jsonl import read_events
+from tests.support.kafka_read import read_topic
+
+pytestmark = [pytest.mark.kafka, pytest.mark.integration, pytest.mark.slow]
+
+Key = tuple[str, str, str, str, int]
+
+
+def keys(alerts: list[Alert]) -> list[Key]:
+    """What must be equal: kind, scope, state, severity and event time (sorted)."""
+    return sorted((a.kind, a.scope, a.state, a.severity, a.ts_ns) for a in alerts)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def role_env(kafka: KafkaSettings, state_dir: Path) -> dict[str, str]:
+    """Return the environment of a deployed role on the test's broker and topic prefix."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIQMON_")}
+    env.update(
+        LIQMON_SOURCES__ENABLED="[]",
+        LIQMON_BUS__KIND="kafka",
+        LIQMON_BUS__KAFKA__BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+        LIQMON_BUS__KAFKA__TOPIC_PREFIX=kafka.topic_prefix,
+        LIQMON_BUS__KAFKA__PARTITIONS__LIQUIDATIONS=str(kafka.partitions.liquidations),
+        LIQMON_BUS__KAFKA__PARTITIONS__TICKS=str(kafka.partitions.ticks),
+        LIQMON_STATE__DIR=str(state_dir),
+    )
+    return env
+
+
+async def alerts_on_topic(kafka: KafkaSettings) -> list[Key]:
+    return keys([e for e in await read_topic(kafka, TOPIC_ALERTS) if isinstance(e, Alert)])
+
+
+@pytest.fixture
+def hawkes_day(tmp_path: Path) -> tuple[Path, list[Key]]:
+    """Return a simulated Hawkes day (January 2026) and its memory replay's alerts."""
+    events, memory = tmp_path / "hawkes.jsonl", tmp_path / "memory.jsonl"
+    argv = ["simulate", "--scenario", "hawkes", "--seed", "3", "--duration-h", "24"]
+    assert main([*argv, "--cascades", "4", "--out", str(events)]) == 0
+    assert main(["replay", str(events), "--quiet", "--alerts-out", str(memory)]) == 0
+    return events, keys([a for a in read_events(memory) if isinstance(a, Alert)])
+
+
+async def test_two_running_aggregates_judge_a_published_recording_as_the_replay_does(
+    hawkes_day: tuple[Path, list[Key]], kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    # Arrange
+    events, reference = hawkes_day
+    assert len({k[1] for k in reference if k[0] == "cascade"}) >= 2
+    aggregates = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "monitor", "aggregate",
+            "--metrics-addr", "127.0.0.1:%d" % free_port(),
+            env=role_env(kafka_settings, tmp_path / ("state%d" % i)),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    got: list[Key] = []
+    try:
+        # Act: publish the recording while both run, then wait for their alerts
+        publish = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "monitor", "replay", str(events), "--publish-only",
+            env=role_env(kafka_settings, tmp_path / "publisher"),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(publish.communicate(), 180)
+        assert publish.returncode == 0, err.decode()[-2000:]
+        async with asyncio.timeout(240):
+            while got != reference:
+                await asyncio.sleep(2)
+                got = await alerts_on_topic(kafka_settings)
+                if len(got) > len(reference):
+                    break
+    except TimeoutError:
+        pass
+    finally:
+        for proc in aggregates:
+            proc.send_signal(signal.SIGTERM)
+        errors = [(await proc.communicate())[1].decode()[-2000:] for proc in aggregates]
+    # Assert
+    assert [proc.returncode for proc in aggregates] == [0, 0], errors
+    assert got == reference
