@@ -56,6 +56,14 @@ def role_env(kafka: KafkaSettings, state_dir: Path) -> dict[str, str]:
     return env
 
 
+async def start(argv: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    """Start ``liqmon ARGV`` as a child process (stderr kept for the failure message)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", *argv, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
 async def alerts_on_topic(kafka: KafkaSettings) -> list[Key]:
     return keys([e for e in await read_topic(kafka, TOPIC_ALERTS) if isinstance(e, Alert)])
 
@@ -76,23 +84,14 @@ async def test_two_running_aggregates_judge_a_published_recording_as_the_replay_
     # Arrange
     events, reference = hawkes_day
     assert len({k[1] for k in reference if k[0] == "cascade"}) >= 2
-    aggregates = [
-        await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", "aggregate",
-            "--metrics-addr", "127.0.0.1:%d" % free_port(),
-            env=role_env(kafka_settings, tmp_path / ("state%d" % i)),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        for i in range(2)
-    ]
+    aggregates = [await start(["aggregate", "--metrics-addr", "127.0.0.1:%d" % free_port()],
+                              role_env(kafka_settings, tmp_path / ("state%d" % i)))
+                  for i in range(2)]  # fmt: skip
     got: list[Key] = []
     try:
         # Act: publish the recording while both run, then wait for their alerts
-        publish = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", "replay", str(events), "--publish-only",
-            env=role_env(kafka_settings, tmp_path / "publisher"),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        argv = ["replay", str(events), "--publish-only"]
+        publish = await start(argv, role_env(kafka_settings, tmp_path / "publisher"))
         _, err = await asyncio.wait_for(publish.communicate(), 180)
         assert publish.returncode == 0, err.decode()[-2000:]
         async with asyncio.timeout(240):
