@@ -91,7 +91,7 @@ class LiveFeed:
 
     async def _taken(self) -> None:
         assert self._depth is not None
-        while self._depth():
+        while self._depth():  # noqa: ASYNC110  (the aggregator task takes from the bus)
             await asyncio.sleep(0)
 
 
