@@ -130,7 +130,7 @@ async def test_two_aggregates_one_killed_give_the_replays_alerts(
     dirs = (tmp_path / "a", tmp_path / "b")
     # Act: half of the recording's time published, the cross stage's owner killed after
     # closing three quarters of it, the rest published to the survivor
-    run = await kill_one_of_two(events, settings, dirs, "parity")
+    run = await kill_one_of_two(events, settings, dirs, "parity-" + kafka_settings.topic_prefix)
     # Assert
     assert event_time_ns(events[0]) // NS < run.killed_at_s < run.cut_ns // NS  # mid-run
     assert run.survivor_partitions == 5  # it took over every input partition
