@@ -273,11 +273,13 @@ class Engine:
         return self._pending_liq.take(first_open)
 
     def _take_ready_px(self, first_open: int) -> pl.DataFrame:
-        if self._pending_px.is_empty():  # no ticks: skip three polars queries per batch
-            return self._pending_px
-        ready = self._pending_px.filter(pl.col("sec") < first_open)
-        self._pending_px = self._pending_px.filter(pl.col("sec") >= first_open)
-        return buckets.merge_price_buckets(ready)
+        if (pending := self._pending_px).is_empty():  # no ticks: no polars query
+            return pending
+        if not pending.get_column("sec").flags["SORTED_ASC"]:  # stable: arrival order kept
+            pending = pending.sort("sec", maintain_order=True)
+        n = int(pending.get_column("sec").search_sorted(first_open, "left"))  # slice, no filter
+        self._pending_px = pending.slice(n)
+        return buckets.merge_price_buckets(pending.head(n))
 
     def _idle_until(self, stop: int) -> list[Alert]:
         """Evaluate every ``idle_eval_s`` below `stop` while alerts are open."""

@@ -17,7 +17,6 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from monitor import config
 from monitor.bus.kafka.bus import KafkaBus
 from monitor.bus.kafka.common import physical_topic
 from monitor.clock import SimClock
@@ -28,6 +27,7 @@ from monitor.replay.source import ReplaySource
 from monitor.runtime.embedded import run_app
 from monitor.runtime.kafka.replay_end import drain_to_end, published_ends
 from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
+from tests.support.kafka_pair import kill_one_of_two, role_settings, wait_for
 from tests.support.kafka_read import read_topic
 from tests.support.synth import write_burst_file
 
@@ -38,12 +38,6 @@ AlertKey = tuple[str, str, str, int]
 
 def keys(alerts: Sequence[Alert]) -> list[AlertKey]:
     return sorted((a.kind, a.scope, a.state, a.ts_ns) for a in alerts)
-
-
-def make_settings(kafka: KafkaSettings) -> Settings:
-    base = config.load(None)
-    bus = type(base.bus)(kind="kafka", kafka=kafka)
-    return type(base)(**{**{f: getattr(base, f) for f in base.__struct_fields__}, "bus": bus})
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +71,6 @@ async def aggregator(settings: Settings, group: str) -> AsyncIterator[KafkaHandl
         yield handle
 
 
-async def wait_for(predicate: object, timeout_s: float) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not predicate():  # type: ignore[operator]  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-
-
 async def drain(
     handles: Sequence[KafkaHandle], ends: dict[tuple[str, int], int], kafka: KafkaSettings
 ) -> list[AlertKey]:
@@ -96,7 +84,7 @@ async def test_one_aggregate_process_gives_the_memory_alerts(
     recording: Path, kafka_settings: KafkaSettings
 ) -> None:
     # Arrange
-    settings = make_settings(kafka_settings)
+    settings = role_settings(kafka_settings)
     reference = await memory_alerts(recording, settings)
     assert reference, "the recording must raise alerts"
     async with asyncio.timeout(90):
@@ -121,7 +109,7 @@ async def test_published_ends_wait_for_the_publishers_last_take(
 ) -> None:
     # Arrange: a small in-flight bound, so the publisher is still handing its last take to
     # the producer (waiting for room) when the buffer is already empty
-    settings = make_settings(msgspec.structs.replace(kafka_settings, max_in_flight=500))
+    settings = role_settings(msgspec.structs.replace(kafka_settings, max_in_flight=500))
     total = sum(1 for _ in read_events(recording))
     source = ReplaySource([recording], clock=SimClock())
     async with asyncio.timeout(60):
@@ -153,7 +141,7 @@ async def test_kcat_reads_the_alerts_liqmon_published(
     recording: Path, kafka_settings: KafkaSettings
 ) -> None:
     # Arrange: one aggregate process raised alerts from the recording
-    settings = make_settings(kafka_settings)
+    settings = role_settings(kafka_settings)
     async with asyncio.timeout(90):
         ends = await publish(recording, kafka_settings)
         async with aggregator(settings, "g-kcat") as handle:
@@ -180,7 +168,7 @@ async def test_two_aggregate_processes_in_one_group_give_the_memory_alerts(
     recording: Path, kafka_settings: KafkaSettings
 ) -> None:
     # Arrange
-    settings = make_settings(kafka_settings)
+    settings = role_settings(kafka_settings)
     reference = await memory_alerts(recording, settings)
     async with asyncio.timeout(90):
         ends = await publish(recording, kafka_settings)
@@ -198,53 +186,18 @@ async def test_two_aggregate_processes_in_one_group_give_the_memory_alerts(
     assert on_topic == reference
 
 
-def owns_cross(handle: KafkaHandle) -> bool:
-    """True when `handle` runs the cross stage now (rebuilt, and holds the windows topic)."""
-    cross = handle.cross
-    return cross is not None and cross.active and bool(cross.sub.assignment())
-
-
 async def test_killing_one_of_two_aggregates_loses_and_doubles_no_alert(
-    recording: Path, kafka_settings: KafkaSettings
+    recording: Path, kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
-    # Arrange: both members hold partitions and have processed the first half
-    settings = make_settings(kafka_settings)
+    # Arrange
+    settings = role_settings(kafka_settings)
     reference = await memory_alerts(recording, settings)
     events: list[Event] = list(read_events(recording))
-    cut = next(
-        i for i, e in enumerate(events) if e.ts_event_ns >= events[0].ts_event_ns + 5_700 * 10**9
-    )  # type: ignore[union-attr]
-    async with asyncio.timeout(120):
-        async with KafkaBus(kafka_settings) as feeder:
-            await feeder.publish(events[:cut], timeout_s=None)
-            assert await feeder.flush(30)
-            async with aggregator(settings, "g3") as a, aggregator(settings, "g3") as b:
-                await wait_for(lambda: a.bucket.sub.assignment() and b.bucket.sub.assignment(), 30)
-                ends = dict(feeder.end_offsets)
-                await wait_for(
-                    lambda: (
-                        sum(
-                            h.bucket.positions.get(tp, 0) >= end
-                            for h in (a, b)
-                            for tp, end in ends.items()
-                        )
-                        >= len(ends)
-                    ),
-                    30,
-                )
-                await wait_for(lambda: owns_cross(a) or owns_cross(b), 30)
-                victim, survivor = (a, b) if owns_cross(a) else (b, a)
-                await asyncio.sleep(0.5)
-                # Act: kill the member running the cross stage, mid-replay
-                await victim.kill()
-                await feeder.publish(events[cut:], timeout_s=None)
-                assert await feeder.flush(30)
-                await wait_for(lambda: len(survivor.bucket.sub.assignment()) == 5, 30)
-                got_topic = await drain([survivor], dict(feeder.end_offsets), kafka_settings)
-        del got_topic
-        on_topic = await topic_alerts(kafka_settings)
+    # Act: the member running the cross stage killed at half the recording's time
+    async with asyncio.timeout(180):
+        run = await kill_one_of_two(events, settings, (tmp_path / "a", tmp_path / "b"), "g3")
     # Assert
-    assert on_topic == reference
+    assert keys(run.alerts) == reference
 
 
 def alert_lines(path: Path) -> list[AlertKey]:

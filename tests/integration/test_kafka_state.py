@@ -15,15 +15,8 @@ from monitor.bus.kafka.common import physical_topic
 from monitor.config import KafkaSettings
 from monitor.events import TOPIC_WINDOWS, Event
 from monitor.io.jsonl import read_events
-from tests.integration.test_kafka_roles import (
-    aggregator,
-    drain,
-    make_settings,
-    memory_alerts,
-    owns_cross,
-    topic_alerts,
-    wait_for,
-)
+from tests.integration.test_kafka_roles import aggregator, drain, memory_alerts, topic_alerts
+from tests.support.kafka_pair import owns_cross, role_settings, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration]
 
@@ -32,7 +25,7 @@ async def test_a_restarted_aggregate_resumes_from_its_state_file(
     burst_file: Path, kafka_settings: KafkaSettings
 ) -> None:
     # Arrange: an aggregate process read the first part of the recording, then stopped
-    settings = make_settings(kafka_settings)
+    settings = role_settings(kafka_settings)
     reference = await memory_alerts(burst_file, settings)
     events: list[Event] = list(read_events(burst_file))
     cut = next(

@@ -1,13 +1,15 @@
-"""KafkaSubscription with a stand-in aiokafka consumer: failed commits, the live clock."""
+"""KafkaSubscription with a stand-in aiokafka consumer: failed commits, the live clock, revokes."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError, RequestTimedOutError
 
 from monitor.bus.kafka.consumer import KafkaSubscription
+from monitor.bus.kafka.rebalance import RebalanceListener
 from monitor.config import KafkaSettings
 
 TP = TopicPartition("t.liquidations.v1", 0)
@@ -99,4 +101,20 @@ async def test_the_live_clock_stops_while_the_topics_are_missing() -> None:
     assert during == [11 * 10**9] * 3  # no partition left: held at when the topic went
     assert missing == [TP.topic]
     assert after == 31 * 10**9
+    await sub.stop()
+
+
+async def test_a_revoke_says_so_while_it_waits_for_the_batch_in_progress() -> None:
+    # Arrange: a batch is being processed (`records` holds the batch lock meanwhile)
+    sub = subscription(FakeConsumer([], {}))
+    listener = RebalanceListener(sub)
+    async with sub._batch_lock:
+        # Act: the group rebalances; the listener waits for the batch
+        revoke = asyncio.create_task(listener.on_partitions_revoked({TP}))
+        await asyncio.sleep(0.01)
+        during = sub.revoking
+    await revoke
+    # Assert: the batch could see it, and it is over once the partitions are handed on
+    assert during
+    assert not sub.revoking
     await sub.stop()

@@ -49,6 +49,7 @@ class KafkaSubscription:
         name: the consumer group id.
         rebalances: how many assignments this member has received (a change means windows
             may need rebuilding).
+        revoking: a rebalance waits for the batch in progress (`RebalanceListener`).
         commit_failures: commits that failed or timed out (retried by the next commit).
     """
 
@@ -66,6 +67,7 @@ class KafkaSubscription:
         self.name = name
         self._flush = flush
         self.rebalances = 0
+        self.revoking = False
         self._topics = tuple(topics)
         self._settings = settings
         self._options = options
@@ -339,9 +341,7 @@ class KafkaSubscription:
 
     def assignment(self) -> set[TopicPartition]:
         """Return the partitions this member holds now."""
-        if self._consumer is None:
-            return set()
-        return set(self._consumer.assignment())
+        return set() if self._consumer is None else set(self._consumer.assignment())
 
     def pause(self) -> None:
         """Stop fetching from every assigned partition (the caller is behind its budget)."""

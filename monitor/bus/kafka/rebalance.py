@@ -22,9 +22,16 @@ class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aio
         """Called by aiokafka before a rebalance takes `revoked` away (inside getmany).
 
         The group waits for this member to rejoin, so the next owner starts only after
-        what this process produced is acknowledged and the offsets are committed.
+        what this process produced is acknowledged and the offsets are committed. Meanwhile
+        the subscription's ``revoking`` is set: a stage whose batch may run long (the cross
+        stage closing days of a rebuild) ends it early, since past the rebalance timeout
+        the group would drop this member and its batch would go on unowned.
         """
-        await self._sub.before_revoke()
+        self._sub.revoking = True
+        try:
+            await self._sub.before_revoke()
+        finally:
+            self._sub.revoking = False
         await self._sub.commit_partitions(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:

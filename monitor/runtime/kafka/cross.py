@@ -129,7 +129,7 @@ class CrossStage:
                     if messages:
                         self.position = messages[-1].offset + 1
                 self.merger.take(summaries)
-                await self._advance()
+                await self._advance(in_batch=True)
                 await self.sub.commit()
                 self._between = True
             if self.state is not None and self.active and self.state.due():
@@ -212,19 +212,26 @@ class CrossStage:
         self.on_alerts(fresh)
         await self.bus.publish(fresh, timeout_s=None)
 
-    async def _advance(self) -> None:
+    async def _advance(self, *, in_batch: bool = False) -> None:
         """Close what the merger can (`SummaryMerger.advance`); see `_close_to`."""
-        await self._close_to(self.merger.watermark())
+        await self._close_to(self.merger.watermark(), in_batch=in_batch)
 
-    async def _close_to(self, first_open: int | None) -> None:
+    async def _close_to(self, first_open: int | None, *, in_batch: bool = False) -> None:
         """Close the seconds below `first_open`, `_CLOSE_STEP_S` at a time; emit the alerts.
 
         Between steps the event loop runs (heartbeats, fetches, HTTP); the alerts are those
-        of one call, which do not depend on how many seconds a call closes.
+        of one call, which do not depend on how many seconds a call closes. `in_batch` (a
+        batch of `_consume`): stop at once when a rebalance waits for the batch. A batch
+        that closes days (a rebuild) would hold the rebalance past its timeout: the group
+        would drop this member while its batch went on publishing alerts that the next
+        owner, having read the alerts topic before, publishes again. The stage rebuilds
+        after every rebalance, so what is left open is closed by the next owner.
         """
         while first_open is not None and (
             self.engine.closed_sec is None or self.engine.closed_sec < first_open
         ):
+            if in_batch and self.sub.revoking:
+                return
             await self._emit(self.merger.close_step(first_open, _CLOSE_STEP_S))
             await asyncio.sleep(0)
 
