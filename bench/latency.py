@@ -263,16 +263,18 @@ async def measure(
             async with daemons(bus, cfg, Path(tmp)) as (http_port, pids):
                 pids["feeder"] = feed.pid or 0
                 poller = asyncio.create_task(watch.poll(http_port))
-                deadline = time.monotonic() + START_S + WARMUP_S + cascades * CYCLE_S
-                while time.monotonic() < deadline and len(starts) < cascades:
-                    if await loop.run_in_executor(None, parent.poll, 0.5):
-                        starts.append(parent.recv())
-                        if len(starts) == 1:  # CPU from here: the start-ups left out
-                            cpu0 = {"%s:%d" % kv: cpu_s(kv[1]) for kv in pids.items()}
-                            t0 = time.monotonic()
-                await asyncio.sleep(CYCLE_S)  # the last cascade's firing
-                poller.cancel()
-                cpu = cpu_report(cpu0, time.monotonic() - t0, rate) if cpu0 else {}
+                try:
+                    deadline = time.monotonic() + START_S + WARMUP_S + cascades * CYCLE_S
+                    while time.monotonic() < deadline and len(starts) < cascades:
+                        if await loop.run_in_executor(None, parent.poll, 0.5):
+                            starts.append(parent.recv())
+                            if len(starts) == 1:  # CPU from here: the start-ups left out
+                                cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
+                                t0 = time.monotonic()
+                    await asyncio.sleep(CYCLE_S)  # the last cascade's firing
+                finally:
+                    poller.cancel()
+                cpu = cpu_report(pids, cpu0, time.monotonic() - t0, rate) if cpu0 else {}
         finally:
             feed.kill()
             feed.join()

@@ -101,12 +101,16 @@ async def daemons(
             await _stop(*(p for p in (ingest, aggregate) if p is not None))
 
 
-def cpu_report(cpu0: dict[str, float], elapsed: float, rate: float) -> dict[str, object]:
-    """Return each process's CPU since `cpu0`: cores, and µs per offered event."""
-    cores = {k: (cpu_s(int(k.rpartition(":")[2])) - v) / elapsed for k, v in cpu0.items()}
-    named = {k.rpartition(":")[0]: c for k, c in cores.items()}
+def cpu_report(
+    pids: dict[str, int], cpu0: dict[str, float], elapsed: float, rate: float
+) -> dict[str, object]:
+    """Return the CPU each process of `pids` used since `cpu0` (`cpu_s`, `elapsed` s ago).
+
+    In cores, and in µs per offered event at `rate` events/s.
+    """
+    cores = {name: (cpu_s(pids[name]) - before) / elapsed for name, before in cpu0.items()}
     return {
         "seconds": round(elapsed, 1),
-        "cores": {k: round(c, 3) for k, c in named.items()},
-        "us_per_event": {k: round(c / rate * 1e6, 1) for k, c in named.items()},
+        "cores": {name: round(c, 3) for name, c in cores.items()},
+        "us_per_event": {name: round(c / rate * 1e6, 1) for name, c in cores.items()},
     }
