@@ -28,7 +28,7 @@ closes once an event 250 ms newer than its end arrived).
 ``--grace-ms`` shows what another grace gives (it sets a floor under the latency).
 
 ``--bus kafka``: the same feeder, cascades and configuration, but ``liqmon run`` becomes
-four processes: a fresh Apache Kafka broker started as `bench.kafka_e2e` starts it
+three processes: a fresh Apache Kafka broker started as `bench.kafka_e2e` starts it
 (`bench.kafka_local`: one KRaft node, the same ``bus.kafka`` settings, except
 ``auto_offset_reset: earliest`` so that the aggregate reads the topics from their first
 record), then ``liqmon aggregate`` (webhook sink and /metrics: the ones watched) and, once
