@@ -1,7 +1,7 @@
 """Offered-rate stepping benchmark: feeder → ingest → Kafka → aggregate (run by hand).
 
-Four processes on this machine: a fresh Apache Kafka broker (`tests.support.kafka_broker`,
-jars from ``scripts/kafka-jars``); a local WebSocket feeder
+Four processes on this machine: a fresh Apache Kafka broker (`bench.kafka_local`: the
+tests' broker, jars from ``scripts/kafka-jars``); a local WebSocket feeder
 (`bench.ws_feeder`, its own process) sending real-shaped liquidation frames at the offered
 rate over ``--conns`` connections; this process running ``liqmon ingest`` (`run_kafka` with
 ``ingest`` only: the venue's normal adapter connected to the feeder → the bounded ingest
@@ -58,14 +58,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import ws_feeder  # noqa: E402
+from bench.kafka_local import (  # noqa: E402
+    bench_kafka,
+    broker_pid,
+    cpu_s,
+    kafka_version,
+    local_broker,
+)
 from monitor import config  # noqa: E402
-from monitor.config import KafkaPartitions, KafkaSettings, Settings  # noqa: E402
+from monitor.config import Settings  # noqa: E402
 from monitor.events import Event, Liquidation  # noqa: E402
 from monitor.runtime.kafka.roles import KafkaHandle, run_kafka  # noqa: E402
 from monitor.sources import binance_usdm, bybit  # noqa: E402
 from monitor.sources.base import VenueSpec  # noqa: E402
 from monitor.synth import liquidations  # noqa: E402
-from tests.support.kafka_broker import KafkaBroker, kafka_version  # noqa: E402
 
 RATES = (5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000)
 P99_LIMIT_S = 0.250
@@ -75,25 +81,15 @@ WARMUP_S = 4.0
 SETTLE_S = 2.0  # between steps, at the warm-up rate: a backlog of a step clears
 WARMUP_RATE = 1_000
 RESULTS = ROOT / "bench" / "results" / "kafka_e2e.json"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def make_settings(
     bootstrap: str, prefix: str, endpoint: str = "", cache: str = "", venue: str = ""
 ) -> Settings:
     """Return the bench settings: production producer, no HTTP, the feeder as `venue`."""
-    kafka = KafkaSettings(
-        bootstrap_servers=bootstrap,
-        topic_prefix=prefix,
-        partitions=KafkaPartitions(liquidations=4, ticks=2, margin=1, windows=1, alerts=1),
-        auto_offset_reset="latest",
-        linger_ms=5,
-        fetch_max_wait_ms=10,
-        max_in_flight=200_000,
-    )
     overrides: dict[str, Any] = {
         "bus.kind": "kafka",
-        "bus.kafka": msgspec.to_builtins(kafka),
+        "bus.kafka": msgspec.to_builtins(bench_kafka(bootstrap, prefix)),
         "bus.queue_max_events": 500_000,
         "log.level": "warning",
     }
@@ -251,12 +247,6 @@ def _stats(samples: list[float], elapsed: float) -> dict[str, float]:
     }
 
 
-def cpu_s(pid: int) -> float:
-    """Return the user + system CPU seconds process `pid` (and its reaped children) used."""
-    fields = Path("/proc/%d/stat" % pid).read_text().rpartition(")")[2].split()
-    return sum(int(x) for x in fields[11:15]) / CLK_TCK
-
-
 @asynccontextmanager
 async def feeder_process(
     venue: str, per_frame: int
@@ -281,7 +271,7 @@ async def feeder_process(
 async def bench(args: argparse.Namespace, log_dir: Path) -> list[dict[str, float]]:
     """Run the steps; return one result row per rate."""
     rows: list[dict[str, float]] = []
-    with KafkaBroker(log_dir / "kafka") as broker:
+    with local_broker(log_dir / "kafka") as broker:
         prefix = "e2e%s" % uuid.uuid4().hex[:6]
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
@@ -310,7 +300,7 @@ async def bench(args: argparse.Namespace, log_dir: Path) -> list[dict[str, float
                 pids = {
                     "ingest": os.getpid(),
                     "aggregate": proc.pid or 0,
-                    "broker": _broker_pid(broker),
+                    "broker": broker_pid(broker),
                     **({"feeder": feeder_pid} if feeder_pid else {}),
                 }
                 for rate in args.rates:
@@ -330,11 +320,6 @@ async def bench(args: argparse.Namespace, log_dir: Path) -> list[dict[str, float
         if proc.is_alive():
             proc.terminate()
     return rows
-
-
-def _broker_pid(broker: KafkaBroker) -> int:
-    proc = broker._proc  # the test helper does not expose its pid
-    return proc.pid if proc is not None else 0
 
 
 @asynccontextmanager

@@ -27,8 +27,17 @@ closes once an event 250 ms newer than its end arrived).
 
 ``--grace-ms`` shows what another grace gives (it sets a floor under the latency).
 
-Usage: python bench/latency.py [--cascades 10] [--rate 10000] [--grace-ms MS]
-                               [--out bench/results/latency.json]
+``--bus kafka``: the same feeder, cascades and configuration, but ``liqmon run`` becomes
+three processes: a fresh Apache Kafka broker started as `bench.kafka_e2e` starts it
+(`bench.kafka_local`: one KRaft node, the same ``bus.kafka`` settings, except
+``auto_offset_reset: earliest`` so that the aggregate reads the topics from their first
+record), then ``liqmon aggregate`` (webhook sink and /metrics: the ones watched) and, once
+it answers ``/readyz``, ``liqmon ingest`` (pointed at the feeder). The backlog reported is
+the aggregate's consumer lag instead of the memory bus's queue. Both modes report the CPU
+each process used from the first cascade to the end (cores, and µs per offered event).
+
+Usage: python bench/latency.py [--bus memory|kafka] [--cascades 10] [--rate 10000]
+                               [--grace-ms MS] [--out bench/results/latency.json]
 """
 
 from __future__ import annotations
@@ -39,10 +48,7 @@ import contextlib
 import json
 import math
 import multiprocessing as mp
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +62,8 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
+
+from bench.latency_daemons import DEPTH_SERIES, START_S, cpu_report, cpu_s, daemons  # noqa: E402
 
 TICK_S = 0.005
 POLL_S = 0.01
@@ -135,13 +143,6 @@ def feeder(rate: float, cascades: int, conn: Connection) -> None:
     asyncio.run(main())
 
 
-def free_port() -> int:
-    """Return a free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def daemon_config(
     feed_port: int, hook_url: str, cache: str, grace_ms: int | None
 ) -> dict[str, Any]:
@@ -167,10 +168,11 @@ def daemon_config(
 class Watch:
     """Arrival times (ns) of pending/firing at the webhook and on /metrics."""
 
-    def __init__(self) -> None:
+    def __init__(self, depth_series: str) -> None:
         self.hook: dict[str, list[int]] = {"pending": [], "firing": []}
         self.metrics: dict[str, list[int]] = {"pending": [], "firing": []}
-        self.max_depth = 0.0  # deepest memory-bus queue seen: > 0 for long means falling behind
+        self.depth_series = depth_series  # the backlog gauge: memory queue or consumer lag
+        self.max_depth = 0.0  # deepest backlog seen: > 0 for long means falling behind
 
     async def on_post(self, request: web.Request) -> web.Response:
         """Record a webhook arrival of a BTC cascade transition."""
@@ -190,7 +192,7 @@ class Watch:
                     async with session.get(url) as response:
                         text = await response.text()
                     now = time.time_ns()
-                    pending, active, depth = _read(text)
+                    pending, active, depth = _read(text, self.depth_series)
                     self.max_depth = max(self.max_depth, depth)
                     if pending_seen is not None and pending > pending_seen:
                         self.metrics["pending"].append(now)
@@ -201,11 +203,11 @@ class Watch:
                 await asyncio.sleep(POLL_S)
 
 
-def _read(text: str) -> tuple[float, bool, float]:
-    """Return the cascade pending count, whether BTC's cascade fires, and the bus depth."""
+def _read(text: str, depth_series: str) -> tuple[float, bool, float]:
+    """Return the cascade pending count, whether BTC's cascade fires, and the backlog."""
     pending, active, depth = 0.0, False, 0.0
     for line in text.splitlines():
-        if line.startswith('liqmon_bus_queue_depth{bus="memory"}'):
+        if line.startswith(depth_series):
             depth = float(line.rsplit(" ", 1)[1])
         if line.startswith("liqmon_alerts_total{") and 'kind="cascade"' in line:
             if 'state="pending"' in line:
@@ -235,9 +237,11 @@ def summary(values: list[float]) -> dict[str, float | int]:
     return {"n": len(values), "p50": statistics.median(ordered), "p99": p99, "max": ordered[-1]}
 
 
-async def measure(rate: float, cascades: int, grace_ms: int | None) -> dict[str, object]:
-    """Run feeder, daemon and watchers; return the latency summaries."""
-    watch = Watch()
+async def measure(
+    rate: float, cascades: int, grace_ms: int | None, bus: str = "memory"
+) -> dict[str, object]:
+    """Run feeder, daemon(s) and watchers; return the latency summaries and the CPU used."""
+    watch = Watch(DEPTH_SERIES[bus])
     app = web.Application()
     app.router.add_post("/alerts", watch.on_post)
     runner = web.AppRunner(app, access_log=None)
@@ -249,34 +253,34 @@ async def measure(rate: float, cascades: int, grace_ms: int | None) -> dict[str,
     feed = mp.get_context("spawn").Process(target=feeder, args=(rate, cascades, child))
     feed.start()
     starts: list[int] = []
+    cpu0: dict[str, float] = {}
+    t0 = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         loop = asyncio.get_running_loop()
         feed_port = await loop.run_in_executor(None, parent.recv)
-        cfg = Path(tmp) / "liqmon.yaml"  # JSON is YAML
-        cfg.write_text(
-            json.dumps(daemon_config(feed_port, hook_url, tmp, grace_ms)), encoding="utf-8"
-        )
-        http_port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LIQMON_")}
-        daemon = subprocess.Popen(  # noqa: ASYNC220, S603  (the bench's own command)
-            [sys.executable, "-m", "monitor", "run", "--config", str(cfg),
-             "--metrics-addr", "127.0.0.1:%d" % http_port], env=env, cwd=ROOT,
-        )  # fmt: skip
-        poller = asyncio.create_task(watch.poll(http_port))
+        cfg = daemon_config(feed_port, hook_url, tmp, grace_ms)
         try:
-            deadline = time.monotonic() + 90 + WARMUP_S + cascades * CYCLE_S  # 90: start-up
-            while time.monotonic() < deadline and len(starts) < cascades:
-                if await loop.run_in_executor(None, parent.poll, 0.5):
-                    starts.append(parent.recv())
-            await asyncio.sleep(CYCLE_S)  # the last cascade's firing
+            async with daemons(bus, cfg, Path(tmp)) as (http_port, pids):
+                pids["feeder"] = feed.pid or 0
+                poller = asyncio.create_task(watch.poll(http_port))
+                try:
+                    deadline = time.monotonic() + START_S + WARMUP_S + cascades * CYCLE_S
+                    while time.monotonic() < deadline and len(starts) < cascades:
+                        if await loop.run_in_executor(None, parent.poll, 0.5):
+                            starts.append(parent.recv())
+                            if len(starts) == 1:  # CPU from here: the start-ups left out
+                                cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
+                                t0 = time.monotonic()
+                    await asyncio.sleep(CYCLE_S)  # the last cascade's firing
+                finally:
+                    poller.cancel()
+                cpu = cpu_report(pids, cpu0, time.monotonic() - t0, rate) if cpu0 else {}
         finally:
-            poller.cancel()
-            daemon.terminate()
-            await loop.run_in_executor(None, daemon.wait)
             feed.kill()
             feed.join()
             await runner.cleanup()
     return {
+        "bus": bus,
         "rate_per_s": rate,
         "cascades": len(starts),
         "for_s": 5,
@@ -286,7 +290,8 @@ async def measure(rate: float, cascades: int, grace_ms: int | None) -> dict[str,
         "pending_webhook_s": summary(after(starts, watch.hook["pending"])),
         "firing_metrics_s": summary(after(starts, watch.metrics["firing"])),
         "firing_webhook_s": summary(after(starts, watch.hook["firing"])),
-        "max_bus_queue_depth": watch.max_depth,
+        "max_bus_queue_depth" if bus == "memory" else "max_consumer_lag_events": watch.max_depth,
+        "cpu": cpu,
         "target_p99_s": TARGET_S,
     }
 
@@ -299,12 +304,15 @@ def command_line() -> str:
 def main() -> None:
     """Parse arguments, measure, print and write the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bus", choices=tuple(DEPTH_SERIES), default="memory")
     parser.add_argument("--cascades", type=int, default=10)
     parser.add_argument("--rate", type=float, default=10_000.0)
     parser.add_argument("--grace-ms", type=int, help="aggregate.grace_ms (default: the default)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latency.json")
     args = parser.parse_args()
-    result: dict[str, object] = asyncio.run(measure(args.rate, args.cascades, args.grace_ms))
+    result: dict[str, object] = asyncio.run(
+        measure(args.rate, args.cascades, args.grace_ms, args.bus)
+    )
     result["command"] = command_line()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

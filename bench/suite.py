@@ -198,6 +198,8 @@ def row_latency(data: dict[str, Any]) -> list[Row]:
     rate = get(data, "rate_per_s", default=0)
     grace = get(data, "grace_ms", default="default")
     at = f"{rate:,.0f}/s" + ("" if grace == "default" else f", grace_ms {grace}")
+    if get(data, "bus") == "kafka":
+        at += ", ingest → Apache Kafka → aggregate"
     for key, what in (
         ("pending_metrics_s", "on /metrics (pending)"),
         ("pending_webhook_s", "at the webhook (pending)"),
@@ -342,6 +344,11 @@ def benches() -> list[Bench]:
                           f"{r}/latency.json"],
               [PY, "bench/latency.py", "--cascades", "3", "--out", f"{r}/latency.json"],
               "latency.json", row_latency),
+        Bench("latency_kafka", [PY, "bench/latency.py", "--bus", "kafka", "--cascades", "12",
+                                "--out", f"{r}/latency_kafka.json"],
+              [PY, "bench/latency.py", "--bus", "kafka", "--cascades", "3", "--out",
+               f"{r}/latency_kafka.json"],
+              "latency_kafka.json", row_latency),
         Bench("latency_grace2000", [PY, "bench/latency.py", "--cascades", "12", "--grace-ms",
                                     "2000", "--out", f"{r}/latency_grace2000.json"],
               [PY, "bench/latency.py", "--cascades", "3", "--grace-ms", "2000", "--out",

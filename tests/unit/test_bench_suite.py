@@ -55,3 +55,22 @@ def test_readme_block_between_markers_is_replaced(tmp_path):
     assert suite.update_readme("| new |\n", readme)
 
     assert readme.read_text() == "a\n%s\n| new |\n%s\nb\n" % (suite.BEGIN, suite.END)
+
+
+def test_latency_rows_name_the_kafka_path_and_judge_its_pending_p99():
+    data = {
+        "bus": "kafka",
+        "rate_per_s": 10_000.0,
+        "grace_ms": "default",
+        "for_s": 5,
+        "pending_metrics_s": {"n": 12, "p50": 0.9, "p99": 1.5},
+    }
+    memory = {**data, "bus": "memory"}
+
+    kafka_rows = suite.row_latency(data)
+    memory_rows = suite.row_latency(memory)
+
+    assert "Apache Kafka" in kafka_rows[0].what
+    assert "Kafka" not in memory_rows[0].what
+    assert kafka_rows[0].verdict == memory_rows[0].verdict == "missed by 0.5 s (1.5×)"
+    assert any(b.name == "latency_kafka" and "kafka" in b.full for b in suite.benches())
