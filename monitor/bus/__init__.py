@@ -1,4 +1,4 @@
-"""Event buses: the in-process `MemoryBus` (default) and, later, Kafka."""
+"""Event buses: the `Bus` protocol the runtime depends on; `MemoryBus` (default), Kafka."""
 
 from monitor.bus.base import Bus, Subscription
 from monitor.bus.memory import MemoryBus

@@ -1,4 +1,4 @@
-"""Margin changes as first-class input (§3).
+"""Margin changes as first-class input.
 
 Four ways in, one event type out (`monitor.events.MarginChange` on ``liqmon.margin.v1``):
 

@@ -31,12 +31,10 @@ def stage_with_hours_to_close() -> tuple[CrossStage, int]:
     settings = load(None, env={})
     _, metrics, _ = parts(settings, None)
     alerts: list[Alert] = []
-    stage = CrossStage(
-        KafkaBus(settings.bus.kafka), settings, metrics, "g", alerts.extend, live=False
-    )
+    stage = CrossStage(KafkaBus(settings.bus.kafka), settings, metrics, "g", alerts.extend)
     stage.merger = SummaryMerger(stage.engine)  # one source: the summary's
     stage.merger.take([calm_prices()])
-    first_open = stage.merger.first_open()
+    first_open = stage.merger.watermark()
     assert first_open is not None
     return stage, first_open
 
