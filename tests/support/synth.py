@@ -70,3 +70,28 @@ def write_saturated_file(path: Path) -> Path:
     with EventWriter(path) as writer:
         writer.write_all(sorted(events, key=lambda e: e.ts_event_ns))
     return path
+
+
+def oi_unwind_ticks(start_s: int) -> list[Tick]:
+    """BTC on two venues, one tick per 10 s from `start_s` (epoch s), for two hours; from
+    minute 60 its open interest falls 8% and its price 3% over 20 minutes."""
+    out = []
+    for i in range(0, 2 * 3600, 10):
+        fall = min(max(i - 3600, 0) / 1200, 1.0)
+        price = 50_000.0 * (1 - 0.03 * fall)
+        ts = (start_s + i) * 1_000_000_000
+        for venue, base in (("bybit", 100.0), ("okx", 60.0)):
+            out.append(
+                Tick(
+                    exchange=venue,
+                    symbol="BTC-USDT-PERP",
+                    venue_symbol="BTCUSDT",
+                    asset="BTC",
+                    asset_class="crypto",
+                    price=price,
+                    open_interest_usd=base * (1 - 0.08 * fall) * price,
+                    ts_event_ns=ts,
+                    ts_recv_ns=ts,
+                )
+            )
+    return out

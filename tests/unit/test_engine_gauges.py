@@ -14,6 +14,7 @@ from monitor.events import SIDES, Liquidation, Tick
 from monitor.observability.metrics import Metrics
 from monitor.sessions.calendar import SESSION_TYPES, TRADFI_MARKETS
 from monitor.synth import Burst, liquidations
+from tests.support.synth import oi_unwind_ticks
 
 NS = 1_000_000_000
 T0 = 1_767_274_200  # 2026-01-01 13:30 UTC, a Thursday: New York is in its trading day
@@ -43,25 +44,7 @@ def liq(sec: float, asset: str, usd: float) -> Liquidation:
 
 def unwind() -> list[Tick]:
     """BTC on two venues every 10 s; from minute 60 its OI falls 8% and its price 3%."""
-    out = []
-    for i in range(0, 2 * 3600, 10):
-        fall = min(max(i - 3600, 0) / 1200, 1.0)
-        price = 50_000.0 * (1 - 0.03 * fall)
-        for venue, base in (("bybit", 100.0), ("okx", 60.0)):
-            out.append(
-                Tick(
-                    exchange=venue,
-                    symbol="BTC-USDT-PERP",
-                    venue_symbol="BTCUSDT",
-                    asset="BTC",
-                    asset_class="crypto",
-                    price=price,
-                    open_interest_usd=base * (1 - 0.08 * fall) * price,
-                    ts_event_ns=(T0 + i) * NS,
-                    ts_recv_ns=(T0 + i) * NS,
-                )
-            )
-    return out
+    return oi_unwind_ticks(T0)
 
 
 def test_a_scrape_reads_the_windows_the_engine_holds_now() -> None:

@@ -8,6 +8,7 @@ from monitor.aggregate.windows.merge import SummaryMerger
 from monitor.aggregate.windows.partial import PartitionBuckets
 from monitor.config import Settings, load
 from monitor.events import Alert, Tick
+from tests.support.synth import oi_unwind_ticks
 
 NS = 1_000_000_000
 T0 = 1_767_225_600  # 2026-01-01 00:00 UTC, epoch s
@@ -15,25 +16,7 @@ T0 = 1_767_225_600  # 2026-01-01 00:00 UTC, epoch s
 
 def ticks() -> list[Tick]:
     """BTC on two venues, one tick per 10 s; from minute 60 OI falls 8% and price 3%."""
-    out = []
-    for i in range(0, 2 * 3600, 10):
-        fall = min(max(i - 3600, 0) / 1200, 1.0)  # 0 → 1 over 20 minutes
-        price = 50_000.0 * (1 - 0.03 * fall)
-        for venue, base in (("bybit", 100.0), ("okx", 60.0)):
-            out.append(
-                Tick(
-                    exchange=venue,
-                    symbol="BTC-USDT-PERP",
-                    venue_symbol="BTCUSDT",
-                    asset="BTC",
-                    asset_class="crypto",
-                    price=price,
-                    open_interest_usd=base * (1 - 0.08 * fall) * price,
-                    ts_event_ns=(T0 + i) * NS,
-                    ts_recv_ns=(T0 + i) * NS,
-                )
-            )
-    return out
+    return oi_unwind_ticks(T0)
 
 
 def _key(a: Alert) -> tuple[str, str, str, str, int]:
