@@ -95,6 +95,24 @@ def owns_cross(handle: KafkaHandle) -> bool:
     return cross is not None and cross.active and bool(cross.sub.assignment())
 
 
+def cross_owner(pair: Sequence[KafkaHandle]) -> KafkaHandle | None:
+    """Return the one member of `pair` running the cross stage, or None while unsettled.
+
+    Settled: both members joined the cross stage's group and each acted on its latest
+    assignment. The second member joins that group a little later than the first, so the
+    first owner may lose the windows partition to it: chosen before, the "owner" killed
+    would be one that runs nothing.
+    """
+    crosses = [h.cross for h in pair]
+    if any(
+        c is None or c.sub.rebalances == 0 or c.assignments_seen != c.sub.rebalances
+        for c in crosses
+    ):
+        return None
+    owners = [h for h in pair if owns_cross(h)]
+    return owners[0] if len(owners) == 1 else None
+
+
 def closed_s(handle: KafkaHandle) -> int:
     """Return the first second `handle`'s cross stage has not closed (0: none closed)."""
     assert handle.cross is not None
@@ -170,9 +188,12 @@ async def kill_one_of_two(
                 return all(any(p.get(tp, 0) >= end for p in held) for tp, end in ends.items())
 
             await wait_for(consumed, step_timeout_s)
-            await wait_for(lambda: owns_cross(a) or owns_cross(b), step_timeout_s)
-            victim, survivor = (a, b) if owns_cross(a) else (b, a)
-            await wait_for(lambda: closed_s(victim) >= progress_s, step_timeout_s)
+            await wait_for(
+                lambda: (o := cross_owner(pair)) and closed_s(o) >= progress_s, step_timeout_s
+            )
+            victim = cross_owner(pair)
+            assert victim is not None
+            survivor = b if victim is a else a
             killed_at_s = closed_s(victim)
             await victim.kill()  # the member running the cross stage, mid-run
             await publish(feeder, events[cut:])

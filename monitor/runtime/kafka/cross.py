@@ -99,7 +99,7 @@ class CrossStage:
         self.published: set[_ALERT_KEY] = set()
         self.position = 0  # next offset of the windows partition
         self.active = False
-        self._rebalances = 0
+        self.assignments_seen = 0  # assignments acted on (rebuilt after); tests wait on it
         self._between = True  # not inside a batch: a snapshot now is consistent
         self._batch = asyncio.Lock()  # a batch's merge, close and emit; `flush` waits for it
         windows = physical_topic(k, TOPIC_WINDOWS)
@@ -115,8 +115,8 @@ class CrossStage:
 
     async def _consume(self) -> None:
         async for records in self.sub.records(10_000, self.settings.aggregate.micro_batch_ms):
-            if self.sub.rebalances != self._rebalances:
-                self._rebalances = self.sub.rebalances
+            if self.sub.rebalances != self.assignments_seen:
+                self.assignments_seen = self.sub.rebalances
                 await self._rebuild()
                 continue
             async with self._batch:
