@@ -147,12 +147,6 @@ class SummaryMerger:
         newest = self.engine.max_ts_ns
         return None if newest is None else newest // NS + 1
 
-    def behind(self) -> bool:
-        """Return True when `advance` has more seconds to close."""
-        first_open = self.watermark()
-        closed = self.engine.closed_sec
-        return first_open is not None and (closed is None or first_open > closed)
-
     def flush(self) -> list[Alert]:
         """Close everything up to the newest event (the end of a replay)."""
         return self.engine.flush()

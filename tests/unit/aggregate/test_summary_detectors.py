@@ -43,7 +43,9 @@ def through_summaries(
             mine = [e for e in events[i : i + chunk] if type(e) is kind]
             part.add(mine, list(range(part.next_offset, part.next_offset + len(mine))))
         send([p.close(p.first_open()) for p in parts.values()])
-        while merger.behind():  # as the cross stage closes: a few seconds at a time
+        while (first_open := merger.watermark()) is not None and (
+            eng.closed_sec is None or eng.closed_sec < first_open
+        ):  # as the cross stage closes: a few seconds at a time
             out += merger.advance(7)
     send([p.flush() for p in parts.values()])
     return out + merger.advance() + merger.flush()
