@@ -63,10 +63,14 @@ async def aggregate(settings: Settings, group: str, ready: Path) -> dict[str, An
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await asyncio.to_thread(ready.touch)
     async with run_kafka(
-        settings, ingest=False, group=group, live=False, serve_http=False, log_alerts=False
+        settings,
+        ingest=False,
+        group=group,
+        live=False,
+        serve_http=False,
+        log_alerts=False,
+        idle_empty=True,
     ) as handle:
-        assert handle.bucket is not None
-        handle.bucket.idle_empty = True  # not a replay: a partition empty now stays empty
         waits = [asyncio.create_task(e.wait()) for e in (drain, stop)]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for task in waits:

@@ -10,9 +10,9 @@ the alerts topic: what downstream consumers saw.
 
 Seconds close by event time only (``live=False``), so a recording of the past goes through
 at full speed; an input partition that is empty once caught up is marked idle
-(``idle_empty``, as `tests.support.kafka_aggregate`), so the cross stage merges while the
-input flows instead of only at the end (a recording of ticks alone leaves the liquidation
-partitions empty).
+(``run_kafka(idle_empty=True)``, as `tests.support.kafka_aggregate`), so the cross stage
+merges while the input flows instead of only at the end (a recording of ticks alone leaves
+the liquidation partitions empty).
 """
 
 from __future__ import annotations
@@ -75,18 +75,61 @@ def with_state_dir(settings: Settings, directory: Path) -> Settings:
 async def aggregator(settings: Settings, group: str) -> AsyncIterator[KafkaHandle]:
     """Run one aggregate role on event time (see module); yield its handle."""
     async with run_kafka(
-        settings, ingest=False, group=group, live=False, serve_http=False, log_alerts=False
+        settings,
+        ingest=False,
+        group=group,
+        live=False,
+        serve_http=False,
+        log_alerts=False,
+        idle_empty=True,
     ) as handle:
-        assert handle.bucket is not None
-        handle.bucket.idle_empty = True
         yield handle
 
 
-async def wait_for(predicate: Callable[[], object], timeout_s: float) -> None:
-    """Wait until `predicate()` is true; fail after `timeout_s`."""
-    async with asyncio.timeout(timeout_s):
-        while not predicate():  # noqa: ASYNC110  (other tasks' state)
-            await asyncio.sleep(0.05)
+async def wait_for(
+    predicate: Callable[[], object], timeout_s: float, seen: Callable[[], str] | None = None
+) -> None:
+    """Wait until `predicate()` is true; fail after `timeout_s`, saying what `seen` returns."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not predicate():  # noqa: ASYNC110  (other tasks' state)
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        if seen is None:
+            raise
+        raise AssertionError("timed out after %.0f s: %s" % (timeout_s, seen())) from None
+
+
+def describe(pair: Sequence[KafkaHandle]) -> str:
+    """Return what each member's stages hold: for a timed-out wait's message."""
+    out = []
+    for n, h in enumerate(pair):
+        bucket, cross = h.bucket, h.cross
+        assert bucket is not None
+        assert cross is not None
+        merger = cross.merger
+        out.append(
+            "member %d: stage 1 holds %s at %s, closed %s; cross stage active %s, "
+            "assignment %s, assignments %d/%d, closed second %s, sources closed_before %s, "
+            "idle %s"
+            % (
+                n,
+                sorted("%s:%d" % (tp.topic, tp.partition) for tp in bucket.sub.assignment()),
+                bucket.positions,
+                {
+                    "%s:%d" % (tp.topic, tp.partition): p.first_open()
+                    for tp, p in bucket.parts.items()
+                },
+                cross.active,
+                sorted(str(tp.partition) for tp in cross.sub.assignment()),
+                cross.assignments_seen,
+                cross.sub.rebalances,
+                cross.engine.closed_sec,
+                merger.closed_before,
+                sorted(merger.idle),
+            )
+        )
+    return "; ".join(out)
 
 
 def owns_cross(handle: KafkaHandle) -> bool:
@@ -187,9 +230,11 @@ async def kill_one_of_two(
                 held = [h.bucket.positions for h in pair if h.bucket is not None]
                 return all(any(p.get(tp, 0) >= end for p in held) for tp, end in ends.items())
 
-            await wait_for(consumed, step_timeout_s)
+            await wait_for(consumed, step_timeout_s, lambda: describe(pair))
             await wait_for(
-                lambda: (o := cross_owner(pair)) and closed_s(o) >= progress_s, step_timeout_s
+                lambda: (o := cross_owner(pair)) and closed_s(o) >= progress_s,
+                step_timeout_s,
+                lambda: "want %d closed; %s" % (progress_s, describe(pair)),
             )
             victim = cross_owner(pair)
             assert victim is not None
@@ -199,7 +244,11 @@ async def kill_one_of_two(
             await publish(feeder, events[cut:])
             assert survivor.bucket is not None
             want = input_partitions(settings)
-            await wait_for(lambda: len(survivor.bucket.sub.assignment()) == want, step_timeout_s)  # type: ignore[union-attr]
+            await wait_for(
+                lambda: len(survivor.bucket.sub.assignment()) == want,  # type: ignore[union-attr]
+                step_timeout_s,
+                lambda: describe(pair),
+            )
             todo = await unfinished(settings, group, dict(feeder.end_offsets))
             await drain_to_end([survivor], todo, timeout_s=step_timeout_s)
             held = len(survivor.bucket.sub.assignment())

@@ -194,6 +194,21 @@ class KafkaSubscription:
         """
         self._pending[tp] = offset
 
+    async def position(self, tp: TopicPartition) -> int | None:
+        """Return the offset of the next record this member reads from `tp`.
+
+        None when it is not known within ``request_timeout_ms`` or `tp` is no longer
+        assigned (a rebalance meanwhile). Right after an assignment it is the committed
+        offset (or where the reset policy put it).
+        """
+        if self._consumer is None:
+            return None
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return int(await self._consumer.position(tp))
+        except (KafkaError, IllegalStateError, TimeoutError):
+            return None
+
     def highwater(self, tp: TopicPartition) -> int | None:
         """Return the partition's end offset from the last fetch (None before any fetch)."""
         if self._consumer is None:

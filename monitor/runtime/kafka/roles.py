@@ -116,6 +116,7 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
     log_alerts: bool = True,
     policy: RunnerPolicy | None = None,
     margin_inputs: bool = False,
+    idle_empty: bool | None = None,
 ) -> AsyncIterator[KafkaHandle]:
     """Start the Kafka roles asked for; yield a handle; on exit stop them in order.
 
@@ -137,6 +138,9 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
         policy: the runners' connection policy (tests inject fast timings).
         margin_inputs: with `ingest`, run the margin calendar watchers and risk-tier
             pollers (`monitor.runtime.inputs`), publishing to the margin topic.
+        idle_empty: with `aggregate`, stage 1 marks input partitions that are empty once
+            caught up idle (None: as `live`; on for an aggregate that runs on event time
+            over topics a publisher may leave partly empty; see `BucketStage`).
 
     Raises:
         BusError: the brokers cannot be reached at start.
@@ -179,7 +183,9 @@ async def run_kafka(  # noqa: PLR0913  (keyword-only wiring options)
         await bus.start()
         stack.push_async_callback(bus.close)
         if aggregate:
-            handle.bucket = BucketStage(bus, settings, metrics, group, live=live)
+            handle.bucket = BucketStage(
+                bus, settings, metrics, group, live=live, idle_empty=idle_empty
+            )
             handle.cross = CrossStage(bus, settings, metrics, group, router.route)
         async with asyncio.TaskGroup() as tg:
             handle.tasks += _stage_tasks(tg, handle, settings, publish, live=live)

@@ -83,10 +83,21 @@ class BucketStage:
         metrics: where counts, lag and latency go.
         group: the consumer group id shared by every ``aggregate`` process.
         live: close idle seconds by the wall clock (off for replays: event time only).
+        idle_empty: mark an input partition that is empty once caught up idle, so it holds
+            no merge (None: as `live`). On for a live aggregate or a long-running one on
+            event time; off in a replay, whose partitions may be empty only until the
+            publisher's first batch lands (its end-of-replay flush closes everything).
     """
 
     def __init__(
-        self, bus: KafkaBus, settings: Settings, metrics: Metrics, group: str, *, live: bool
+        self,
+        bus: KafkaBus,
+        settings: Settings,
+        metrics: Metrics,
+        group: str,
+        *,
+        live: bool,
+        idle_empty: bool | None = None,
     ) -> None:
         self.bus = bus
         self.settings = settings
@@ -102,10 +113,7 @@ class BucketStage:
         self._rebalances = 0
         self._idle_sent: set[TopicPartition] = set()
         self._records_ns: dict[TopicPartition, int] = {}  # wall ns of each one's last records
-        # an empty input partition is marked idle (holds no merge): live, or in a long-running
-        # aggregate on event time; not in a replay, whose partitions may be empty only until
-        # the publisher's first batch lands (its end-of-replay flush closes everything)
-        self.idle_empty = live
+        self.idle_empty = live if idle_empty is None else idle_empty
         self._margins = MarginForward()  # margin changes go to the cross stage (kafka_margin)
         self._grace_ns = settings.aggregate.grace_ms * 1_000_000
         self._lateness_ns = settings.aggregate.allowed_lateness_ms * 1_000_000
@@ -127,6 +135,7 @@ class BucketStage:
                     self._margins.reset()
                     self._idle_sent.clear()
                     self._records_ns.clear()
+                    await self._adopt(self.sub.assignment())
                 self._take(records)
                 await self._publish(self._close_all(), started)
                 await self.sub.commit()
@@ -159,6 +168,36 @@ class BucketStage:
         self.paused = False
         self.sub.resume()
 
+    async def _adopt(self, assigned: set[TopicPartition]) -> None:
+        """After a rebalance: learn where each assigned partition is read from.
+
+        A partition whose records the previous owner all processed and committed gives this
+        member no record: without its position it would look behind forever (a margin
+        partition then held the cross stage's merge for good), and a quiet input partition
+        would send no summary, so the cross stage stayed at the previous owner's last one
+        until a record came. Such a partition gets its buckets now (nothing open, resuming
+        at its position), and live it closes by the wall clock once caught up.
+
+        Called once per rebalance, before the batch that follows it is taken.
+        """
+        self.positions = {}
+        margin = physical_topic(self.settings.bus.kafka, TOPIC_MARGIN)
+        for tp in assigned:
+            position = await self.sub.position(tp)
+            if position is None:
+                continue
+            self.positions[(tp.topic, tp.partition)] = position
+            if position > 0 and tp.topic != margin:
+                self._part(tp).next_offset = position
+
+    def _part(self, tp: TopicPartition) -> PartitionBuckets:
+        """Return the open buckets of `tp`, made on first use."""
+        part = self.parts.get(tp)
+        if part is None:
+            source = "%s:%d" % (tp.topic, tp.partition)
+            part = self.parts[tp] = PartitionBuckets(source, self._grace_ns, self._lateness_ns)
+        return part
+
     def _take(self, records: dict[TopicPartition, list[Any]]) -> None:
         now_ns = time.time_ns()
         for tp, messages in records.items():
@@ -170,10 +209,7 @@ class BucketStage:
                 if messages:  # forwarded in the next publish; marked once it is acknowledged
                     self._margins.take(tp, margins, messages[-1].offset + 1)
                 continue
-            part = self.parts.get(tp)
-            if part is None:
-                source = "%s:%d" % (tp.topic, tp.partition)
-                part = self.parts[tp] = PartitionBuckets(source, self._grace_ns, self._lateness_ns)
+            part = self._part(tp)
             if self.record_latency:
                 self.latency_s += [(now_ns - e.ts_recv_ns) / 1e9 for e in events]
             self.metrics.observe_batch(events, 0.0)
