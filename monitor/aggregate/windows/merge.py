@@ -112,6 +112,14 @@ class SummaryMerger:
         late, recv = int(state.get("late_rows", 0)), int(state.get("max_recv_ns", 0))
         self.closed_before, self.idle, self.late_rows, self.max_recv_ns = closed, idle, late, recv
 
+    def wake(self, sources: Collection[str]) -> None:
+        """Stop counting `sources` idle: their partitions got records since they were marked.
+
+        Until their first summaries come, nothing closes (`watermark`): a member that reads
+        another partition must not close past rows these will bring.
+        """
+        self.idle -= set(sources)
+
     def _closed(self) -> int:
         closed = self.engine.closed_sec
         return closed if closed is not None else -(2**62)

@@ -380,6 +380,20 @@ class KafkaSubscription:
         first = (await self._consumer.beginning_offsets([tp]))[tp]
         return first, (await self._consumer.end_offsets([tp]))[tp]
 
+    async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int] | None:
+        """Return the end (next) offset of `tps`, assigned or not; None when not known in time.
+
+        Bounded by ``request_timeout_ms``.
+        """
+        if self._consumer is None or not tps:
+            return None
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                ends = await self._consumer.end_offsets(list(tps))
+        except (KafkaError, TimeoutError):
+            return None
+        return {tp: int(end) for tp, end in ends.items()}
+
     def seek(self, tp: TopicPartition, offset: int) -> None:
         """Read `tp` on from `offset` (an explicit seek: it voids a reset in flight)."""
         if self._consumer is not None:

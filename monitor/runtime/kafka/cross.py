@@ -214,7 +214,34 @@ class CrossStage:
 
     async def _advance(self, *, in_batch: bool = False) -> None:
         """Close what the merger can (`SummaryMerger.advance`); see `_close_to`."""
+        await self._wake_idle()
         await self._close_to(self.merger.watermark(), in_batch=in_batch)
+
+    async def _wake_idle(self) -> None:
+        """Before closing past an idle source, check with the broker that it is still empty.
+
+        Stage 1 marks an input partition idle while it is empty. When records land on it
+        (a publish starting, a first liquidation) the member owning another partition may
+        send its summary before this one's stage 1 sent any: closing on the others alone
+        would make this partition's first rows late. The records of one publish reach the
+        broker together, long before a summary of them reaches this stage, so asking the
+        broker closes that race. Asked only when a close would pass an idle source; an
+        unanswered question leaves the marks as they are.
+        """
+        merger = self.merger
+        first_open = merger.watermark()
+        closed = self.engine.closed_sec
+        idle = merger.idle & merger.expected  # input partitions (margin ones hold nothing)
+        if not idle or first_open is None or (closed is not None and first_open <= closed):
+            return
+        tps = {s: _partition(s) for s in idle}
+        ends = await self.sub.end_offsets(list(tps.values()))
+        if ends is None:
+            return
+        woken = [s for s, tp in tps.items() if ends.get(tp, 0) > 0]
+        if woken:
+            log.info("cross stage: %s got records; waiting for their summaries", woken)
+            merger.wake(woken)
 
     async def _close_to(self, first_open: int | None, *, in_batch: bool = False) -> None:
         """Close the seconds below `first_open`, `_CLOSE_STEP_S` at a time; emit the alerts.
@@ -244,6 +271,12 @@ class CrossStage:
             await self._advance()
             await self._close_to(self.merger.end_of_data())
             await self._emit(self.merger.flush())
+
+
+def _partition(source: str) -> TopicPartition:
+    """Return the partition of a summary source id ``"<topic>:<partition>"``."""
+    topic, _, partition = source.rpartition(":")
+    return TopicPartition(topic, int(partition))
 
 
 async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
