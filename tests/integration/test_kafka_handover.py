@@ -4,21 +4,28 @@ Such a partition gives the new member no record, so it learns where it reads fro
 consumer (`BucketStage._adopt`). Before, it had no position: a margin partition looked
 behind for ever, and its hold (at the start of time) froze the cross stage's merge, so no
 second closed and no alert came (seen in the two-aggregate parity test, whenever the first
-member had committed the margin topic before the second joined).
+member had committed the margin topic before the second joined); and live, a quiet input
+partition sent no summary, so the merge stayed at the previous owner's last one until a
+record came.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from monitor.bus.kafka.bus import KafkaBus
 from monitor.bus.kafka.common import physical_topic
-from monitor.config import KafkaSettings
+from monitor.config import KafkaSettings, Settings
 from monitor.events import NS, TOPIC_MARGIN, Event, MarginChange, event_time_ns
 from monitor.io.jsonl import read_events
+from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
+from monitor.synth import liquidations
 from tests.support.kafka_pair import (
     aggregator,
     describe,
@@ -71,3 +78,44 @@ async def test_a_margin_partition_read_to_its_end_holds_nothing_for_the_next_mem
             )
             assert second.bucket is not None
             assert second.bucket.positions[margin] == ends[margin]
+
+
+@contextlib.asynccontextmanager
+async def live_aggregator(settings: Settings, group: str) -> AsyncIterator[KafkaHandle]:
+    """Run one aggregate role as deployed: seconds close by the wall clock."""
+    async with run_kafka(
+        settings, ingest=False, group=group, live=True, serve_http=False, log_alerts=False
+    ) as handle:
+        yield handle
+
+
+def closed(handle: KafkaHandle) -> int:
+    assert handle.cross is not None
+    return handle.cross.engine.closed_sec or 0
+
+
+async def test_quiet_partitions_handed_over_live_close_by_the_wall_clock(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    # Arrange: a live member read 20 s of liquidations up to now, committed, and stopped
+    settings = with_state_dir(role_settings(kafka_settings), tmp_path / "state")
+    now_ns = time.time_ns()
+    events = list(liquidations(start_ns=now_ns - 20 * NS, duration_s=20, rate_per_s=50))
+    async with asyncio.timeout(120), KafkaBus(kafka_settings) as feeder:
+        await feeder.publish(events, timeout_s=None)
+        assert await feeder.flush(30)
+        ends = dict(feeder.end_offsets)
+        assert len(ends) == 2  # both liquidation partitions hold records
+        async with live_aggregator(settings, "gq") as first:
+            await wait_for(lambda: closed(first) >= now_ns // NS, 60, lambda: describe([first]))
+            while await unfinished(settings, "gq", ends):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)  # every record's second published and committed
+        # Act: the next member gets the partitions, and no record comes any more
+        async with live_aggregator(settings, "gq") as second:
+            started_s = time.time_ns() // NS
+            # Assert: its cross stage closes the seconds after its start by the clock
+            await wait_for(
+                lambda: closed(second) >= started_s + 3,
+                30,
+                lambda: "want %d closed; %s" % (started_s + 3, describe([second])),
+            )
