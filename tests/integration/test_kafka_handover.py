@@ -12,19 +12,17 @@ record came.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from monitor.bus.kafka.bus import KafkaBus
 from monitor.bus.kafka.common import physical_topic
-from monitor.config import KafkaSettings, Settings
+from monitor.config import KafkaSettings
 from monitor.events import NS, TOPIC_MARGIN, Event, MarginChange, event_time_ns
 from monitor.io.jsonl import read_events
-from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
+from monitor.runtime.kafka.roles import KafkaHandle
 from monitor.synth import liquidations
 from tests.support.kafka_pair import (
     aggregator,
@@ -80,15 +78,6 @@ async def test_a_margin_partition_read_to_its_end_holds_nothing_for_the_next_mem
             assert second.bucket.positions[margin] == ends[margin]
 
 
-@contextlib.asynccontextmanager
-async def live_aggregator(settings: Settings, group: str) -> AsyncIterator[KafkaHandle]:
-    """Run one aggregate role as deployed: seconds close by the wall clock."""
-    async with run_kafka(
-        settings, ingest=False, group=group, live=True, serve_http=False, log_alerts=False
-    ) as handle:
-        yield handle
-
-
 def closed(handle: KafkaHandle) -> int:
     assert handle.cross is not None
     return handle.cross.engine.closed_sec or 0
@@ -106,12 +95,12 @@ async def test_quiet_partitions_handed_over_live_close_by_the_wall_clock(
         assert await feeder.flush(30)
         ends = dict(feeder.end_offsets)
         assert len(ends) == 2  # both liquidation partitions hold records
-        async with live_aggregator(settings, "gq") as first:
+        async with aggregator(settings, "gq", live=True) as first:
             await wait_for(lambda: closed(first) >= now_ns // NS, 60, lambda: describe([first]))
             while await unfinished(settings, "gq", ends):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)  # every record's second published and committed
         # Act: the next member gets the partitions, and no record comes any more
-        async with live_aggregator(settings, "gq") as second:
+        async with aggregator(settings, "gq", live=True) as second:
             started_s = time.time_ns() // NS
             # Assert: its cross stage closes the seconds after its start by the clock
             await wait_for(

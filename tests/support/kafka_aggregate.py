@@ -32,8 +32,9 @@ from monitor.bus.kafka.common import partitions_of, physical_topic
 from monitor.config import Settings
 from monitor.events import TOPIC_LIQUIDATIONS, TOPIC_TICKS
 from monitor.runtime.kafka.replay_end import drain_to_end
-from monitor.runtime.kafka.roles import KafkaHandle, run_kafka
+from monitor.runtime.kafka.roles import KafkaHandle
 from monitor.state.engine import EngineSnapshot
+from tests.support.kafka_pair import aggregator
 
 
 async def input_ends(handle: KafkaHandle) -> dict[tuple[str, int], int]:
@@ -62,15 +63,7 @@ async def aggregate(settings: Settings, group: str, ready: Path) -> dict[str, An
     loop.add_signal_handler(signal.SIGUSR1, drain.set)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await asyncio.to_thread(ready.touch)
-    async with run_kafka(
-        settings,
-        ingest=False,
-        group=group,
-        live=False,
-        serve_http=False,
-        log_alerts=False,
-        idle_empty=True,
-    ) as handle:
+    async with aggregator(settings, group) as handle:
         waits = [asyncio.create_task(e.wait()) for e in (drain, stop)]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for task in waits:

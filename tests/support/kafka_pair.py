@@ -72,13 +72,16 @@ def with_state_dir(settings: Settings, directory: Path) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def aggregator(settings: Settings, group: str) -> AsyncIterator[KafkaHandle]:
-    """Run one aggregate role on event time (see module); yield its handle."""
+async def aggregator(
+    settings: Settings, group: str, *, live: bool = False
+) -> AsyncIterator[KafkaHandle]:
+    """Run one aggregate role on event time (see module), or `live` as deployed (seconds
+    close by the wall clock too); yield its handle. Empty partitions are marked idle."""
     async with run_kafka(
         settings,
         ingest=False,
         group=group,
-        live=False,
+        live=live,
         serve_http=False,
         log_alerts=False,
         idle_empty=True,
