@@ -25,7 +25,8 @@ from aiokafka.errors import (
 )
 
 from monitor.bus.base import DropCallback
-from monitor.bus.kafka.common import rewind_to_time, seek_to_start
+from monitor.bus.kafka.common import rewind_to_time
+from monitor.bus.kafka.offsets import PartitionOffsets
 from monitor.bus.kafka.rebalance import RebalanceListener
 from monitor.codec import decode
 from monitor.config import KafkaSettings
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 _METADATA_MAX_AGE_MS = 5_000
 
 
-class KafkaSubscription:
+class KafkaSubscription(PartitionOffsets):
     """One member of consumer group `name`, reading some contract topics.
 
     Create it through `monitor.bus.kafka.bus.KafkaBus.subscribe`; the consumer connects on
@@ -194,28 +195,6 @@ class KafkaSubscription:
         """
         self._pending[tp] = offset
 
-    async def position(self, tp: TopicPartition) -> int | None:
-        """Return the offset of the next record this member reads from `tp`.
-
-        None when it is not known within ``request_timeout_ms`` or `tp` is no longer
-        assigned (a rebalance meanwhile). Right after an assignment it is the committed
-        offset (or where the reset policy put it).
-        """
-        if self._consumer is None:
-            return None
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return int(await self._consumer.position(tp))
-        except (KafkaError, IllegalStateError, TimeoutError):
-            return None
-
-    def highwater(self, tp: TopicPartition) -> int | None:
-        """Return the partition's end offset from the last fetch (None before any fetch)."""
-        if self._consumer is None:
-            return None
-        hw: int | None = self._consumer.highwater(tp)
-        return hw
-
     async def abort(self) -> None:
         """Stop without committing anything more (a crash, as far as the group can tell)."""
         self._pending.clear()
@@ -354,10 +333,6 @@ class KafkaSubscription:
         self._gone.update(missing)  # seen deleted (`on_assigned`)
         return missing
 
-    def assignment(self) -> set[TopicPartition]:
-        """Return the partitions this member holds now."""
-        return set() if self._consumer is None else set(self._consumer.assignment())
-
     def pause(self) -> None:
         """Stop fetching from every assigned partition (the caller is behind its budget)."""
         if self._consumer is not None:
@@ -367,37 +342,6 @@ class KafkaSubscription:
         """Fetch again from every paused partition."""
         if self._consumer is not None:
             self._consumer.resume(*self._consumer.paused())
-
-    async def seek_to_start(self, partitions: Iterable[TopicPartition]) -> None:
-        """Re-read `partitions` from the first record the broker keeps (`seek_to_start`)."""
-        if self._consumer is not None:
-            await seek_to_start(self._consumer, partitions)
-
-    async def kept(self, tp: TopicPartition) -> tuple[int, int]:
-        """Return the first offset the broker keeps of `tp` and its end (next) offset."""
-        if self._consumer is None:
-            return 0, 0
-        first = (await self._consumer.beginning_offsets([tp]))[tp]
-        return first, (await self._consumer.end_offsets([tp]))[tp]
-
-    async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int] | None:
-        """Return the end (next) offset of `tps`, assigned or not; None when not known in time.
-
-        Bounded by ``request_timeout_ms``.
-        """
-        if self._consumer is None or not tps:
-            return None
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                ends = await self._consumer.end_offsets(list(tps))
-        except (KafkaError, TimeoutError):
-            return None
-        return {tp: int(end) for tp, end in ends.items()}
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        """Read `tp` on from `offset` (an explicit seek: it voids a reset in flight)."""
-        if self._consumer is not None:
-            self._consumer.seek(tp, offset)
 
     async def seek_to_time(
         self, ts_ms: int, partitions: Iterable[TopicPartition] | None = None
